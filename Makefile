@@ -1,0 +1,29 @@
+# Each target creates .venv from scratch when it is missing, then runs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m anogan_jax.demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -x --durations=15
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check anogan_jax experiments tests
+	$(VENV)/bin/ruff format --check anogan_jax experiments tests
+
+bench: $(STAMP)
+	$(PY) experiments/bench_train.py
+	$(PY) experiments/bench_latent_search.py
+
+clean-venv:
+	rm -rf $(VENV)

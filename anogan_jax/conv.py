@@ -1,0 +1,235 @@
+"""Convolutions as pure functions, with interchangeable formulations.
+
+Every formulation computes exactly the same function (up to float32 rounding); `models.py`
+chooses one with a switch so the networks are defined once. Layout is NHWC activations and
+HWIO kernels throughout.
+
+A transposed convolution follows PyTorch's ``ConvTranspose2d(stride, padding, output_padding)``
+size rule, ``out = (in - 1) * stride - 2 * padding + k + output_padding``. Its kernel is stored
+as the HWIO kernel of the equivalent direct convolution over the stride-dilated input (that is,
+PyTorch's weight flipped in H and W and transposed to (kh, kw, in, out)).
+
+Formulations (``impl``):
+
+- ``"lax"``: one ``lax.conv_general_dilated``; a transposed convolution dilates its input.
+- ``"patches"``: ``lax.conv_general_dilated_patches`` then one matmul.
+- ``"im2col"``: pad, take the kh*kw strided slices, concatenate, one matmul.
+- ``"subpixel"`` (also ``"subpixel_patches"``, ``"subpixel_im2col"`` for the inner engine):
+  a strided convolution becomes space-to-depth then a stride-1 convolution with a
+  ceil(k/s)-sized kernel; a strided transposed convolution becomes a stride-1 convolution over
+  the undilated input with s*s*Cout channels, then depth-to-space. No work is spent on the
+  skipped or inserted zeros. Stride 1 is the inner engine unchanged.
+
+``"auto"`` picks per function and backend; see ``resolve_impl``. The numbers behind it are in
+``experiments/results/conv_profile.md``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+_ENGINES = ("lax", "patches", "im2col")
+IMPLS = _ENGINES + ("subpixel", "subpixel_patches", "subpixel_im2col")
+_DIMS = ("NHWC", "HWIO", "NHWC")
+# Measured winners on XLA:CPU (experiments/profile_conv.py); accelerators keep XLA's own conv.
+_AUTO_CPU = {"conv2d": "lax", "conv_transpose2d": "lax"}
+_OPS = tuple(_AUTO_CPU)
+
+
+def resolve_impl(impl: str, op: str = "conv2d") -> str:
+    """Maps "auto" to the formulation that is fastest for ``op`` on the default backend.
+
+    Args:
+      impl: "auto" or one of ``IMPLS``.
+      op: "conv2d" or "conv_transpose2d"; "auto" may resolve differently for each.
+
+    Returns:
+      A member of ``IMPLS``.
+    """
+    if op not in _OPS:
+        raise ValueError(f"unknown conv op {op!r}; choose one of {_OPS}")
+    if impl == "auto":
+        return _AUTO_CPU[op] if jax.default_backend() == "cpu" else "lax"
+    if impl not in IMPLS:
+        raise ValueError(f"unknown conv impl {impl!r}; choose one of {('auto',) + IMPLS}")
+    return impl
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, *, stride: int, padding: int, impl: str = "lax"):
+    """Direct convolution (cross-correlation, as in PyTorch and lax).
+
+    Args:
+      x: (N, H, W, Cin) activations.
+      kernel: (kh, kw, Cin, Cout).
+      stride: the same in H and W.
+      padding: zeros added on every side.
+      impl: "auto" or one of ``IMPLS``.
+
+    Returns:
+      (N, H', W', Cout) with H' = (H + 2 * padding - kh) // stride + 1.
+    """
+    impl = resolve_impl(impl, "conv2d")
+    pads = ((padding, padding), (padding, padding))
+    if impl.startswith("subpixel"):
+        return _space_to_depth_conv(x, kernel, stride, pads, _engine(impl))
+    return _direct(x, kernel, stride, pads, impl)
+
+
+def conv_transpose2d(
+    x: jax.Array,
+    kernel: jax.Array,
+    *,
+    stride: int,
+    padding: int,
+    output_padding: int = 0,
+    impl: str = "lax",
+):
+    """Transposed convolution with PyTorch's size rule.
+
+    Args:
+      x: (N, H, W, Cin) activations.
+      kernel: (kh, kw, Cin, Cout), the direct-convolution kernel over the dilated input.
+      stride, padding, output_padding: as in PyTorch's ``ConvTranspose2d``.
+      impl: "auto" or one of ``IMPLS``.
+
+    Returns:
+      (N, H', W', Cout) with H' = (H - 1) * stride - 2 * padding + kh + output_padding.
+    """
+    impl = resolve_impl(impl, "conv_transpose2d")
+    k = kernel.shape[0]
+    lo = k - 1 - padding
+    pads = ((lo, lo + output_padding),) * 2
+    if impl == "lax":
+        return lax.conv_general_dilated(
+            x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
+        )
+    if stride == 1:
+        return _direct(x, kernel, 1, pads, _engine(impl))
+    if impl.startswith("subpixel"):
+        return _depth_to_space_conv(x, kernel, stride, lo, output_padding, _engine(impl))
+    # Plain patches / im2col of a strided transposed conv: dilate explicitly, then stride 1.
+    zero = jnp.zeros((), x.dtype)
+    x = lax.pad(x, zero, [(0, 0, 0), (0, 0, stride - 1), (0, 0, stride - 1), (0, 0, 0)])
+    return _direct(x, kernel, 1, pads, impl)
+
+
+def _engine(impl: str) -> str:
+    return "lax" if impl == "subpixel" else impl.removeprefix("subpixel_")
+
+
+def _direct(x, kernel, stride, pads, engine):
+    """Strided convolution with per-side padding ((lo, hi), (lo, hi)); negative pads crop."""
+    if engine == "lax":
+        return lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=_DIMS)
+    kh, kw, cin, cout = kernel.shape
+    if engine == "patches":
+        # conv_general_dilated_patches puts the feature dimension first: (Cin, kh, kw).
+        cols = lax.conv_general_dilated_patches(
+            x, (kh, kw), (stride, stride), pads, dimension_numbers=_DIMS
+        )
+        weights = kernel.transpose(2, 0, 1, 3).reshape(cin * kh * kw, cout)
+    else:
+        cols = _im2col(x, kh, kw, stride, pads)
+        weights = kernel.reshape(kh * kw * cin, cout)
+    return lax.dot_general(cols, weights, (((3,), (0,)), ((), ())))
+
+
+def _im2col(x, kh, kw, stride, pads):
+    """(N, H, W, C) -> (N, H', W', kh * kw * C) in the (kh, kw, C) order of an HWIO kernel."""
+    zero = jnp.zeros((), x.dtype)
+    x = lax.pad(x, zero, [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)])
+    n, h, w, c = x.shape
+    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
+    cols = [
+        lax.slice(
+            x,
+            (0, i, j, 0),
+            (n, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
+            (1, stride, stride, 1),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return jnp.concatenate(cols, axis=-1)
+
+
+def _space_to_depth_conv(x, kernel, stride, pads, engine):
+    """Strided conv as space-to-depth (block s) then a stride-1 conv with ceil(k/s) taps."""
+    s = stride
+    if s == 1:
+        return _direct(x, kernel, 1, pads, engine)
+    kh, kw, cin, cout = kernel.shape
+    n, h, w, _ = x.shape
+    ho = (h + sum(pads[0]) - kh) // s + 1
+    wo = (w + sum(pads[1]) - kw) // s + 1
+    ka, kb = -(-kh // s), -(-kw // s)
+    # Output o reads padded rows s*o + t, t < k, so s*(o' + ka) rows suffice; extra rows meet
+    # zero kernel taps and a negative high pad only drops rows no output reads.
+    zero = jnp.zeros((), x.dtype)
+    hpad = (pads[0][0], s * (ho + ka - 1) - h - pads[0][0])
+    wpad = (pads[1][0], s * (wo + kb - 1) - w - pads[1][0])
+    x = lax.pad(x, zero, [(0, 0, 0), (*hpad, 0), (*wpad, 0), (0, 0, 0)])
+    hm, wm = x.shape[1] // s, x.shape[2] // s
+    x = x.reshape(n, hm, s, wm, s, cin).transpose(0, 1, 3, 2, 4, 5).reshape(n, hm, wm, s * s * cin)
+    # Tap t = s*a + b reads block row a, phase b: kernel (ka, kb, (b_h, b_w, Cin), Cout).
+    kernel = jnp.pad(kernel, ((0, s * ka - kh), (0, s * kb - kw), (0, 0), (0, 0)))
+    kernel = kernel.reshape(ka, s, kb, s, cin, cout).transpose(0, 2, 1, 3, 4, 5)
+    kernel = kernel.reshape(ka, kb, s * s * cin, cout)
+    return _direct(x, kernel, 1, ((0, 0), (0, 0)), engine)
+
+
+def _phase_taps(k: int, s: int, lo: int, length_in: int, output_padding: int):
+    """Per-axis plan of a transposed conv split into s output phases.
+
+    Output o = s*q + r of the dilated-input conv reads dilated row o + t - lo for taps t; it
+    holds input row i = (o + t - lo) / s only when that divides exactly, so phase r uses taps
+    t = t0 + s*j (t0 = (lo - r) mod s) at input rows q + d0_r + j. All phases are embedded in
+    one window of offsets [d_min, d_min + kc).
+
+    Returns:
+      select: (s, kc, k) 0/1 matrix, select[r, a, t] = 1 when phase r applies tap t at a.
+      pad: (lo, hi) padding of the undilated input for the stride-1 conv.
+      q: outputs per phase before the final crop.
+      length_out: the transposed conv's output length.
+    """
+    length_out = (length_in - 1) * s + 2 * lo - k + 2 + output_padding
+    plans = []
+    for r in range(s):
+        t0 = (lo - r) % s
+        taps = list(range(t0, k, s))
+        if taps:
+            plans.append((r, taps, (r + t0 - lo) // s))
+    d_min = min(d0 for _, _, d0 in plans)
+    kc = max(d0 + len(taps) for _, taps, d0 in plans) - d_min
+    select = np.zeros((s, kc, k), np.float32)
+    for r, taps, d0 in plans:
+        for j, t in enumerate(taps):
+            select[r, d0 + j - d_min, t] = 1.0
+    q = -(-length_out // s)
+    return select, (-d_min, q + kc - 1 - length_in + d_min), q, length_out
+
+
+def _depth_to_space_conv(x, kernel, stride, lo, output_padding, engine):
+    """Strided transposed conv as a stride-1 conv to s*s*Cout channels, then depth-to-space."""
+    s = stride
+    kh, kw, cin, cout = kernel.shape
+    n, h, w, _ = x.shape
+    sel_h, pad_h, qh, out_h = _phase_taps(kh, s, lo, h, output_padding)
+    sel_w, pad_w, qw, out_w = _phase_taps(kw, s, lo, w, output_padding)
+    sub = jnp.einsum(
+        "rat,pbu,tuio->abirpo",
+        sel_h.astype(kernel.dtype),
+        sel_w.astype(kernel.dtype),
+        kernel,
+        precision=lax.Precision.HIGHEST,
+    ).reshape(sel_h.shape[1], sel_w.shape[1], cin, s * s * cout)
+    y = _direct(x, sub, 1, (pad_h, pad_w), engine)
+    y = (
+        y.reshape(n, qh, qw, s, s, cout)
+        .transpose(0, 1, 3, 2, 4, 5)
+        .reshape(n, qh * s, qw * s, cout)
+    )
+    return y[:, :out_h, :out_w, :]

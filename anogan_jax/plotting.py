@@ -1,0 +1,101 @@
+"""All matplotlib use lives here. Every function writes one PNG atomically and returns nothing."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from anogan_jax.checkpoint import atomic_write_bytes  # noqa: E402
+
+
+def _save(fig, path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def tile(images: np.ndarray, ncols: int) -> np.ndarray:
+    """(N, H, W, 1) in [-1, 1] -> one (rows*H, ncols*W) array in [0, 1], 1-pixel gaps."""
+    n, h, w = images.shape[:3]
+    rows = -(-n // ncols)
+    out = np.ones((rows * (h + 1) - 1, ncols * (w + 1) - 1), np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img[..., 0]
+    return np.clip((out + 1.0) / 2.0, 0.0, 1.0)
+
+
+def image_grid(path, images: np.ndarray, *, ncols: int = 8, title: str = "") -> None:
+    grid = tile(np.asarray(images), ncols)
+    fig, ax = plt.subplots(figsize=(ncols * 0.6 + 0.4, grid.shape[0] / grid.shape[1] * ncols * 0.6))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def loss_curves(path, records: list[dict], keys: list[str], *, title: str = "") -> None:
+    """records: dicts with a ``step`` and the given keys (from metrics.jsonl)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = [r["step"] for r in records]
+    for k in keys:
+        ax.plot(steps, [r.get(k, np.nan) for r in records], label=k, lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def roc_pr_curves(path, curves: dict[str, tuple], *, kind: str) -> None:
+    """curves: name -> (x, y, area). kind: "roc" (fpr, tpr) or "pr" (recall, precision)."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for name, (x, y, area) in curves.items():
+        ax.plot(x, y, lw=1.2, label=f"{name} ({area:.3f})")
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.set_title("ROC (AUROC)")
+    else:
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_title("precision-recall (AUPRC)")
+    ax.legend(fontsize=8, loc="lower right" if kind == "roc" else "lower left")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def score_histograms(path, scores: dict[str, np.ndarray], labels: np.ndarray) -> None:
+    """One panel per score: histograms of normal (label 0) and anomalous (label 1) images."""
+    fig, axes = plt.subplots(1, len(scores), figsize=(4 * len(scores), 3), squeeze=False)
+    for ax, (name, s) in zip(axes[0], scores.items(), strict=True):
+        bins = np.histogram_bin_edges(s, bins=40)
+        ax.hist(s[labels == 0], bins=bins, alpha=0.6, label="normal", density=True)
+        ax.hist(s[labels == 1], bins=bins, alpha=0.6, label="anomaly", density=True)
+        ax.set_title(name)
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def extremes_grid(path, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """rows: (caption, x, G(z*), residual map); residual maps are shown in [0, 2] -> hot."""
+    fig, axes = plt.subplots(len(rows), 3, figsize=(4.2, 1.45 * len(rows)), squeeze=False)
+    for r, (caption, x, gx, res) in enumerate(rows):
+        for c, (img, cmap, vmax) in enumerate(((x, "gray", 1), (gx, "gray", 1), (res, "hot", 2))):
+            ax = axes[r, c]
+            vmin = -1 if c < 2 else 0
+            ax.imshow(np.asarray(img)[..., 0], cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(("x", "G(z*)", "|x - G(z*)|")[c], fontsize=8)
+        axes[r, 0].set_ylabel(caption, fontsize=7)
+    _save(fig, path)

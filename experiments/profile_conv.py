@@ -1,0 +1,270 @@
+"""Profiles every conv formulation on every DCGAN layer shape, forward and forward + vjp.
+
+Run from the repository root:
+
+    .venv/bin/python experiments/profile_conv.py                 # all layers, N = 64
+    .venv/bin/python experiments/profile_conv.py --batch 256 --layers g28.ct1,d28.c2
+    .venv/bin/python experiments/profile_conv.py --flags         # XLA_FLAGS sweep (subprocesses)
+
+Timings interleave the formulations of one layer in one process (the machine is shared), take
+the median of ``--repeats`` samples of >= ``--min-seconds`` each, and report per-call ms.
+"Useful" GFLOP/s count only multiplications that meet a real input pixel (2 flops each), so
+formulations that multiply inserted zeros do not look faster than they are; "xla" GFLOP/s use
+XLA's own cost analysis of the compiled program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from anogan_jax import conv  # noqa: E402
+
+
+class Layer(NamedTuple):
+    name: str
+    transpose: bool
+    size: int
+    cin: int
+    cout: int
+    stride: int
+    padding: int = 1
+    output_padding: int = 0
+
+
+LAYERS = (
+    Layer("g28.ct1", True, 7, 512, 256, 2, 1, 1),
+    Layer("g28.ct2", True, 14, 256, 128, 1),
+    Layer("g28.ct3", True, 14, 128, 64, 1),
+    Layer("g28.ct4", True, 14, 64, 1, 2, 1, 1),
+    Layer("d28.c1", False, 28, 1, 8, 1),
+    Layer("d28.c2", False, 28, 8, 16, 2),
+    Layer("d28.c3", False, 14, 16, 32, 2),
+    Layer("d28.c4", False, 7, 32, 64, 1),
+    Layer("g28l.ct1", True, 7, 256, 64, 2, 1, 1),
+    Layer("g28l.ct2", True, 14, 64, 1, 2, 1, 1),
+    Layer("d28l.c1", False, 28, 1, 32, 2),
+    Layer("d28l.c2", False, 14, 32, 64, 2),
+)
+
+
+def layer_fn(layer: Layer, impl: str):
+    if layer.transpose:
+        kw = dict(stride=layer.stride, padding=layer.padding, output_padding=layer.output_padding)
+        return lambda x, w: conv.conv_transpose2d(x, w, impl=impl, **kw)
+    return lambda x, w: conv.conv2d(x, w, stride=layer.stride, padding=layer.padding, impl=impl)
+
+
+# Formulations whose compiled program does this many times the useful flops are not timed
+# (conv_general_dilated_patches is itself a convolution with a one-hot kernel: its cost grows
+# with Cin^2 * k^4, which takes minutes per call on the wide generator layers).
+MAX_FLOP_RATIO = 8.0
+
+
+def distinct_impls(layer: Layer) -> list[str]:
+    """Formulations that lower differently for this layer (at stride 1 subpixel_* == engine)."""
+    if layer.stride > 1:
+        return list(conv.IMPLS)
+    if layer.transpose:  # stride 1: "subpixel" is the same lax conv as "lax"
+        return ["lax", "patches", "im2col"]
+    return ["lax", "patches", "im2col"]
+
+
+def useful_flops(layer: Layer, batch: int) -> float:
+    """2 * N * Cin * Cout * #(output, tap) pairs that read a real (not padded/inserted) pixel."""
+    k, s, p, n_in = 3, layer.stride, layer.padding, layer.size
+    if layer.transpose:
+        lo = k - 1 - p
+        n_out = (n_in - 1) * s - 2 * p + k + layer.output_padding
+        pairs = sum(
+            (o + t - lo) % s == 0 and 0 <= (o + t - lo) // s < n_in
+            for o in range(n_out)
+            for t in range(k)
+        )
+    else:
+        n_out = (n_in + 2 * p - k) // s + 1
+        pairs = sum(0 <= s * o + t - p < n_in for o in range(n_out) for t in range(k))
+    return 2.0 * batch * layer.cin * layer.cout * pairs**2
+
+
+def make_programs(layer: Layer, impl: str, batch: int):
+    f = layer_fn(layer, impl)
+
+    def fwd_bwd(x, w, ct):
+        y, vjp_fn = jax.vjp(f, x, w)
+        return (y, *vjp_fn(ct))
+
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(keys[0], (batch, layer.size, layer.size, layer.cin))
+    w = jax.random.normal(keys[1], (3, 3, layer.cin, layer.cout)) * 0.05
+    y = jax.eval_shape(f, x, w)
+    ct = jax.random.normal(keys[2], y.shape)
+    fwd = jax.jit(f).lower(x, w).compile()
+    both = jax.jit(fwd_bwd).lower(x, w, ct).compile()
+    return {"fwd": (fwd, (x, w)), "fwd+bwd": (both, (x, w, ct))}
+
+
+def hlo_summary(compiled) -> str:
+    """Heavy ops in the optimised entry computation: convs (with dilations), dots, YNN fusions."""
+    text = compiled.as_text()
+    entry = text[text.index("ENTRY") :]
+    ops = []
+    for line in entry.splitlines():
+        if " convolution(" in line:
+            dil = re.findall(r"(lhs_dilate|rhs_dilate|stride)=(\S+?)[,}\s]", line)
+            ops.append("conv" + "".join(f"[{a}={b}]" for a, b in dil))
+        elif " dot(" in line:
+            ops.append("dot")
+        elif "__ynn_fusion" in line or "__xnn_fusion" in line:
+            inner = re.search(r"calls=(%[\w.\-]+)", line).group(1)
+            body = text[text.index(inner + " ") :].split("\n}\n")[0]
+            kind = "conv" if " convolution(" in body else "dot" if " dot(" in body else "ew"
+            ops.append(f"ynn-{kind}")
+    return " ".join(ops)
+
+
+def time_interleaved(programs: dict, repeats: int, min_seconds: float) -> dict:
+    """Median per-call seconds of each program, samples interleaved across programs."""
+    inner = {}
+    for name, (fn, args) in programs.items():
+        jax.block_until_ready(fn(*args))
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        inner[name] = max(1, int(min_seconds / max(time.perf_counter() - start, 1e-6)))
+    samples = {name: [] for name in programs}
+    for _ in range(repeats):
+        for name, (fn, args) in programs.items():
+            start = time.perf_counter()
+            for _ in range(inner[name]):
+                out = fn(*args)
+            jax.block_until_ready(out)
+            samples[name].append((time.perf_counter() - start) / inner[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def profile_layer(
+    layer: Layer, batch: int, repeats: int, min_seconds: float, impls: list[str]
+) -> list[dict]:
+    flops = useful_flops(layer, batch)
+    programs, meta, skipped = {}, {}, []
+    for impl in (i for i in distinct_impls(layer) if i in impls):
+        for mode, (compiled, args) in make_programs(layer, impl, batch).items():
+            cost = compiled.cost_analysis()
+            cost = cost[0] if isinstance(cost, list) else cost
+            xla_flops = cost.get("flops", float("nan"))
+            meta[(impl, mode)] = (xla_flops, hlo_summary(compiled))
+            programs[(impl, mode)] = (compiled, args)
+            if impl != "lax" and xla_flops > MAX_FLOP_RATIO * flops * (1 if mode == "fwd" else 3):
+                skipped.append(impl)
+    programs = {key: prog for key, prog in programs.items() if key[0] not in skipped}
+    times = time_interleaved(programs, repeats, min_seconds)
+    for impl in dict.fromkeys(skipped):
+        times.update({(impl, "fwd"): float("nan"), (impl, "fwd+bwd"): float("nan")})
+    rows = []
+    for (impl, mode), sec in times.items():
+        useful = flops * (3 if mode == "fwd+bwd" else 1)
+        xla_flops, ops = meta[(impl, mode)]
+        base = times[("lax", mode)]
+        rows.append(
+            dict(layer=layer.name, impl=impl, mode=mode, batch=batch, ms=sec * 1e3,
+                 speedup=base / sec, useful_gflops=useful / sec / 1e9,
+                 xla_gflops=xla_flops / sec / 1e9, xla_flop_ratio=xla_flops / useful, ops=ops)
+        )  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    out = []
+    for name in dict.fromkeys(r["layer"] for r in rows):
+        layer = next(ly for ly in LAYERS if ly.name == name)
+        kind = "ConvT" if layer.transpose else "conv"
+        out += [
+            f"\n### {name}: {kind} {layer.cin}->{layer.cout} s{layer.stride} p{layer.padding}"
+            f" op{layer.output_padding}, {layer.size}x{layer.size} in, N={rows[0]['batch']}\n",
+            "| impl | fwd ms | fwd speedup | fwd GFLOP/s | fwd+bwd ms | fwd+bwd speedup "
+            "| fwd+bwd GFLOP/s | XLA flops / useful | fwd+bwd heavy ops |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for impl in dict.fromkeys(r["impl"] for r in rows if r["layer"] == name):
+            f, b = (
+                next(r for r in rows if (r["layer"], r["impl"], r["mode"]) == (name, impl, m))
+                for m in ("fwd", "fwd+bwd")
+            )
+            out.append(
+                f"| {impl} | {f['ms']:.2f} | {f['speedup']:.2f}x | {f['useful_gflops']:.1f} "
+                f"| {b['ms']:.2f} | {b['speedup']:.2f}x | {b['useful_gflops']:.1f} "
+                f"| {b['xla_flop_ratio']:.2f} | {b['ops']} |"
+            )
+    return "\n".join(out)
+
+
+FLAG_SETS = (
+    "",
+    "--xla_cpu_multi_thread_eigen=false",
+    "--xla_cpu_use_xnnpack=false",
+    "--xla_cpu_experimental_ynn_fusion_type=",
+    "--xla_cpu_experimental_xnn_fusion_type=dot",
+    "--xla_cpu_experimental_onednn_fusion_type=dot",
+    "--xla_cpu_use_onednn=true",
+)
+
+
+def flag_sweep(args) -> list[dict]:
+    """Re-runs this script per XLA_FLAGS value (flags are read once, at backend start)."""
+    results = []
+    for flags in FLAG_SETS:
+        cmd = [sys.executable, __file__, "--batch", str(args.batch), "--layers", args.layers,
+               "--impls", args.impls, "--repeats", str(args.repeats), "--min-seconds", str(args.min_seconds), "--json"]  # fmt: skip
+        env = {**os.environ, "XLA_FLAGS": flags}
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"XLA_FLAGS={flags!r} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        for row in json.loads(proc.stdout.strip().splitlines()[-1]):
+            results.append({**row, "flags": flags or "(default)"})
+            print(f"{flags or '(default)':50s} {row['layer']:9s} {row['impl']:16s} "
+                  f"{row['mode']:8s} {row['ms']:8.2f} ms  {row['ops']}")  # fmt: skip
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--layers", default=",".join(ly.name for ly in LAYERS))
+    parser.add_argument("--impls", default=",".join(conv.IMPLS))
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--min-seconds", type=float, default=0.05)
+    parser.add_argument("--flags", action="store_true", help="sweep XLA_FLAGS in subprocesses")
+    parser.add_argument("--json", action="store_true", help="print rows as one JSON line")
+    parser.add_argument("--out", help="write rows as JSON here")
+    args = parser.parse_args()
+    if args.flags:
+        rows = flag_sweep(args)
+    else:
+        names = args.layers.split(",")
+        rows = []
+        for layer in (ly for ly in LAYERS if ly.name in names):
+            impls = args.impls.split(",")
+            rows += profile_layer(layer, args.batch, args.repeats, args.min_seconds, impls)
+            if not args.json:
+                print(markdown([r for r in rows if r["layer"] == layer.name]), flush=True)
+        if args.json:
+            print(json.dumps(rows))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from anogan_jax import models
+
+
+def _init(net, seed=0):
+    return net.init(jax.random.key(seed))
+
+
+def test_dcgan28_parameter_counts_match_the_seed_pytorch_model():
+    # Counted from seeds 001's PyTorch G and D (weights + biases + BatchNorm affine).
+    g = 100 * 25088 + 25088 + 2 * 25088  # Linear + BN1d
+    g += 512 * 256 * 9 + 256 + 2 * 256 + 256 * 128 * 9 + 128 + 2 * 128
+    g += 128 * 64 * 9 + 64 + 2 * 64 + 64 * 1 * 9 + 1
+    d = (9 * 8 + 8 + 16) + (8 * 16 * 9 + 16 + 32) + (16 * 32 * 9 + 32 + 64)
+    d += (32 * 64 * 9 + 64 + 128) + (3136 + 1)
+    gm = models.make_gan("dcgan28")
+    assert models.count_params(_init(gm.generator)["params"]) == g == 4_134_273
+    assert models.count_params(_init(gm.discriminator)["params"]) == d == 27_761
+
+
+@pytest.mark.parametrize("arch", models.ARCHS)
+@pytest.mark.parametrize("objective", ["non_saturating", "wgan_gp"])
+def test_shapes_ranges_and_features(arch, objective):
+    gm = models.make_gan(arch, latent_dim=16, objective=objective)
+    gv, dv = _init(gm.generator), _init(gm.discriminator, 1)
+    z = jax.random.normal(jax.random.key(2), (3, 16))
+    x, _ = gm.generator.apply(gv, z, train=False)
+    assert x.shape == (3, 28, 28, 1)
+    assert float(jnp.max(jnp.abs(x))) <= 1.0
+    (logit, feats), _ = gm.discriminator.apply(dv, x, train=False)
+    assert logit.shape == (3,) and feats.ndim == 2 and feats.shape[0] == 3
+    # The WGAN-GP critic has no batch statistics (per-sample critic).
+    assert (dv["batch_stats"] == {}) == (objective == "wgan_gp" or arch == "mlp")
+
+
+def test_batchnorm_train_vs_inference():
+    gm = models.make_gan("dcgan28_light", latent_dim=8)
+    gv = _init(gm.generator)
+    z = jax.random.normal(jax.random.key(0), (4, 8))
+    x_inf, bs_inf = gm.generator.apply(gv, z, train=False)
+    x_tr, bs_tr = gm.generator.apply(gv, z, train=True)
+    # Inference mode leaves the running statistics untouched; training mode moves them.
+    assert jax.tree_util.tree_all(
+        jax.tree_util.tree_map(jnp.array_equal, bs_inf, gv["batch_stats"])
+    )
+    assert not np.allclose(bs_tr["BatchNorm_0"]["mean"], gv["batch_stats"]["BatchNorm_0"]["mean"])
+    assert not np.allclose(x_inf, x_tr)
+    # In inference mode one image's output does not depend on the rest of the batch.
+    x_one, _ = gm.generator.apply(gv, z[:1], train=False)
+    np.testing.assert_allclose(x_one, x_inf[:1], atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", models.ARCHS)
+@pytest.mark.parametrize("bounded", [False, True])
+def test_encoder_shapes_and_bounds(arch, bounded):
+    enc = models.make_encoder(arch, latent_dim=12, bounded=bounded)
+    ev = _init(enc)
+    z, _ = enc.apply(ev, 10 * jax.random.normal(jax.random.key(1), (5, 28, 28, 1)), train=False)
+    assert z.shape == (5, 12)
+    if bounded:
+        assert float(jnp.max(jnp.abs(z))) <= 1.0
+    else:
+        assert float(jnp.max(jnp.abs(z))) > 1.0  # the unbounded head reaches the N(0, I) bulk
+
+
+def test_unknown_arch_message():
+    with pytest.raises(ValueError, match="unknown architecture 'dcgan64'"):
+        models.make_gan("dcgan64")
+
+
+def test_bfloat16_compute_keeps_float32_params():
+    gm = models.make_gan("dcgan28_light", latent_dim=8, compute_dtype=jnp.bfloat16)
+    gv = _init(gm.generator)
+    assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(gv))
+    x, _ = gm.generator.apply(gv, jnp.ones((2, 8)), train=False)
+    ref = models.make_gan("dcgan28_light", latent_dim=8)
+    x32, _ = ref.generator.apply(gv, jnp.ones((2, 8)), train=False)
+    assert x.dtype == jnp.float32
+    np.testing.assert_allclose(x, x32, atol=0.05)  # bfloat16 has an 8-bit mantissa
