@@ -68,16 +68,58 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_score(sub) -> None:
+    from anogan_jax.scoring import ScoreConfig
+
+    d = ScoreConfig()
+    p = sub.add_parser("score", help="score a run's test split (AnoGAN search or f-AnoGAN)")
+    p.add_argument("--run", required=True, help="a run folder written by `train`")
+    p.add_argument("--method", default=d.method, help="anogan | fanogan")
+    p.add_argument("--num-steps", type=int, default=d.num_steps, help="latent search steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="latent search Adam learning rate")
+    p.add_argument("--schedule", default=d.schedule, help="constant | cosine")
+    p.add_argument("--lam", type=float, default=d.lam, help="weight of the discrimination term")
+    p.add_argument("--disc", default=d.disc, help="feature (matching) | logit (cross-entropy)")
+    p.add_argument("--clip-to-prior", action="store_true", help="project z onto the support")
+    p.add_argument("--init", default=d.init, help="prior | encoder (search from E(x))")
+    p.add_argument("--kappa", default=d.kappa, help="f-AnoGAN feature weight or 'calibrated'")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--limit", type=int, default=d.limit, help="stratified test subsample")
+    p.add_argument("--val-images", type=int, default=d.val_images)
+    _add_common(p)
+
+
+def _run_score(args) -> int:
+    from anogan_jax.scoring import ScoreConfig, score_run
+
+    fields = set(ScoreConfig.__dataclass_fields__)
+    config = ScoreConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    report = score_run(
+        args.run,
+        args.out,
+        config,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+    )
+    aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
+    print(f"AUROC: {aurocs}; results in {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anogan-jax", description="GAN-based anomaly detection (AnoGAN, f-AnoGAN) in JAX"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_score(sub)
     return parser
 
 
-COMMANDS = {"train": _run_train}
+COMMANDS = {"train": _run_train, "score": _run_score}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,13 +26,21 @@ Formulations (``impl``):
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 _ENGINES = ("lax", "patches", "im2col")
-IMPLS = _ENGINES + ("subpixel", "subpixel_patches", "subpixel_im2col")
+IMPLS = _ENGINES + (
+    "subpixel",
+    "subpixel_patches",
+    "subpixel_im2col",
+    "custom_vjp",
+    "custom_vjp_dxmm",
+)
 _DIMS = ("NHWC", "HWIO", "NHWC")
 # Measured winners on XLA:CPU (experiments/profile_conv.py); accelerators keep XLA's own conv.
 _AUTO_CPU = {"conv2d": "lax", "conv_transpose2d": "lax"}
@@ -73,6 +81,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, *, stride: int, padding: int, impl: 
     """
     impl = resolve_impl(impl, "conv2d")
     pads = ((padding, padding), (padding, padding))
+    if impl.startswith("custom_vjp"):
+        return _conv_cvjp(x, kernel, stride, pads, impl.endswith("dxmm"))
     if impl.startswith("subpixel"):
         return _space_to_depth_conv(x, kernel, stride, pads, _engine(impl))
     return _direct(x, kernel, stride, pads, impl)
@@ -106,6 +116,8 @@ def conv_transpose2d(
         return lax.conv_general_dilated(
             x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
         )
+    if impl.startswith("custom_vjp"):
+        return _dilated_cvjp(x, kernel, stride, pads, impl.endswith("dxmm"))
     if stride == 1:
         return _direct(x, kernel, 1, pads, _engine(impl))
     if impl.startswith("subpixel"):
@@ -233,3 +245,70 @@ def _depth_to_space_conv(x, kernel, stride, lo, output_padding, engine):
         .reshape(n, qh * s, qw * s, cout)
     )
     return y[:, :out_h, :out_w, :]
+
+
+def _flip_io(kernel):
+    """Kernel of the adjoint convolution: taps reversed, input and output channels swapped."""
+    return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
+
+
+def _contract_nhw(a, b):
+    """sum over (N, H, W) of a[..., i] * b[..., j] -> (i, j)."""
+    return lax.dot_general(a, b, (((0, 1, 2), (0, 1, 2)), ((), ())))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_cvjp(x, kernel, stride, pads, dxmm):
+    return _direct(x, kernel, stride, pads, "lax")
+
+
+def _conv_cvjp_fwd(x, kernel, stride, pads, dxmm):
+    return _direct(x, kernel, stride, pads, "lax"), (x, kernel)
+
+
+def _conv_cvjp_bwd(stride, pads, dxmm, res, ct):
+    x, kernel = res
+    kh, kw, cin, cout = kernel.shape
+    # The adjoint is a dilated conv of ct; the high pad regains rows the stride's floor dropped.
+    adj_pads = tuple(
+        (k - 1 - lo, k - 1 - hi + (n + lo + hi - k) % stride)
+        for k, n, (lo, hi) in zip((kh, kw), x.shape[1:3], pads, strict=True)
+    )
+    dx = _dilated_cvjp(ct, _flip_io(kernel), stride, adj_pads, dxmm)
+    cols = _im2col(x, kh, kw, stride, pads)
+    dw = _contract_nhw(cols, ct).reshape(kh, kw, cin, cout)
+    return dx, dw
+
+
+_conv_cvjp.defvjp(_conv_cvjp_fwd, _conv_cvjp_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _dilated_cvjp(x, kernel, stride, pads, dxmm):
+    return lax.conv_general_dilated(
+        x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
+    )
+
+
+def _dilated_cvjp_fwd(x, kernel, stride, pads, dxmm):
+    return _dilated_cvjp(x, kernel, stride, pads, dxmm), (x, kernel)
+
+
+def _dilated_cvjp_bwd(stride, pads, dxmm, res, ct):
+    x, kernel = res
+    kh, kw, cin, cout = kernel.shape
+    # y[o] = sum_t K[t] x[(o + t - lo) / s], so dK[k-1-t'] = sum_j x[j] ct_pad[s j + t']: the
+    # patches of ct at stride s (no inserted zeros), which are also the adjoint conv's patches.
+    adj_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads, strict=True))
+    cols = _im2col(ct, kh, kw, stride, adj_pads)
+    if dxmm:
+        dx = lax.dot_general(
+            cols, _flip_io(kernel).reshape(kh * kw * cout, cin), (((3,), (0,)), ((), ()))
+        )
+    else:
+        dx = _conv_cvjp(ct, _flip_io(kernel), stride, adj_pads, dxmm)
+    dw = _contract_nhw(x, cols).reshape(cin, kh, kw, cout).transpose(1, 2, 0, 3)
+    return dx, jnp.flip(dw, (0, 1))
+
+
+_dilated_cvjp.defvjp(_dilated_cvjp_fwd, _dilated_cvjp_bwd)

@@ -9,16 +9,18 @@ import argparse
 import sys
 
 from anogan_jax.runner import RunConfig, train_gan
+from anogan_jax.scoring import ScoreConfig, score_run
 
+SEARCH = ScoreConfig(method="anogan", num_steps=100, batch_size=64, limit=300, val_images=64)
 DEMO = RunConfig(
     dataset="digits",
     cls=0,
     arch="dcgan28_light",
     objective="non_saturating",
-    steps=600,
+    steps=400,
     batch_size=64,
-    checkpoint_every=200,
-    sample_every=200,
+    checkpoint_every=100,
+    sample_every=100,
     log_every=25,
 )
 
@@ -30,7 +32,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     config = RunConfig(**{**DEMO.__dict__, "steps": args.steps})
     train_gan(config, args.out, resume=True)
-    print(f"demo: samples in {args.out}/samples, loss curve in {args.out}/loss_curve.png")
+    report = score_run(args.out, f"{args.out}/anogan", SEARCH, resume=True)
+    a = report["scores"]["A"]
+    print(
+        f"demo: AnoGAN on digits (class 0 normal, {report['num_test']} test images, "
+        f"{SEARCH.num_steps}-step search): AUROC {a['auroc']:.4f}, AUPRC {a['auprc']:.4f}\n"
+        f"samples: {args.out}/samples  loss curve: {args.out}/loss_curve.png  "
+        f"scores and plots: {args.out}/anogan"
+    )
     return 0
 
 

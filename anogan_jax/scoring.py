@@ -1,0 +1,267 @@
+"""Scoring a run's test split, batch by batch, resumably, and writing its report.
+
+Layout of a score folder::
+
+    score_config.json   the ScoreConfig (a resumed run must match it)
+    parts/              one .npz per finished batch, written atomically
+    scores.csv          index, split, label, class and every score (test and normal-val rows)
+    metrics.json        per score: AUROC, AUPRC, best F1, the val-chosen threshold; timing
+    roc.png, pr.png, histograms.png, extremes.png
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from anogan_jax import metrics as metrics_lib
+from anogan_jax import plotting
+from anogan_jax.checkpoint import atomic_write_bytes, atomic_write_text, write_json
+from anogan_jax.data import check_images
+from anogan_jax.latent_search import initial_z, make_search, pad_batch
+from anogan_jax.runner import RunError, folder_lock, load_data, load_gan, prepare_output
+from anogan_jax.scores import anogan_scores
+
+METHODS = ("anogan", "fanogan")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    method: str = "anogan"
+    num_steps: int = 500
+    batch_size: int = 256
+    lr: float = 0.05
+    schedule: str = "constant"
+    lam: float = 0.1
+    disc: str = "feature"
+    clip_to_prior: bool = False
+    init: str = "prior"  # or "encoder" (needs a trained encoder in the run)
+    kappa: str = "1.0"  # f-AnoGAN: a number, or "calibrated"
+    seed: int = 0
+    limit: int = 0  # 0: the full test set; else a stratified subsample of this size
+    val_images: int = 128  # normal validation images scored for the threshold
+
+    def validate(self) -> ScoreConfig:
+        if self.method not in METHODS:
+            raise RunError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.batch_size <= 0 or self.num_steps <= 0:
+            raise RunError("--batch-size and --num-steps must be positive")
+        if self.init not in ("prior", "encoder"):
+            raise RunError(f"unknown --init {self.init!r}; choose prior or encoder")
+        return self
+
+
+def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded subsample of ``limit`` items, proportional per class."""
+    if limit <= 0 or limit >= len(classes):
+        return np.arange(len(classes))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7919]))
+    chosen = []
+    for c in np.unique(classes):
+        idx = np.flatnonzero(classes == c)
+        k = int(round(limit * len(idx) / len(classes)))
+        chosen.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def run_batches(
+    batch_fn: Callable[[np.ndarray, np.ndarray], dict],
+    images: np.ndarray,
+    indices: np.ndarray,
+    *,
+    batch_size: int,
+    parts_dir: Path,
+    progress: bool = True,
+    desc: str = "score",
+) -> dict[str, np.ndarray]:
+    """Applies ``batch_fn`` to fixed-size batches (the last one padded and masked), saving each
+    batch's outputs atomically to ``parts_dir``; batches already saved are loaded, not redone.
+
+    Returns:
+      dict of arrays concatenated over all images (padded rows dropped), plus
+      ``compute_seconds`` (wall time of the batches computed in this call).
+    """
+    from tqdm.auto import tqdm
+
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    outputs, seconds = [], 0.0
+    bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
+    for start in range(0, len(images), batch_size):
+        part = parts_dir / f"{start:08d}.npz"
+        if part.exists():
+            with np.load(part) as f:
+                outputs.append(dict(f))
+            bar.update(len(outputs[-1]["index"]))
+            continue
+        sl = slice(start, start + batch_size)
+        imgs, idx, mask = pad_batch(images[sl], indices[sl], batch_size)
+        t0 = time.perf_counter()
+        out = jax.device_get(batch_fn(imgs, idx))
+        seconds += time.perf_counter() - t0
+        out = {k: np.asarray(v)[mask] for k, v in out.items()}
+        out["index"] = indices[sl]
+        buf = io.BytesIO()
+        np.savez(buf, **out)
+        atomic_write_bytes(part, buf.getvalue())
+        outputs.append(out)
+        bar.update(int(mask.sum()))
+        bar.set_postfix(img_per_s=f"{int(mask.sum()) / max(seconds, 1e-9):.2f}", refresh=False)
+    bar.close()
+    merged = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+    merged["compute_seconds"] = seconds
+    return merged
+
+
+def anogan_batch_fn(models, state, config: ScoreConfig, prior: str, z0_fn=None):
+    """The batch function of the AnoGAN method: vmapped latent search, then scores."""
+    search = make_search(
+        models,
+        num_steps=config.num_steps,
+        lr=config.lr,
+        schedule=config.schedule,
+        lam=config.lam,
+        disc=config.disc,
+        prior=prior,
+        clip_to_prior=config.clip_to_prior,
+    )
+    g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
+    key = jax.random.fold_in(jax.random.key(config.seed), 1)
+
+    def batch_fn(images, indices):
+        if z0_fn is None:
+            z0 = initial_z(key, indices, models.latent_dim, prior)
+        else:
+            z0 = z0_fn(images)
+        result = search(g_vars, d_vars, images, z0)
+        return {**anogan_scores(result, config.lam), "z": result.z}
+
+    return batch_fn
+
+
+def score_items(data, config: ScoreConfig):
+    """(images, indices, labels, classes, split) of what gets scored: the (subsampled) test set
+    then ``val_images`` normal validation images (indices continue after the test set)."""
+    test_idx = stratified_subsample(data.test_classes, config.limit, config.seed)
+    n_val = min(config.val_images, len(data.val))
+    images = np.concatenate([data.test[test_idx], data.val[:n_val]])
+    indices = np.concatenate([test_idx, len(data.test) + np.arange(n_val)]).astype(np.int64)
+    labels = np.concatenate([data.test_labels[test_idx], np.zeros(n_val, np.int32)])
+    classes = np.concatenate([data.test_classes[test_idx], np.full(n_val, -1, np.int32)])
+    split = np.array(["test"] * len(test_idx) + ["val"] * n_val)
+    return images, indices, labels, classes, split
+
+
+def score_run(
+    run,
+    out,
+    config: ScoreConfig,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    batch_fn_factory=None,
+):
+    """Scores a trained run's test split into ``out``. Returns the metrics dict."""
+    out, config = Path(out), config.validate()
+    with folder_lock(out):
+        prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
+        saved = out / "score_config.json"
+        if resume and saved.exists():
+            previous = json.loads(saved.read_text())
+            if previous != dataclasses.asdict(config):
+                diff = {k: (previous.get(k), v) for k, v in dataclasses.asdict(config).items()}
+                diff = {k: v for k, v in diff.items() if v[0] != v[1]}
+                raise RunError(
+                    f"--resume with settings that differ from the saved ones {diff} "
+                    "(saved, given); rerun with the saved settings or use --overwrite"
+                )
+        write_json(saved, dataclasses.asdict(config))
+        run_config, models, state = load_gan(run)
+        data = load_data(run_config, data_dir)
+        images, indices, labels, classes, split = score_items(data, config)
+        check_images(images, "images to score")
+        if batch_fn_factory is None:
+            batch_fn = anogan_batch_fn(models, state, config, run_config.prior)
+        else:
+            batch_fn = batch_fn_factory(run_config, models, state, data)
+        t0 = time.perf_counter()
+        results = run_batches(
+            batch_fn,
+            images,
+            indices,
+            batch_size=config.batch_size,
+            parts_dir=out / "parts",
+            progress=progress,
+            desc=config.method,
+        )
+        wall = time.perf_counter() - t0
+        return write_report(
+            out, results, images, labels, classes, split, models, state, wall_seconds=wall
+        )
+
+
+def _score_columns(results: dict) -> list[str]:
+    skip = {"index", "z", "compute_seconds"}
+    return [k for k, v in results.items() if k not in skip and np.ndim(v) == 1]
+
+
+def write_report(out, results, images, labels, classes, split, models, state, *, wall_seconds):
+    """scores.csv, metrics.json and the plots of a finished scoring run."""
+    columns = _score_columns(results)
+    finite = np.all([np.isfinite(results[c]) for c in columns], axis=0)
+    lines = ["index,split,label,class," + ",".join(columns)]
+    for i in range(len(labels)):
+        vals = ",".join(f"{results[c][i]:.9g}" for c in columns)
+        lines.append(f"{results['index'][i]},{split[i]},{labels[i]},{classes[i]},{vals}")
+    atomic_write_text(out / "scores.csv", "\n".join(lines) + "\n")
+    test, val = (split == "test") & finite, (split == "val") & finite
+    report = {"scores": {}, "num_test": int((split == "test").sum()), "num_val": int(val.sum())}
+    bad = results["index"][~finite].tolist()
+    report["nonfinite_indices"] = bad
+    if bad:
+        print(f"warning: {len(bad)} images gave non-finite scores and are left out: {bad[:20]}")
+    curves_roc, curves_pr = {}, {}
+    for c in columns:
+        s, y = results[c][test], labels[test]
+        report["scores"][c] = metrics_lib.summarize(
+            y, s, normal_val_scores=results[c][val] if val.any() else None
+        )
+        fpr, tpr, _ = metrics_lib.roc_curve(y, s)
+        prec, rec, _ = metrics_lib.pr_curve(y, s)
+        curves_roc[c] = (fpr, tpr, report["scores"][c]["auroc"])
+        curves_pr[c] = (rec, prec, report["scores"][c]["auprc"])
+    computed = results["compute_seconds"]
+    report["wall_seconds"] = wall_seconds
+    report["images_per_second"] = float(len(labels) / computed) if computed > 0 else None
+    write_json(out / "metrics.json", report)
+    plotting.roc_pr_curves(out / "roc.png", curves_roc, kind="roc")
+    plotting.roc_pr_curves(out / "pr.png", curves_pr, kind="pr")
+    plotting.score_histograms(
+        out / "histograms.png", {c: results[c][test] for c in columns}, labels[test]
+    )
+    _extremes(out / "extremes.png", results, images, labels, test, models, state)
+    return report
+
+
+def _extremes(path, results, images, labels, test, models, state, k: int = 5):
+    """The k highest- and k lowest-scoring test images with G(z*) and the residual map."""
+    score = results["A"]
+    order = np.flatnonzero(test)[np.argsort(score[test])]
+    chosen = np.concatenate([order[::-1][:k], order[:k]])
+    g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    gx = np.asarray(models.generator.apply(g_vars, results["z"][chosen], train=False)[0])
+    rows = []
+    for j, i in enumerate(chosen):
+        tag = "high" if j < k else "low"
+        caption = f"{tag} A={score[i]:.3g}\nlabel {labels[i]}"
+        rows.append((caption, images[i], gx[j], np.abs(images[i] - gx[j])))
+    plotting.extremes_grid(path, rows)
