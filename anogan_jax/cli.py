@@ -84,6 +84,7 @@ def _add_score(sub) -> None:
     p.add_argument("--clip-to-prior", action="store_true", help="project z onto the support")
     p.add_argument("--init", default=d.init, help="prior | encoder (search from E(x))")
     p.add_argument("--kappa", default=d.kappa, help="f-AnoGAN feature weight or 'calibrated'")
+    p.add_argument("--encoder", default=d.encoder, help="encoder mode to use: izi | ziz | izi_f")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--limit", type=int, default=d.limit, help="stratified test subsample")
     p.add_argument("--val-images", type=int, default=d.val_images)
@@ -109,6 +110,43 @@ def _run_score(args) -> int:
     return 0
 
 
+def _add_train_encoder(sub) -> None:
+    from anogan_jax.encoder_run import EncoderConfig
+
+    d = EncoderConfig()
+    p = sub.add_parser("train-encoder", help="train the f-AnoGAN encoder of a run (resumable)")
+    p.add_argument("--run", required=True, help="a run folder written by `train`")
+    p.add_argument("--mode", default=d.mode, help="izi | ziz | izi_f")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="RMSProp learning rate")
+    p.add_argument("--kappa", type=float, default=d.kappa, help="izi_f feature weight")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _run_train_encoder(args) -> int:
+    from anogan_jax.encoder_run import EncoderConfig, encoder_dir, train_encoder
+
+    fields = set(EncoderConfig.__dataclass_fields__)
+    config = EncoderConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    state = train_encoder(
+        args.run,
+        config,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+    )
+    print(f"encoder trained to step {int(state.step)}; in {encoder_dir(args.run, args.mode)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anogan-jax", description="GAN-based anomaly detection (AnoGAN, f-AnoGAN) in JAX"
@@ -116,10 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_score(sub)
+    _add_train_encoder(sub)
     return parser
 
 
-COMMANDS = {"train": _run_train, "score": _run_score}
+COMMANDS = {"train": _run_train, "score": _run_score, "train-encoder": _run_train_encoder}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,7 @@ class ScoreConfig:
     clip_to_prior: bool = False
     init: str = "prior"  # or "encoder" (needs a trained encoder in the run)
     kappa: str = "1.0"  # f-AnoGAN: a number, or "calibrated"
+    encoder: str = "izi_f"  # which trained encoder (fanogan, or --init encoder)
     seed: int = 0
     limit: int = 0  # 0: the full test set; else a stratified subsample of this size
     val_images: int = 128  # normal validation images scored for the threshold
@@ -55,6 +56,11 @@ class ScoreConfig:
             raise RunError("--batch-size and --num-steps must be positive")
         if self.init not in ("prior", "encoder"):
             raise RunError(f"unknown --init {self.init!r}; choose prior or encoder")
+        if self.kappa != "calibrated":
+            try:
+                float(self.kappa)
+            except ValueError:
+                raise RunError(f"--kappa {self.kappa!r}: give a number or 'calibrated'") from None
         return self
 
 
@@ -190,9 +196,8 @@ def score_run(
         images, indices, labels, classes, split = score_items(data, config)
         check_images(images, "images to score")
         if batch_fn_factory is None:
-            batch_fn = anogan_batch_fn(models, state, config, run_config.prior)
-        else:
-            batch_fn = batch_fn_factory(run_config, models, state, data)
+            batch_fn_factory = _default_factory(run, config)
+        batch_fn = batch_fn_factory(run_config, models, state, data)
         t0 = time.perf_counter()
         results = run_batches(
             batch_fn,
@@ -207,6 +212,16 @@ def score_run(
         return write_report(
             out, results, images, labels, classes, split, models, state, wall_seconds=wall
         )
+
+
+def _default_factory(run, config: ScoreConfig):
+    if config.method == "anogan" and config.init == "prior":
+        return lambda rc, models, state, data: anogan_batch_fn(models, state, config, rc.prior)
+    from anogan_jax import encoder_run  # it builds on this module
+
+    if config.method == "fanogan":
+        return encoder_run.fanogan_factory(run, config)
+    return encoder_run.encoder_init_factory(run, config)
 
 
 def _score_columns(results: dict) -> list[str]:
