@@ -12,16 +12,22 @@ PyTorch's weight flipped in H and W and transposed to (kh, kw, in, out)).
 Formulations (``impl``):
 
 - ``"lax"``: one ``lax.conv_general_dilated``; a transposed convolution dilates its input.
+  Gradients are JAX's own transposes.
 - ``"patches"``: ``lax.conv_general_dilated_patches`` then one matmul.
 - ``"im2col"``: pad, take the kh*kw strided slices, concatenate, one matmul.
-- ``"subpixel"`` (also ``"subpixel_patches"``, ``"subpixel_im2col"`` for the inner engine):
-  a strided convolution becomes space-to-depth then a stride-1 convolution with a
-  ceil(k/s)-sized kernel; a strided transposed convolution becomes a stride-1 convolution over
-  the undilated input with s*s*Cout channels, then depth-to-space. No work is spent on the
-  skipped or inserted zeros. Stride 1 is the inner engine unchanged.
+- ``"subpixel"``: a strided convolution becomes space-to-depth then a stride-1 convolution with
+  a ceil(k/s)-wide kernel; a strided transposed convolution becomes a stride-1 convolution over
+  the undilated input to s*s*Cout channels, then depth-to-space. No multiplications by
+  inserted zeros. At stride 1 it is "lax".
+- ``"custom_vjp"``: "lax" forward with a hand-written backward that keeps every convolution in
+  a form XLA:CPU runs fast. JAX's transpose of a strided transposed convolution's kernel
+  gradient is a window-dilated convolution in an odd layout, which XLA:CPU runs as a naive loop
+  (seconds per call on the big generator layer); here it is one im2col matmul over the
+  cotangent's patches. Input gradients are the adjoint convolutions, themselves "custom_vjp",
+  so gradients of gradients (the WGAN-GP penalty) stay on the fast path too.
 
-``"auto"`` picks per function and backend; see ``resolve_impl``. The numbers behind it are in
-``experiments/results/conv_profile.md``.
+``"auto"`` picks per function and backend; see ``resolve_impl``. The measurements behind it
+are in ``experiments/results/conv_profile.md``.
 """
 
 from __future__ import annotations
@@ -33,18 +39,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-_ENGINES = ("lax", "patches", "im2col")
-IMPLS = _ENGINES + (
-    "subpixel",
-    "subpixel_patches",
-    "subpixel_im2col",
-    "custom_vjp",
-    "custom_vjp_dxmm",
-)
+IMPLS = ("lax", "patches", "im2col", "subpixel", "custom_vjp")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 # Measured winners on XLA:CPU (experiments/profile_conv.py); accelerators keep XLA's own conv.
-_AUTO_CPU = {"conv2d": "lax", "conv_transpose2d": "lax"}
-_OPS = tuple(_AUTO_CPU)
+_AUTO_CPU = {"conv2d": "custom_vjp", "conv_transpose2d": "custom_vjp"}
 
 
 def resolve_impl(impl: str, op: str = "conv2d") -> str:
@@ -57,8 +55,8 @@ def resolve_impl(impl: str, op: str = "conv2d") -> str:
     Returns:
       A member of ``IMPLS``.
     """
-    if op not in _OPS:
-        raise ValueError(f"unknown conv op {op!r}; choose one of {_OPS}")
+    if op not in _AUTO_CPU:
+        raise ValueError(f"unknown conv op {op!r}; choose one of {tuple(_AUTO_CPU)}")
     if impl == "auto":
         return _AUTO_CPU[op] if jax.default_backend() == "cpu" else "lax"
     if impl not in IMPLS:
@@ -81,10 +79,10 @@ def conv2d(x: jax.Array, kernel: jax.Array, *, stride: int, padding: int, impl: 
     """
     impl = resolve_impl(impl, "conv2d")
     pads = ((padding, padding), (padding, padding))
-    if impl.startswith("custom_vjp"):
-        return _conv_cvjp(x, kernel, stride, pads, impl.endswith("dxmm"))
-    if impl.startswith("subpixel"):
-        return _space_to_depth_conv(x, kernel, stride, pads, _engine(impl))
+    if impl == "custom_vjp":
+        return _conv_cvjp(x, kernel, stride, pads)
+    if impl == "subpixel":
+        return _space_to_depth_conv(x, kernel, stride, pads)
     return _direct(x, kernel, stride, pads, impl)
 
 
@@ -109,27 +107,15 @@ def conv_transpose2d(
       (N, H', W', Cout) with H' = (H - 1) * stride - 2 * padding + kh + output_padding.
     """
     impl = resolve_impl(impl, "conv_transpose2d")
-    k = kernel.shape[0]
-    lo = k - 1 - padding
+    lo = kernel.shape[0] - 1 - padding
     pads = ((lo, lo + output_padding),) * 2
-    if impl == "lax":
-        return lax.conv_general_dilated(
-            x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
-        )
-    if impl.startswith("custom_vjp"):
-        return _dilated_cvjp(x, kernel, stride, pads, impl.endswith("dxmm"))
-    if stride == 1:
-        return _direct(x, kernel, 1, pads, _engine(impl))
-    if impl.startswith("subpixel"):
-        return _depth_to_space_conv(x, kernel, stride, lo, output_padding, _engine(impl))
-    # Plain patches / im2col of a strided transposed conv: dilate explicitly, then stride 1.
-    zero = jnp.zeros((), x.dtype)
-    x = lax.pad(x, zero, [(0, 0, 0), (0, 0, stride - 1), (0, 0, stride - 1), (0, 0, 0)])
-    return _direct(x, kernel, 1, pads, impl)
-
-
-def _engine(impl: str) -> str:
-    return "lax" if impl == "subpixel" else impl.removeprefix("subpixel_")
+    if impl == "custom_vjp":
+        return _transposed_cvjp(x, kernel, stride, pads)
+    if impl == "lax" or stride == 1:
+        return _dilated(x, kernel, stride, pads, "lax" if impl == "subpixel" else impl)
+    if impl == "subpixel":
+        return _depth_to_space_conv(x, kernel, stride, lo, output_padding)
+    return _dilated(x, kernel, stride, pads, impl)
 
 
 def _direct(x, kernel, stride, pads, engine):
@@ -138,7 +124,7 @@ def _direct(x, kernel, stride, pads, engine):
         return lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=_DIMS)
     kh, kw, cin, cout = kernel.shape
     if engine == "patches":
-        # conv_general_dilated_patches puts the feature dimension first: (Cin, kh, kw).
+        # conv_general_dilated_patches orders features channel-major: (Cin, kh, kw).
         cols = lax.conv_general_dilated_patches(
             x, (kh, kw), (stride, stride), pads, dimension_numbers=_DIMS
         )
@@ -149,48 +135,55 @@ def _direct(x, kernel, stride, pads, engine):
     return lax.dot_general(cols, weights, (((3,), (0,)), ((), ())))
 
 
+def _dilated(x, kernel, stride, pads, engine):
+    """Stride-1 convolution over x with stride-1 zeros inserted between pixels."""
+    if engine == "lax":
+        return lax.conv_general_dilated(
+            x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
+        )
+    interior = stride - 1
+    zero = jnp.zeros((), x.dtype)
+    x = lax.pad(x, zero, [(0, 0, 0), (0, 0, interior), (0, 0, interior), (0, 0, 0)])
+    return _direct(x, kernel, 1, pads, engine)
+
+
 def _im2col(x, kh, kw, stride, pads):
     """(N, H, W, C) -> (N, H', W', kh * kw * C) in the (kh, kw, C) order of an HWIO kernel."""
     zero = jnp.zeros((), x.dtype)
     x = lax.pad(x, zero, [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)])
     n, h, w, c = x.shape
     ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
+    limit = lambda i, j: (n, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c)
     cols = [
-        lax.slice(
-            x,
-            (0, i, j, 0),
-            (n, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c),
-            (1, stride, stride, 1),
-        )
+        lax.slice(x, (0, i, j, 0), limit(i, j), (1, stride, stride, 1))
         for i in range(kh)
         for j in range(kw)
     ]
     return jnp.concatenate(cols, axis=-1)
 
 
-def _space_to_depth_conv(x, kernel, stride, pads, engine):
+def _space_to_depth_conv(x, kernel, stride, pads):
     """Strided conv as space-to-depth (block s) then a stride-1 conv with ceil(k/s) taps."""
     s = stride
     if s == 1:
-        return _direct(x, kernel, 1, pads, engine)
+        return _direct(x, kernel, 1, pads, "lax")
     kh, kw, cin, cout = kernel.shape
     n, h, w, _ = x.shape
     ho = (h + sum(pads[0]) - kh) // s + 1
     wo = (w + sum(pads[1]) - kw) // s + 1
     ka, kb = -(-kh // s), -(-kw // s)
     # Output o reads padded rows s*o + t, t < k, so s*(o' + ka) rows suffice; extra rows meet
-    # zero kernel taps and a negative high pad only drops rows no output reads.
-    zero = jnp.zeros((), x.dtype)
+    # zero kernel taps, and a negative high pad only drops rows that no output reads.
     hpad = (pads[0][0], s * (ho + ka - 1) - h - pads[0][0])
     wpad = (pads[1][0], s * (wo + kb - 1) - w - pads[1][0])
-    x = lax.pad(x, zero, [(0, 0, 0), (*hpad, 0), (*wpad, 0), (0, 0, 0)])
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (*hpad, 0), (*wpad, 0), (0, 0, 0)])
     hm, wm = x.shape[1] // s, x.shape[2] // s
     x = x.reshape(n, hm, s, wm, s, cin).transpose(0, 1, 3, 2, 4, 5).reshape(n, hm, wm, s * s * cin)
     # Tap t = s*a + b reads block row a, phase b: kernel (ka, kb, (b_h, b_w, Cin), Cout).
     kernel = jnp.pad(kernel, ((0, s * ka - kh), (0, s * kb - kw), (0, 0), (0, 0)))
     kernel = kernel.reshape(ka, s, kb, s, cin, cout).transpose(0, 2, 1, 3, 4, 5)
     kernel = kernel.reshape(ka, kb, s * s * cin, cout)
-    return _direct(x, kernel, 1, ((0, 0), (0, 0)), engine)
+    return _direct(x, kernel, 1, ((0, 0), (0, 0)), "lax")
 
 
 def _phase_taps(k: int, s: int, lo: int, length_in: int, output_padding: int):
@@ -224,13 +217,14 @@ def _phase_taps(k: int, s: int, lo: int, length_in: int, output_padding: int):
     return select, (-d_min, q + kc - 1 - length_in + d_min), q, length_out
 
 
-def _depth_to_space_conv(x, kernel, stride, lo, output_padding, engine):
+def _depth_to_space_conv(x, kernel, stride, lo, output_padding):
     """Strided transposed conv as a stride-1 conv to s*s*Cout channels, then depth-to-space."""
     s = stride
     kh, kw, cin, cout = kernel.shape
     n, h, w, _ = x.shape
     sel_h, pad_h, qh, out_h = _phase_taps(kh, s, lo, h, output_padding)
     sel_w, pad_w, qw, out_w = _phase_taps(kw, s, lo, w, output_padding)
+    # A 0/1 selection, so HIGHEST only keeps the kernel values exact (no bf16 passes).
     sub = jnp.einsum(
         "rat,pbu,tuio->abirpo",
         sel_h.astype(kernel.dtype),
@@ -238,7 +232,7 @@ def _depth_to_space_conv(x, kernel, stride, lo, output_padding, engine):
         kernel,
         precision=lax.Precision.HIGHEST,
     ).reshape(sel_h.shape[1], sel_w.shape[1], cin, s * s * cout)
-    y = _direct(x, sub, 1, (pad_h, pad_w), engine)
+    y = _direct(x, sub, 1, (pad_h, pad_w), "lax")
     y = (
         y.reshape(n, qh, qw, s, s, cout)
         .transpose(0, 1, 3, 2, 4, 5)
@@ -252,62 +246,57 @@ def _flip_io(kernel):
     return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
 
 
-def _contract_nhw(a, b):
-    """sum over (N, H, W) of a[..., i] * b[..., j] -> (i, j)."""
-    return lax.dot_general(a, b, (((0, 1, 2), (0, 1, 2)), ((), ())))
+def _transposed_cvjp(x, kernel, stride, pads):
+    # At stride 1 there is nothing to dilate, and XLA's own kernel gradient is the faster one.
+    if stride == 1:
+        return _conv_cvjp(x, kernel, 1, pads)
+    return _dilated_cvjp(x, kernel, stride, pads)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _conv_cvjp(x, kernel, stride, pads, dxmm):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_cvjp(x, kernel, stride, pads):
     return _direct(x, kernel, stride, pads, "lax")
 
 
-def _conv_cvjp_fwd(x, kernel, stride, pads, dxmm):
+def _conv_cvjp_fwd(x, kernel, stride, pads):
     return _direct(x, kernel, stride, pads, "lax"), (x, kernel)
 
 
-def _conv_cvjp_bwd(stride, pads, dxmm, res, ct):
+def _conv_cvjp_bwd(stride, pads, res, ct):
     x, kernel = res
-    kh, kw, cin, cout = kernel.shape
+    kh, kw = kernel.shape[:2]
     # The adjoint is a dilated conv of ct; the high pad regains rows the stride's floor dropped.
     adj_pads = tuple(
         (k - 1 - lo, k - 1 - hi + (n + lo + hi - k) % stride)
         for k, n, (lo, hi) in zip((kh, kw), x.shape[1:3], pads, strict=True)
     )
-    dx = _dilated_cvjp(ct, _flip_io(kernel), stride, adj_pads, dxmm)
-    cols = _im2col(x, kh, kw, stride, pads)
-    dw = _contract_nhw(cols, ct).reshape(kh, kw, cin, cout)
-    return dx, dw
+    dx = _transposed_cvjp(ct, _flip_io(kernel), stride, adj_pads)
+    _, kernel_vjp = jax.vjp(lambda w: _direct(x, w, stride, pads, "lax"), kernel)
+    return dx, kernel_vjp(ct)[0]
 
 
 _conv_cvjp.defvjp(_conv_cvjp_fwd, _conv_cvjp_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _dilated_cvjp(x, kernel, stride, pads, dxmm):
-    return lax.conv_general_dilated(
-        x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
-    )
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _dilated_cvjp(x, kernel, stride, pads):
+    return _dilated(x, kernel, stride, pads, "lax")
 
 
-def _dilated_cvjp_fwd(x, kernel, stride, pads, dxmm):
-    return _dilated_cvjp(x, kernel, stride, pads, dxmm), (x, kernel)
+def _dilated_cvjp_fwd(x, kernel, stride, pads):
+    return _dilated(x, kernel, stride, pads, "lax"), (x, kernel)
 
 
-def _dilated_cvjp_bwd(stride, pads, dxmm, res, ct):
+def _dilated_cvjp_bwd(stride, pads, res, ct):
     x, kernel = res
     kh, kw, cin, cout = kernel.shape
-    # y[o] = sum_t K[t] x[(o + t - lo) / s], so dK[k-1-t'] = sum_j x[j] ct_pad[s j + t']: the
-    # patches of ct at stride s (no inserted zeros), which are also the adjoint conv's patches.
     adj_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads, strict=True))
+    dx = _conv_cvjp(ct, _flip_io(kernel), stride, adj_pads)
+    # y[o] = sum_t K[t] x[(o + t - lo) / s] gives dK[k-1-t'] = sum_j x[j] ct_pad[s*j + t']: the
+    # adjoint conv's patches of ct (no inserted zeros) contracted with x over (N, H, W).
     cols = _im2col(ct, kh, kw, stride, adj_pads)
-    if dxmm:
-        dx = lax.dot_general(
-            cols, _flip_io(kernel).reshape(kh * kw * cout, cin), (((3,), (0,)), ((), ()))
-        )
-    else:
-        dx = _conv_cvjp(ct, _flip_io(kernel), stride, adj_pads, dxmm)
-    dw = _contract_nhw(x, cols).reshape(cin, kh, kw, cout).transpose(1, 2, 0, 3)
+    dw = lax.dot_general(x, cols, (((0, 1, 2), (0, 1, 2)), ((), ())))
+    dw = dw.reshape(cin, kh, kw, cout).transpose(1, 2, 0, 3)
     return dx, jnp.flip(dw, (0, 1))
 
 

@@ -9,6 +9,8 @@ Datasets:
                  70/30 split (seed ``DIGITS_SPLIT_SEED``) is used for every run.
   mnist          tfds ``data_source`` (array_record, no TensorFlow needed).
   fashion_mnist  likewise.
+  <file>.npz     your own data: arrays x_train, y_train, x_test, y_test; images (N, 28, 28) or
+                 (N, 28, 28, 1), uint8 in [0, 255] or float in [-1, 1]; integer labels.
 
 Offline copies are found through ``data_dir`` or the ``TFDS_DATA_DIR`` environment variable.
 """
@@ -77,11 +79,12 @@ def _load_digits() -> tuple[Split, Split]:
 
 def _missing_data_message(name: str, data_dir: str | None, err: Exception) -> str:
     where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+    detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
     return (
-        f"could not load dataset {name!r} from {where} ({type(err).__name__}: {err}). "
-        "This machine may have no network: put a prepared tfds copy (e.g. "
-        f"<dir>/{name}/3.0.1/) under a folder and pass --data-dir <dir> or set TFDS_DATA_DIR; "
-        "the dataset 'digits' needs no download."
+        f"no prepared copy of dataset {name!r} was found under {where}, and it could not be "
+        f"downloaded (this machine may have no network; tfds said: {type(err).__name__}: "
+        f"{detail}). Put a prepared tfds copy at <dir>/{name}/<version>/ and pass "
+        "--data-dir <dir> or set TFDS_DATA_DIR=<dir>; the dataset 'digits' needs no download."
     )
 
 
@@ -92,8 +95,10 @@ def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
     try:
         source = tfds.data_source(name, data_dir=data_dir, download=False)
     except Exception as err:  # tfds raises several types for "not there"
-        try:
-            source = tfds.data_source(name, data_dir=data_dir, download=True)
+        try:  # with a network: download and prepare in the random-access format
+            builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+            builder.download_and_prepare()
+            source = builder.as_data_source()
         except Exception:
             raise DataError(_missing_data_message(name, data_dir, err)) from err
 
@@ -106,10 +111,49 @@ def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
     return to_split(source["train"]), to_split(source["test"])
 
 
+def _load_npz(path: str) -> tuple[Split, Split]:
+    if not os.path.exists(path):
+        raise DataError(f"dataset file {path} does not exist")
+    try:
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as err:
+        raise DataError(f"could not read {path} as an .npz file ({err})") from err
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise DataError(
+            f"{path} lacks the arrays {missing}; it needs x_train, y_train, x_test, y_test"
+        )
+    splits = []
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim == 3:
+            x = x[..., None]
+        what = f"{part} images in {path}"
+        if x.dtype == np.uint8:
+            check_images(x, what)
+            x = _to_unit(x)
+        else:
+            x = x.astype(np.float32)
+            check_images(x, what, value_range=(-1.0, 1.0))
+        if len(y) != len(x):
+            raise DataError(f"{path}: {len(x)} {part} images but {len(y)} labels")
+        splits.append(Split(x, y.astype(np.int32)))
+    return splits[0], splits[1]
+
+
+def is_dataset_name(name: str) -> bool:
+    return name in DATASETS or name.endswith(".npz")
+
+
 def load_dataset(name: str, data_dir: str | None = None) -> tuple[Split, Split]:
     """Returns (train, test) of a dataset."""
+    if name.endswith(".npz"):
+        return _load_npz(name)
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or a .npz file"
+        )
     if name == "digits":
         return _load_digits()
     return _load_tfds(name, data_dir)

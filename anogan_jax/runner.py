@@ -25,7 +25,7 @@ from anogan_jax import models as models_lib
 from anogan_jax import objectives, plotting
 from anogan_jax.checkpoint import Checkpointer, CheckpointError, atomic_write_text, write_json
 from anogan_jax.errors import UserError
-from anogan_jax.prior import check_prior, sample_prior
+from anogan_jax.prior import PRIORS, sample_prior
 from anogan_jax.state import init_gan_state
 from anogan_jax.train import UPDATES, fit, make_gan_step
 
@@ -60,8 +60,12 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Raises RunError naming the bad field and the allowed values."""
+        if not data_lib.is_dataset_name(self.dataset):
+            raise RunError(
+                f"unknown dataset {self.dataset!r}; choose one of "
+                f"{', '.join(data_lib.DATASETS)} or a .npz file"
+            )
         choices = {
-            "dataset": data_lib.DATASETS,
             "protocol": data_lib.PROTOCOLS,
             "arch": models_lib.ARCHS,
             "objective": objectives.OBJECTIVES,
@@ -72,7 +76,8 @@ class RunConfig:
                 raise RunError(
                     f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(allowed)}"
                 )
-        check_prior(self.prior)
+        if self.prior not in PRIORS:
+            raise RunError(f"unknown prior {self.prior!r}; choose one of {', '.join(PRIORS)}")
         for name in ("steps", "batch_size", "latent_dim", "checkpoint_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise RunError(f"{name} must be positive, got {getattr(self, name)}")
@@ -87,6 +92,31 @@ class RunConfig:
         raw = json.loads(Path(path).read_text())
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+SIGNATURE_FIELDS = ("arch", "latent_dim", "objective")
+
+
+def model_signature(config: RunConfig) -> dict:
+    """What a GAN checkpoint's shapes depend on; stored beside the checkpoints."""
+    sig = {k: getattr(config, k) for k in SIGNATURE_FIELDS}
+    sig["critic"] = models_lib.critic_norm_for(config.objective)
+    return sig
+
+
+def check_signature(ckpt_dir: Path, config: RunConfig) -> None:
+    """Raises CheckpointError naming the fields in which the checkpoints and config differ."""
+    path = ckpt_dir / "model.json"
+    if not path.exists():
+        return
+    saved, wanted = json.loads(path.read_text()), model_signature(config)
+    diff = {k: (saved.get(k), v) for k, v in wanted.items() if saved.get(k) != v}
+    if diff:
+        shown = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(
+            f"the checkpoints in {ckpt_dir} were written by another model ({shown}); "
+            "point --run at the matching run folder or retrain"
+        )
 
 
 def build_models(config: RunConfig, *, compute_dtype=None):
@@ -206,6 +236,8 @@ def _train(config: RunConfig, out: Path, data_dir, progress):
         return init_gan_state(models, g_tx, d_tx, keys["init"])
 
     ckpt = Checkpointer(out / "checkpoints", keep=config.keep, every=config.checkpoint_every)
+    check_signature(out / "checkpoints", config)
+    write_json(out / "checkpoints" / "model.json", model_signature(config))
     state = init()
     if ckpt.latest_step() is not None:
         state = ckpt.restore(jax.eval_shape(init))
@@ -283,6 +315,7 @@ def load_gan(run, *, step: int | None = None):
     models = build_models(config)
     g_tx, d_tx, _ = build_optimizers(config)
     keys = run_keys(config.seed)
+    check_signature(run / "checkpoints", config)
     ckpt = Checkpointer(run / "checkpoints", keep=config.keep)
     try:
         abstract = jax.eval_shape(lambda: init_gan_state(models, g_tx, d_tx, keys["init"]))

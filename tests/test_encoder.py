@@ -38,7 +38,8 @@ def _linear_models():
 @pytest.mark.parametrize("mode", ["ziz", "izi"])
 def test_linear_generator_encoder_learns_the_inverse(mode):
     # For G(z) = A z the best linear encoder inverts G on its range: A^T B = I (closed form
-    # B = pinv(A)^T is one solution; Adam may find another with A^T B = I). ziz learns it from prior draws; izi from images G(z) alone.
+    # B = pinv(A)^T is one solution; Adam may find another with A^T B = I). ziz learns it
+    # from prior draws; izi from images G(z) alone.
     models, enc = _linear_models()
     tx = optax.adam(0.02)
     state = init_encoder_state(enc, tx, jax.random.key(1))

@@ -2,7 +2,6 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from anogan_jax import models, objectives
@@ -36,7 +35,9 @@ def _run(step, state, batches, num):
 
 
 def _leaves_equal(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    return all(
+        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 @pytest.mark.parametrize("objective", objectives.OBJECTIVES)
