@@ -35,7 +35,8 @@ def _add_train(sub) -> None:
     p.add_argument("--update", default=d.update, help="alternating | merged")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction)
     p.add_argument("--gcn", action="store_true", help="Deep SVDD GCN + min-max preprocessing")
-    p.add_argument("--conv-impl", default=d.conv_impl, help="auto | lax | patches | subpixel")
+    p.add_argument("--conv-impl", default=d.conv_impl, help="convolution formulation (auto)")
+    p.add_argument("--compute-dtype", default=d.compute_dtype, help="float32 | bfloat16")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--keep", type=int, default=d.keep, help="checkpoints kept")
     p.add_argument("--sample-every", type=int, default=d.sample_every)
@@ -43,7 +44,29 @@ def _add_train(sub) -> None:
     _add_common(p)
 
 
+def _add_devices(p) -> None:
+    p.add_argument("--devices", default="1", help="number of devices to split batches over, or all")
+    p.add_argument("--coordinator", default=None, help="multi-host: host:port of process 0")
+    p.add_argument("--num-processes", type=int, default=1, help="multi-host: process count")
+    p.add_argument("--process-id", type=int, default=0, help="multi-host: this process")
+
+
+def _devices(args):
+    if args.coordinator:
+        from anogan_jax.devices import initialize_distributed
+
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    if args.devices == "all":
+        return "all"
+    if not args.devices.isdigit():
+        from anogan_jax.devices import DeviceError
+
+        raise DeviceError(f"--devices {args.devices!r}: give a positive number or 'all'")
+    return int(args.devices)
+
+
 def _add_common(p) -> None:
+    _add_devices(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
     p.add_argument("--resume", action="store_true", help="continue the results in --out")
@@ -63,6 +86,7 @@ def _run_train(args) -> int:
         overwrite=args.overwrite,
         data_dir=args.data_dir,
         progress=not args.quiet,
+        devices=_devices(args),
     )
     print(f"trained to step {int(state.step)}; results in {args.out}")
     return 0
@@ -104,6 +128,7 @@ def _run_score(args) -> int:
         overwrite=args.overwrite,
         data_dir=args.data_dir,
         progress=not args.quiet,
+        devices=_devices(args),
     )
     aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
     print(f"AUROC: {aurocs}; results in {args.out}")

@@ -171,16 +171,19 @@ def fanogan_factory(run, score_config):
     (up to 1,024) normal TRAINING images: a kappa calibrated without test labels.
     """
 
-    def factory(run_config, models, gan_state, data):
+    def factory(run_config, models, gan_state, data, mesh):
+        from anogan_jax.scoring import to_mesh
+
         encoder, e_state = load_encoder(run, score_config.encoder, run_config)
         scorer = make_fanogan_scorer(encoder, models)
         frozen = _frozen(gan_state)
+        put = to_mesh(mesh)
         ref = jax.device_get(scorer(e_state.e_params, frozen, data.train[:1024]))
         m_img, m_feat = float(np.mean(ref["img_mse"])), float(np.mean(ref["feat_mse"]))
         kappa = 1.0 if score_config.kappa == "calibrated" else float(score_config.kappa)
 
         def batch_fn(images, indices):
-            r = scorer(e_state.e_params, frozen, images)
+            r = scorer(e_state.e_params, frozen, put(images))
             return {
                 **r,
                 "A": r["img_mse"] + kappa * r["feat_mse"],
@@ -196,7 +199,7 @@ def encoder_init_factory(run, score_config):
     """A ``batch_fn_factory`` for AnoGAN search started from E(x) instead of a prior draw."""
     from anogan_jax.scoring import anogan_batch_fn
 
-    def factory(run_config, models, gan_state, data):
+    def factory(run_config, models, gan_state, data, mesh):
         encoder, e_state = load_encoder(run, score_config.encoder, run_config)
 
         @jax.jit
@@ -205,6 +208,6 @@ def encoder_init_factory(run, score_config):
                 {"params": e_state.e_params, "batch_stats": {}}, images, train=False
             )[0]
 
-        return anogan_batch_fn(models, gan_state, score_config, run_config.prior, z0_fn)
+        return anogan_batch_fn(models, gan_state, score_config, run_config.prior, z0_fn, mesh=mesh)
 
     return factory

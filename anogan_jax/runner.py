@@ -18,12 +18,14 @@ import os
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
 from anogan_jax import objectives, plotting
 from anogan_jax.checkpoint import Checkpointer, CheckpointError, atomic_write_text, write_json
+from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
 from anogan_jax.errors import UserError
 from anogan_jax.prior import PRIORS, sample_prior
 from anogan_jax.state import init_gan_state
@@ -53,6 +55,7 @@ class RunConfig:
     val_fraction: float = 0.1
     gcn: bool = False
     conv_impl: str = "auto"
+    compute_dtype: str = "float32"
     checkpoint_every: int = 500
     keep: int = 3
     sample_every: int = 500
@@ -81,6 +84,11 @@ class RunConfig:
         for name in ("steps", "batch_size", "latent_dim", "checkpoint_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise RunError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise RunError(
+                f"unknown compute dtype {self.compute_dtype!r}; choose one of "
+                f"{', '.join(COMPUTE_DTYPES)}"
+            )
         if not 0 <= self.cls < data_lib.NUM_CLASSES:
             raise RunError(f"class {self.cls} does not exist; classes are 0-9")
         if self.n_critic is not None and self.n_critic < 1:
@@ -119,14 +127,17 @@ def check_signature(ckpt_dir: Path, config: RunConfig) -> None:
         )
 
 
-def build_models(config: RunConfig, *, compute_dtype=None):
-    kw = {} if compute_dtype is None else {"compute_dtype": compute_dtype}
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def build_models(config: RunConfig):
+    """Parameters stay float32; convolutions and matmuls run in ``config.compute_dtype``."""
     return models_lib.make_gan(
         config.arch,
         latent_dim=config.latent_dim,
         objective=config.objective,
         conv_impl=config.conv_impl,
-        **kw,
+        compute_dtype=jnp.dtype(config.compute_dtype),
     )
 
 
@@ -211,9 +222,18 @@ def prepare_output(out: Path, *, resume: bool, overwrite: bool, marker: str) -> 
 
 
 def train_gan(
-    config: RunConfig, out, *, resume=False, overwrite=False, data_dir=None, progress=True
+    config: RunConfig,
+    out,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    devices: int | str = 1,
 ):
-    """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState."""
+    """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState.
+
+    ``devices`` > 1 (or "all") trains data-parallel over a mesh of that many devices."""
     out = Path(out)
     config = config.validate()
     with folder_lock(out):
@@ -221,10 +241,10 @@ def train_gan(
         if resume and (out / "config.json").exists():
             saved = RunConfig.from_json(out / "config.json")
             config = dataclasses.replace(saved, steps=config.steps)
-        return _train(config, out, data_dir, progress)
+        return _train(config, out, data_dir, progress, devices)
 
 
-def _train(config: RunConfig, out: Path, data_dir, progress):
+def _train(config: RunConfig, out: Path, data_dir, progress, devices):
     data = load_data(config, data_dir)
     data_lib.check_images(data.train, "training images")
     models = build_models(config)
@@ -243,6 +263,12 @@ def _train(config: RunConfig, out: Path, data_dir, progress):
         state = ckpt.restore(jax.eval_shape(init))
     start = int(state.step)
     sampler = data_lib.BatchSampler(data.train, config.batch_size, keys["data"], group=n_critic)
+    mesh, batch_fn = None, sampler
+    if devices != 1:
+        mesh = make_mesh(devices)
+        check_divisible(config.batch_size, mesh)
+        state = put_replicated(state, mesh)
+        batch_fn = lambda step: put_batch(sampler(step), mesh, 1)  # noqa: E731
     step_fn = make_gan_step(
         objectives.get_objective(config.objective),
         models,
@@ -251,6 +277,7 @@ def _train(config: RunConfig, out: Path, data_dir, progress):
         n_critic=n_critic,
         update=config.update,
         prior=config.prior,
+        mesh=mesh,
     )
     fixed_z = sample_prior(keys["sample"], (64, config.latent_dim), config.prior)
     sample_fn = jax.jit(lambda g_vars: models.generator.apply(g_vars, fixed_z, train=False)[0])
@@ -279,7 +306,7 @@ def _train(config: RunConfig, out: Path, data_dir, progress):
         state = fit(
             state,
             step_fn,
-            sampler,
+            batch_fn,
             keys["train"],
             num_steps=config.steps,
             log_every=config.log_every,

@@ -25,6 +25,7 @@ from anogan_jax import metrics as metrics_lib
 from anogan_jax import plotting
 from anogan_jax.checkpoint import atomic_write_bytes, atomic_write_text, write_json
 from anogan_jax.data import check_images
+from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
 from anogan_jax.latent_search import initial_z, make_search, pad_batch
 from anogan_jax.runner import RunError, folder_lock, load_data, load_gan, prepare_output
 from anogan_jax.scores import anogan_scores
@@ -125,8 +126,10 @@ def run_batches(
     return merged
 
 
-def anogan_batch_fn(models, state, config: ScoreConfig, prior: str, z0_fn=None):
-    """The batch function of the AnoGAN method: vmapped latent search, then scores."""
+def anogan_batch_fn(models, state, config: ScoreConfig, prior: str, z0_fn=None, mesh=None):
+    """The batch function of the AnoGAN method: vmapped latent search, then scores.
+
+    With a ``mesh`` the images (and their z0) are split across its devices."""
     search = make_search(
         models,
         num_steps=config.num_steps,
@@ -140,16 +143,26 @@ def anogan_batch_fn(models, state, config: ScoreConfig, prior: str, z0_fn=None):
     g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
     d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
     key = jax.random.fold_in(jax.random.key(config.seed), 1)
+    put = to_mesh(mesh)
+    if mesh is not None:
+        g_vars, d_vars = put_replicated((g_vars, d_vars), mesh)
 
     def batch_fn(images, indices):
         if z0_fn is None:
             z0 = initial_z(key, indices, models.latent_dim, prior)
         else:
             z0 = z0_fn(images)
-        result = search(g_vars, d_vars, images, z0)
+        result = search(g_vars, d_vars, put(images), put(np.asarray(z0)))
         return {**anogan_scores(result, config.lam), "z": result.z}
 
     return batch_fn
+
+
+def to_mesh(mesh):
+    """Host batch -> device batch: split across ``mesh`` when given, else left to jit."""
+    if mesh is None:
+        return lambda x: x
+    return lambda x: put_batch(np.asarray(x), mesh)
 
 
 def score_items(data, config: ScoreConfig):
@@ -175,8 +188,11 @@ def score_run(
     data_dir=None,
     progress=True,
     batch_fn_factory=None,
+    devices: int | str = 1,
 ):
-    """Scores a trained run's test split into ``out``. Returns the metrics dict."""
+    """Scores a trained run's test split into ``out``. Returns the metrics dict.
+
+    ``devices`` > 1 (or "all") splits every batch of images across that many devices."""
     out, config = Path(out), config.validate()
     with folder_lock(out):
         prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
@@ -195,9 +211,12 @@ def score_run(
         data = load_data(run_config, data_dir)
         images, indices, labels, classes, split = score_items(data, config)
         check_images(images, "images to score")
+        mesh = None if devices == 1 else make_mesh(devices)
+        if mesh is not None:
+            check_divisible(config.batch_size, mesh)
         if batch_fn_factory is None:
             batch_fn_factory = _default_factory(run, config)
-        batch_fn = batch_fn_factory(run_config, models, state, data)
+        batch_fn = batch_fn_factory(run_config, models, state, data, mesh)
         t0 = time.perf_counter()
         results = run_batches(
             batch_fn,
@@ -216,7 +235,9 @@ def score_run(
 
 def _default_factory(run, config: ScoreConfig):
     if config.method == "anogan" and config.init == "prior":
-        return lambda rc, models, state, data: anogan_batch_fn(models, state, config, rc.prior)
+        return lambda rc, models, state, data, mesh: anogan_batch_fn(
+            models, state, config, rc.prior, mesh=mesh
+        )
     from anogan_jax import encoder_run  # it builds on this module
 
     if config.method == "fanogan":

@@ -38,6 +38,7 @@ def make_gan_step(
     update: str = "alternating",
     prior: str = "normal",
     jit: bool = True,
+    mesh=None,
 ) -> Callable:
     """Builds ``step(state, batch, key) -> (state, metrics)``.
 
@@ -53,6 +54,9 @@ def make_gan_step(
     Args:
       batch: real images (n_critic, B, H, W, C).
       key: the training key; the step folds in ``state.step`` itself.
+      mesh (of the factory): data parallelism: the batch is split across the mesh's devices
+        (axis B), state and key replicated; batch statistics and gradients are reduced over
+        the whole batch, so the result equals one device up to float rounding.
     Returns:
       the new state (the input state is donated when jitted) and a dict of scalar metrics,
       including ``finite`` (all losses and parameters finite).
@@ -161,7 +165,19 @@ def make_gan_step(
         params_finite = _all_finite((state.g_params, state.d_params))
         return state, {**metrics, "finite": losses_finite & params_finite}
 
-    return jax.jit(step, donate_argnums=0) if jit else step
+    if not jit:
+        return step
+    if mesh is None:
+        return jax.jit(step, donate_argnums=0)
+    from anogan_jax.devices import batch_sharding, replicated
+
+    rep = replicated(mesh)
+    return jax.jit(
+        step,
+        in_shardings=(rep, batch_sharding(mesh, 1), rep),
+        out_shardings=(rep, rep),
+        donate_argnums=0,
+    )
 
 
 def nonfinite_message(step: int, metrics: dict, hint: str) -> str:
