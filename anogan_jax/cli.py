@@ -29,6 +29,11 @@ def _add_train(sub) -> None:
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="train several seeds in one vmapped program, e.g. 0,1,2 (results in <out>/seed_<s>/)",
+    )
     p.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
     p.add_argument("--d-lr", type=float, default=None, help="critic learning rate (TTUR)")
     p.add_argument("--n-critic", type=int, default=None, help="critic updates per step")
@@ -79,6 +84,21 @@ def _run_train(args) -> int:
 
     fields = {f for f in RunConfig.__dataclass_fields__}
     config = RunConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    if args.seeds:
+        from anogan_jax.seeds import parse_seeds, train_gan_seeds
+
+        seeds = parse_seeds(args.seeds)
+        train_gan_seeds(
+            config,
+            seeds,
+            args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            data_dir=args.data_dir,
+            progress=not args.quiet,
+        )
+        print(f"trained seeds {seeds}; results in {args.out}/seed_<s>")
+        return 0
     state = train_gan(
         config,
         args.out,

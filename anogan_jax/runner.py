@@ -279,29 +279,7 @@ def _train(config: RunConfig, out: Path, data_dir, progress, devices):
         prior=config.prior,
         mesh=mesh,
     )
-    fixed_z = sample_prior(keys["sample"], (64, config.latent_dim), config.prior)
-    sample_fn = jax.jit(lambda g_vars: models.generator.apply(g_vars, fixed_z, train=False)[0])
-    records = [r for r in _read_jsonl(out / "metrics.jsonl") if r["step"] <= start]
-
-    def on_log(step, metrics, rate):
-        records.append({"step": step, "steps_per_s": rate, **metrics})
-        atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in records))
-
-    def on_step_end(state):
-        step = int(state.step)
-        ckpt.save(state)
-        if step % config.sample_every == 0 or step == config.steps:
-            g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-            plotting.image_grid(
-                out / "samples" / f"step_{step:07d}.png",
-                np.asarray(sample_fn(g_vars)),
-                title=f"{config.arch} {config.objective} step {step}",
-            )
-
-    hint = (
-        "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
-        "safe norm"
-    )
+    run_log = RunLog(out, config, models, ckpt, start)
     try:
         state = fit(
             state,
@@ -310,19 +288,58 @@ def _train(config: RunConfig, out: Path, data_dir, progress, devices):
             keys["train"],
             num_steps=config.steps,
             log_every=config.log_every,
-            on_log=on_log,
-            on_step_end=on_step_end,
-            nonfinite_hint=hint,
+            on_log=run_log.on_log,
+            on_step_end=run_log.on_step_end,
+            nonfinite_hint=NONFINITE_HINT,
             progress=progress,
         )
         ckpt.save(state, force=True)
     finally:
         ckpt.close()
-    if records:
-        plotting.loss_curves(
-            out / "loss_curve.png", records, ["d_loss", "g_loss"], title=str(out.name)
-        )
+    run_log.finish()
     return state
+
+
+NONFINITE_HINT = (
+    "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
+    "safe norm"
+)
+
+
+class RunLog:
+    """What a run folder records while training: metrics.jsonl (rewritten atomically at each
+    log), checkpoints every ``checkpoint_every`` steps, sample grids, the final loss curve."""
+
+    def __init__(self, out: Path, config: RunConfig, models, ckpt: Checkpointer, start: int):
+        self.out, self.config, self.ckpt = out, config, ckpt
+        fixed_z = sample_prior(
+            run_keys(config.seed)["sample"], (64, config.latent_dim), config.prior
+        )
+        self.sample_fn = jax.jit(lambda g: models.generator.apply(g, fixed_z, train=False)[0])
+        self.records = [r for r in _read_jsonl(out / "metrics.jsonl") if r["step"] <= start]
+
+    def on_log(self, step, metrics, rate):
+        self.records.append({"step": step, "steps_per_s": rate, **metrics})
+        lines = "".join(json.dumps(r) + "\n" for r in self.records)
+        atomic_write_text(self.out / "metrics.jsonl", lines)
+
+    def on_step_end(self, state):
+        step = int(state.step)
+        self.ckpt.save(state)
+        if step % self.config.sample_every == 0 or step == self.config.steps:
+            g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+            plotting.image_grid(
+                self.out / "samples" / f"step_{step:07d}.png",
+                np.asarray(self.sample_fn(g_vars)),
+                title=f"{self.config.arch} {self.config.objective} step {step}",
+            )
+
+    def finish(self):
+        if self.records:
+            title = str(self.out.name)
+            plotting.loss_curves(
+                self.out / "loss_curve.png", self.records, ["d_loss", "g_loss"], title=title
+            )
 
 
 def _read_jsonl(path) -> list[dict]:

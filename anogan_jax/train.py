@@ -180,8 +180,13 @@ def make_gan_step(
     )
 
 
+def _host(metrics: dict) -> dict:
+    """Device metrics -> floats (or lists of floats, one per seed, for stacked states)."""
+    return {k: np.asarray(v).tolist() for k, v in jax.device_get(metrics).items() if k != "finite"}
+
+
 def nonfinite_message(step: int, metrics: dict, hint: str) -> str:
-    shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k != "finite")
+    shown = ", ".join(f"{k}={np.round(v, 4).tolist()}" for k, v in metrics.items())
     return (
         f"training produced a non-finite loss or parameter at step {step} ({shown}). "
         f"The last good checkpoint is kept. Try: {hint}"
@@ -215,21 +220,20 @@ def fit(
     """
     from tqdm.auto import tqdm
 
-    start = int(state.step)
+    start = int(np.min(np.asarray(state.step)))
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, unit="step")
     t0, last_logged = time.perf_counter(), start
     for i in range(start, num_steps):
         state, metrics = step_fn(state, batch_fn(i), key)
         step = i + 1
-        if not bool(metrics["finite"]):
+        if not np.all(np.asarray(metrics["finite"])):
             bar.close()
-            host = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            raise NonFiniteError(nonfinite_message(step, host, nonfinite_hint))
+            raise NonFiniteError(nonfinite_message(step, _host(metrics), nonfinite_hint))
         if step % log_every == 0 or step == num_steps:
-            host = {k: float(v) for k, v in jax.device_get(metrics).items() if k != "finite"}
+            host = _host(metrics)
             rate = (step - last_logged) / max(time.perf_counter() - t0, 1e-9)
             t0, last_logged = time.perf_counter(), step
-            bar.set_postfix({k: f"{v:.3g}" for k, v in host.items()}, refresh=False)
+            bar.set_postfix({k: f"{np.mean(v):.3g}" for k, v in host.items()}, refresh=False)
             if on_log is not None:
                 on_log(step, host, rate)
         if on_step_end is not None:
