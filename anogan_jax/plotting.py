@@ -99,3 +99,55 @@ def extremes_grid(path, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray
                 ax.set_title(("x", "G(z*)", "|x - G(z*)|")[c], fontsize=8)
         axes[r, 0].set_ylabel(caption, fontsize=7)
     _save(fig, path)
+
+
+def bar_chart(
+    path,
+    classes,
+    series: dict[str, tuple],
+    *,
+    reference: dict | None = None,
+    ylabel: str = "AUROC (%)",
+    title: str = "",
+) -> None:
+    """Grouped bars per class with error bars. series: name -> (means, stds) per class;
+    reference: name -> values per class (NaN where absent), drawn as markers."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(classes) + 2), 3.8))
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(classes))
+    for i, (name, (mean, std)) in enumerate(series.items()):
+        ax.bar(
+            x + (i - (len(series) - 1) / 2) * width, mean, width, yerr=std, capsize=2, label=name
+        )
+    for j, (name, vals) in enumerate((reference or {}).items()):
+        ax.plot(
+            x, vals, marker="_x+"[j % 3], ms=12, mew=2, ls="none", color=f"C{7 + j}", label=name
+        )
+    ax.set_xticks(x, [str(c) for c in classes])
+    ax.set_xlabel("class")
+    ax.set_ylabel(ylabel)
+    lo = min(np.nanmin(m - s) for m, s in series.values()) if series else 0
+    ax.set_ylim(max(0, lo - 5), 100)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=3, loc="lower left")
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+
+
+def roc_grid(path, curves: dict[int, dict[str, tuple]], *, title: str = "") -> None:
+    """One small ROC panel per class: curves[class][method] = (fpr, tpr, auroc)."""
+    keys = sorted(curves)
+    cols = min(5, len(keys))
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows), squeeze=False)
+    for ax, c in zip(axes.ravel(), keys, strict=False):
+        for name, (fpr, tpr, auc) in curves[c].items():
+            ax.plot(fpr, tpr, lw=1, label=f"{name} {auc:.3f}")
+        ax.plot([0, 1], [0, 1], "k:", lw=0.6)
+        ax.set_title(f"class {c}", fontsize=8)
+        ax.legend(fontsize=5, loc="lower right")
+        ax.tick_params(labelsize=6)
+    for ax in axes.ravel()[len(keys) :]:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)

@@ -1,5 +1,21 @@
 import os
+import tempfile
 
-# Tests run on CPU with deterministic, single-device defaults; the multi-device tests start
-# their own subprocesses with XLA_FLAGS set before jax is imported.
+# Tests run on CPU; the multi-device tests start their own subprocesses with XLA_FLAGS set
+# before jax is imported.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+
+# Many tests compile the same small programs (train steps, searches) again in new closures or
+# subprocesses; a persistent compilation cache shared by the session (and its subprocesses)
+# turns those recompiles into cache hits. Results are the same executables, so bit-identity
+# tests are unaffected.
+_CACHE = os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "anogan_jax_test_xla_cache")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)

@@ -1,0 +1,192 @@
+"""Aggregates a study's cells into REPORT.md, a per-class bar chart and ROC curves."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from anogan_jax import plotting
+from anogan_jax.checkpoint import atomic_write_text
+
+
+def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
+    """{method: {class: (mean %, std %, n seeds)}} of each method's ranking column."""
+    table: dict = {}
+    for cell in cells:
+        value = 100.0 * cell["scores"][cell["column"]][metric]
+        table.setdefault(cell["method"], {}).setdefault(cell["class"], []).append(value)
+    return {
+        m: {c: (float(np.mean(v)), float(np.std(v)), len(v)) for c, v in sorted(per.items())}
+        for m, per in table.items()
+    }
+
+
+def _versions() -> str:
+    names = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
+    found = []
+    for n in names:
+        try:
+            found.append(f"{n} {metadata.version(n)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        ).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
+def _table(study, auroc: dict, auprc: dict) -> list[str]:
+    methods = list(auroc)
+    head = "| class | " + " | ".join(f"{m} AUROC | {m} AUPRC" for m in methods)
+    refs = list(study.published)
+    head += "".join(f" | {r}" for r in refs) + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(methods) + len(refs))]
+    for c in study.classes:
+        row = f"| {c} |"
+        for m in methods:
+            a, p = auroc[m].get(c), auprc[m].get(c)
+            row += f" {a[0]:.1f} ± {a[1]:.1f} |" if a else " - |"
+            row += f" {p[0]:.1f} ± {p[1]:.1f} |" if p else " - |"
+        for r in refs:
+            v = study.published[r].get(c)
+            row += f" {v:.1f} |" if v is not None else " - |"
+        lines.append(row)
+    mean = "| **mean** |"
+    for m in methods:
+        per_class_a = [auroc[m][c][0] for c in study.classes if c in auroc[m]]
+        per_class_p = [auprc[m][c][0] for c in study.classes if c in auprc[m]]
+        mean += f" **{np.mean(per_class_a):.1f}** | {np.mean(per_class_p):.1f} |"
+    for r in refs:
+        vals = [study.published[r][c] for c in study.classes if c in study.published[r]]
+        mean += f" {np.mean(vals):.1f} |" if vals else " - |"
+    lines.append(mean)
+    return lines
+
+
+def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
+    """Writes REPORT.md, auroc_by_class.png and roc_seed<s>.png into ``results``."""
+    results = Path(results)
+    auroc, auprc = summarize_cells(cells, "auroc"), summarize_cells(cells, "auprc")
+    expected = len(study.classes) * len(study.seeds) * len(study.methods)
+    series = {
+        m: (
+            np.array([auroc[m].get(c, (np.nan,) * 3)[0] for c in study.classes]),
+            np.array([auroc[m].get(c, (np.nan,) * 3)[1] for c in study.classes]),
+        )
+        for m in auroc
+    }
+    refs = {
+        r: np.array([v.get(c, np.nan) for c in study.classes], float)
+        for r, v in study.published.items()
+    }
+    plotting.bar_chart(
+        results / "auroc_by_class.png",
+        list(study.classes),
+        series,
+        reference=refs,
+        title=f"{study.name}: AUROC mean ± std over seeds",
+    )
+    seed = study.seeds[0]
+    curves = {}
+    for cell in cells:
+        if cell["seed"] == seed:
+            auc = cell["scores"][cell["column"]]["auroc"]
+            pts = cell["curve"]
+            curves.setdefault(cell["class"], {})[cell["method"]] = (pts["fpr"], pts["tpr"], auc)
+    if curves:
+        plotting.roc_grid(
+            results / f"roc_seed{seed}.png", curves, title=f"{study.name}: ROC curves, seed {seed}"
+        )
+    r, e = study.run, study.encoder
+    lines = [
+        f"# {study.name}",
+        "",
+        f"Cells finished: {len(cells)} of {expected} (classes x seeds x methods). "
+        "AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of every run is "
+        "used (no model selection, no test labels before scoring).",
+        "",
+        *_table(study, auroc, auprc),
+        "",
+        "![AUROC by class](auroc_by_class.png)",
+        "",
+        f"![ROC curves, seed {seed}](roc_seed{seed}.png)",
+        "",
+        "## Setup",
+        "",
+        f"- data: `{r.dataset}`, protocol `{r.protocol}`, GCN+min-max: {r.gcn}, "
+        f"normal validation hold-out {r.val_fraction:.0%} of the normal training images",
+        f"- GAN: `{r.arch}`, `{r.objective}`, latent {r.latent_dim} ({r.prior} prior), "
+        f"{r.steps} steps at batch {r.batch_size}; seeds {list(study.seeds)} trained at once",
+        f"- encoder ({'used' if study.needs_encoder() else 'not used'}): `{e.mode}`, "
+        f"{e.steps} steps, batch {e.batch_size}, RMSProp lr {e.lr}",
+    ]
+    for m in study.methods:
+        s = m.score
+        test = f"stratified subsample of {s.limit} test images" if s.limit else "full test set"
+        detail = (
+            f"{s.num_steps} Adam steps, lr {s.lr}, lambda {s.lam}, init {s.init}"
+            if s.method == "anogan"
+            else f"one pass, kappa {s.kappa}"
+        )
+        lines.append(f"- method `{m.name}`: {s.method} ({detail}); ranked by `{m.column}`; {test}")
+    if study.notes:
+        lines += ["", "## Notes", "", study.notes.strip()]
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        f"```\n{command}\n```",
+        "",
+        f"- hardware: {_hardware()}",
+        f"- library versions: {_versions()}; git commit {_git_commit()}",
+        f"- wall time of the cells (sum of recorded cell timings): "
+        f"{timings.get('total_hours', float('nan')):.2f} h",
+        "",
+        "Per-cell results (byte-identical on a rerun with the same config on the same machine) "
+        "are in `cells/`; timings in `timings/`.",
+    ]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(results / "REPORT.md", text)
+    return text
+
+
+def total_hours(results) -> dict:
+    folder = Path(results) / "timings"
+    total, seen_train = 0.0, set()
+    for p in sorted(folder.glob("*.json")):
+        t = json.loads(p.read_text())
+        key = p.stem.split("_")[:2]  # class, seed: training counted once per seed
+        if tuple(key) not in seen_train:
+            total += t["train_per_seed"] + t["encoder"]
+            seen_train.add(tuple(key))
+        total += t["score"]
+    return {"total_hours": total / 3600}

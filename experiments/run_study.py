@@ -1,0 +1,63 @@
+"""Runs a study config: every (class, seed, method) cell, resumable, then its REPORT.md.
+
+    python -m experiments.run_study experiments/configs/mnist_one_class_normal.py
+
+Cell results go to experiments/results/<study>/ (committed); checkpoints to
+runs/studies/<study>/ (not committed). Rerunning skips finished cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from anogan_jax.errors import UserError
+from anogan_jax.study import run_study
+from anogan_jax.study_report import total_hours, write_report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_config(path: str):
+    spec = importlib.util.spec_from_file_location("study_config", path)
+    if spec is None or not Path(path).exists():
+        raise UserError(f"study config {path} does not exist")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "STUDY"):
+        raise UserError(f"{path} defines no STUDY = Study(...)")
+    return module.STUDY
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("config", help="a Python file defining STUDY")
+    p.add_argument("--results", default=None, help="default experiments/results/<study>")
+    p.add_argument("--runs", default=None, help="default runs/studies/<study>")
+    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
+    p.add_argument("--report-only", action="store_true", help="aggregate finished cells only")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        study = load_config(args.config)
+        results = Path(args.results or ROOT / "experiments" / "results" / study.name)
+        runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
+        if args.report_only:
+            from anogan_jax.study import load_cells
+
+            cells = load_cells(results)
+        else:
+            cells = run_study(study, results, runs, data_dir=args.data_dir, progress=not args.quiet)
+        command = f"python -m experiments.run_study {args.config}"
+        write_report(study, cells, results, command=command, timings=total_hours(results))
+        print(f"{len(cells)} cells; report in {results / 'REPORT.md'}")
+        return 0
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
