@@ -46,6 +46,14 @@ def _add_train(sub) -> None:
     p.add_argument("--keep", type=int, default=d.keep, help="checkpoints kept")
     p.add_argument("--sample-every", type=int, default=d.sample_every)
     p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument(
+        "--fid-every",
+        type=int,
+        default=0,
+        help="log FID/KID on normal validation data every N "
+        "steps and keep the best checkpoint (needs train-classifier)",
+    )
+    p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")
     _add_common(p)
 
 
@@ -107,6 +115,8 @@ def _run_train(args) -> int:
         data_dir=args.data_dir,
         progress=not args.quiet,
         devices=_devices(args),
+        fid_every=args.fid_every,
+        classifier_root=args.classifier_dir,
     )
     print(f"trained to step {int(state.step)}; results in {args.out}")
     return 0
@@ -192,6 +202,64 @@ def _run_train_encoder(args) -> int:
     return 0
 
 
+def _add_classifier_commands(sub) -> None:
+    p = sub.add_parser("train-classifier", help="train the feature network of the GAN metrics")
+    p.add_argument("--dataset", default="mnist", help="digits | mnist | fashion_mnist")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classifier-dir", default=None, help="root folder (default: the cache)")
+    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("evaluate", help="FID, KID, IS and Parzen log-likelihood of a run")
+    p.add_argument("--run", required=True, help="a run folder written by `train`")
+    p.add_argument("--num-samples", type=int, default=5000)
+    p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--step", type=int, default=None, help="checkpoint step (default: last)")
+    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
+
+
+def _run_train_classifier(args) -> int:
+    from anogan_jax.classifier import classifier_dir, train_classifier
+
+    c = train_classifier(
+        args.dataset,
+        args.classifier_dir,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    where = classifier_dir(args.dataset, args.classifier_dir)
+    print(f"test accuracy {c.info['test_accuracy']:.4f}; in {where}")
+    return 0
+
+
+def _run_evaluate(args) -> int:
+    from anogan_jax.evaluate import evaluate_run
+
+    r = evaluate_run(
+        args.run,
+        num_samples=args.num_samples,
+        classifier_root=args.classifier_dir,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        step=args.step,
+    )
+    print(
+        f"FID {r['fid']:.3f}  KID {r['kid_mean']:.4g} ± {r['kid_std']:.2g}  "
+        f"IS {r['is_mean']:.3f} ± {r['is_std']:.2g}  "
+        f"Parzen log-likelihood {r['parzen']['log_likelihood']:.2f} (n_val {r['num_val']})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anogan-jax", description="GAN-based anomaly detection (AnoGAN, f-AnoGAN) in JAX"
@@ -200,10 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_score(sub)
     _add_train_encoder(sub)
+    _add_classifier_commands(sub)
     return parser
 
 
-COMMANDS = {"train": _run_train, "score": _run_score, "train-encoder": _run_train_encoder}
+COMMANDS = {
+    "train": _run_train,
+    "score": _run_score,
+    "train-encoder": _run_train_encoder,
+    "train-classifier": _run_train_classifier,
+    "evaluate": _run_evaluate,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

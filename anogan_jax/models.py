@@ -314,3 +314,38 @@ def make_encoder(
 
 def count_params(tree) -> int:
     return sum(int(x.size) for x in jax.tree_util.tree_leaves(tree))
+
+
+CLASSIFIER_FEATURES = 128
+
+
+class Classifier(nn.Module):
+    """A small convolutional classifier of 28x28x1 images: the feature network of the GAN
+    metrics (FID / KID features, Inception Score probabilities).
+
+    conv 1->32, conv 32->64 s2, conv 64->128 s2 (3x3, ReLU, no norm, so features do not depend
+    on the batch); a ReLU dense layer of ``CLASSIFIER_FEATURES`` = the features; a linear
+    ``num_classes``-way logit head.
+    """
+
+    num_classes: int = 10
+    impl: str = "auto"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        for feats, stride in ((32, 1), (64, 2), (128, 2)):
+            x = nn.relu(_Conv(feats, stride, 1, impl=self.impl, dtype=self.dtype)(x))
+        x = x.reshape(x.shape[0], -1)
+        features = nn.relu(_dense(CLASSIFIER_FEATURES, self.dtype)(x)).astype(jnp.float32)
+        logits = _dense(self.num_classes, self.dtype)(features).astype(jnp.float32)
+        return logits, features
+
+
+def make_classifier(
+    *, num_classes: int = 10, conv_impl: str = "auto", compute_dtype: Any = jnp.float32
+) -> Network:
+    """The feature classifier: ``apply(variables, x, train=...)`` gives ``((logits, features),
+    {})`` with logits (N, num_classes) and features (N, CLASSIFIER_FEATURES), float32."""
+    module = Classifier(num_classes, conv_impl, compute_dtype)
+    return _network(module, jnp.zeros((1, *IMAGE_SHAPE), jnp.float32))

@@ -230,10 +230,15 @@ def train_gan(
     data_dir=None,
     progress=True,
     devices: int | str = 1,
+    fid_every: int = 0,
+    classifier_root=None,
 ):
     """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState.
 
-    ``devices`` > 1 (or "all") trains data-parallel over a mesh of that many devices."""
+    ``devices`` > 1 (or "all") trains data-parallel over a mesh of that many devices.
+    ``fid_every`` > 0 logs FID / KID of samples against the NORMAL validation split every that
+    many steps (``fid.jsonl``) and keeps the checkpoint with the lowest FID in
+    ``checkpoints_best/``: label-free model selection (needs ``train-classifier`` first)."""
     out = Path(out)
     config = config.validate()
     with folder_lock(out):
@@ -241,10 +246,10 @@ def train_gan(
         if resume and (out / "config.json").exists():
             saved = RunConfig.from_json(out / "config.json")
             config = dataclasses.replace(saved, steps=config.steps)
-        return _train(config, out, data_dir, progress, devices)
+        return _train(config, out, data_dir, progress, devices, fid_every, classifier_root)
 
 
-def _train(config: RunConfig, out: Path, data_dir, progress, devices):
+def _train(config: RunConfig, out: Path, data_dir, progress, devices, fid_every, classifier_root):
     data = load_data(config, data_dir)
     data_lib.check_images(data.train, "training images")
     models = build_models(config)
@@ -280,6 +285,8 @@ def _train(config: RunConfig, out: Path, data_dir, progress, devices):
         mesh=mesh,
     )
     run_log = RunLog(out, config, models, ckpt, start)
+    if fid_every:
+        run_log.watch_fid(data, fid_every, classifier_root)
     try:
         state = fit(
             state,
@@ -296,6 +303,8 @@ def _train(config: RunConfig, out: Path, data_dir, progress, devices):
         ckpt.save(state, force=True)
     finally:
         ckpt.close()
+        if run_log.fid_every:
+            run_log.best.close()
     run_log.finish()
     return state
 
@@ -311,7 +320,8 @@ class RunLog:
     log), checkpoints every ``checkpoint_every`` steps, sample grids, the final loss curve."""
 
     def __init__(self, out: Path, config: RunConfig, models, ckpt: Checkpointer, start: int):
-        self.out, self.config, self.ckpt = out, config, ckpt
+        self.out, self.config, self.ckpt, self.models, self.start = out, config, ckpt, models, start
+        self.fid_every = 0
         fixed_z = sample_prior(
             run_keys(config.seed)["sample"], (64, config.latent_dim), config.prior
         )
@@ -323,9 +333,34 @@ class RunLog:
         lines = "".join(json.dumps(r) + "\n" for r in self.records)
         atomic_write_text(self.out / "metrics.jsonl", lines)
 
+    def watch_fid(self, data, every: int, classifier_root) -> None:
+        from anogan_jax.evaluate import make_fid_monitor
+
+        self.fid_every = every
+        self.monitor = make_fid_monitor(
+            self.config, self.models, data, classifier_root=classifier_root
+        )
+        self.best = Checkpointer(self.out / "checkpoints_best", keep=1, every=1)
+        self.fid_records = [
+            r for r in _read_jsonl(self.out / "fid.jsonl") if r["step"] <= self.start
+        ]
+
+    def _check_fid(self, state, step: int) -> None:
+        if not self.fid_every or step % self.fid_every:
+            return
+        record = {"step": step, **self.monitor(state)}
+        best = min((r["fid"] for r in self.fid_records), default=float("inf"))
+        self.fid_records.append(record)
+        lines = "".join(json.dumps(r) + "\n" for r in self.fid_records)
+        atomic_write_text(self.out / "fid.jsonl", lines)
+        if record["fid"] < best:
+            self.best.save(state, force=True)
+            write_json(self.out / "checkpoints_best" / "best.json", record)
+
     def on_step_end(self, state):
         step = int(state.step)
         self.ckpt.save(state)
+        self._check_fid(state, step)
         if step % self.config.sample_every == 0 or step == self.config.steps:
             g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
             plotting.image_grid(
