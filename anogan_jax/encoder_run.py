@@ -21,7 +21,14 @@ from anogan_jax.encoder import (
     make_fanogan_scorer,
     near_bound_share,
 )
-from anogan_jax.runner import RunError, folder_lock, load_data, load_gan, prepare_output
+from anogan_jax.runner import (
+    RunError,
+    folder_lock,
+    load_data,
+    load_gan,
+    prepare_output,
+    read_jsonl,
+)
 from anogan_jax.state import init_encoder_state
 from anogan_jax.train import fit
 
@@ -96,7 +103,7 @@ def train_encoder(
         if ckpt.latest_step() is not None:
             state = ckpt.restore(jax.eval_shape(init))
         sampler = data_lib.BatchSampler(data.train, config.batch_size, k_data)
-        records = [r for r in _read_jsonl(out / "metrics.jsonl") if r["step"] <= int(state.step)]
+        records = [r for r in read_jsonl(out / "metrics.jsonl") if r["step"] <= int(state.step)]
 
         def on_log(s, metrics, rate):
             records.append({"step": s, "steps_per_s": rate, **metrics})
@@ -136,13 +143,6 @@ def _encoder_report(out, encoder, models, frozen, state, data, run_config, recor
         plotting.loss_curves(out / "loss_curve.png", records, keys, title=out.name)
     share = near_bound_share(res["z"], run_config.prior == "uniform")
     write_json(out / "summary.json", {"step": int(state.step), "near_bound_share": share})
-
-
-def _read_jsonl(path) -> list[dict]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def load_encoder(run, mode: str, run_config):

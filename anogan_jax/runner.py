@@ -326,7 +326,7 @@ class RunLog:
             run_keys(config.seed)["sample"], (64, config.latent_dim), config.prior
         )
         self.sample_fn = jax.jit(lambda g: models.generator.apply(g, fixed_z, train=False)[0])
-        self.records = [r for r in _read_jsonl(out / "metrics.jsonl") if r["step"] <= start]
+        self.records = [r for r in read_jsonl(out / "metrics.jsonl") if r["step"] <= start]
 
     def on_log(self, step, metrics, rate):
         self.records.append({"step": step, "steps_per_s": rate, **metrics})
@@ -342,7 +342,7 @@ class RunLog:
         )
         self.best = Checkpointer(self.out / "checkpoints_best", keep=1, every=1)
         self.fid_records = [
-            r for r in _read_jsonl(self.out / "fid.jsonl") if r["step"] <= self.start
+            r for r in read_jsonl(self.out / "fid.jsonl") if r["step"] <= self.start
         ]
 
     def _check_fid(self, state, step: int) -> None:
@@ -377,7 +377,8 @@ class RunLog:
             )
 
 
-def _read_jsonl(path) -> list[dict]:
+def read_jsonl(path) -> list[dict]:
+    """The records of a JSON-lines file ([] when it does not exist)."""
     if not Path(path).exists():
         return []
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

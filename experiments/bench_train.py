@@ -1,0 +1,300 @@
+"""GAN training throughput: our jitted step vs the same networks trained in PyTorch.
+
+Run from the repository root on a quiet machine (PyTorch rows need ``pip install -e '.[bench]'``):
+
+    .venv/bin/python experiments/bench_train.py                       # full table
+    .venv/bin/python experiments/bench_train.py --quick --allow-busy  # smoke test
+
+One JAX step is ``anogan_jax.train.make_gan_step`` with the CLI's default optimisers
+(``runner.build_optimizers``): n_critic critic updates then one generator update in one
+program (n_critic = 5 for wgan_gp, else 1), batch 64, float32. The PyTorch step does the same
+updates with the same layers (``experiments/torch_models.py``): per critic update a fresh z,
+G's forward without gradients, D on the real and on the fake batch, for WGAN-GP the penalty via
+``torch.autograd.grad(create_graph=True)``, one Adam step; then a generator update on a fresh z
+with D's parameters frozen (``requires_grad_(False)``). Both report steps/s and critic steps/s
+(= n_critic x steps/s, the issue's WGAN-GP unit). JAX and PyTorch samples are interleaved in
+one process; compile time is reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import jax
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from anogan_jax.models import ARCHS, make_gan  # noqa: E402
+from anogan_jax.objectives import OBJECTIVES, get_objective  # noqa: E402
+from anogan_jax.runner import RunConfig, build_optimizers  # noqa: E402
+from anogan_jax.state import init_gan_state  # noqa: E402
+from anogan_jax.train import make_gan_step  # noqa: E402
+from experiments import bench_common as bc  # noqa: E402
+
+NAME = "bench_train"
+# "Where we start" in the issue (PyTorch 2.13 CPU vs straightforward flax/jit, batch 64, fp32,
+# medians of 3): (unit, PyTorch, starting JAX). Their dcgan28_light may not be ours.
+ISSUE = {
+    ("dcgan28", "non_saturating"): ("steps/s", 2.70, 0.19),
+    ("dcgan28", "wgan_gp"): ("critic steps/s", 3.97, 0.73),
+    ("dcgan28_light", "non_saturating"): ("steps/s", 11.2, 2.43),
+    ("dcgan28_light", "wgan_gp"): ("critic steps/s", 9.4, 2.22),
+}
+# objectives.default_optimizers, spelled out for torch.optim.Adam: (lr, betas, n_critic).
+TORCH_ADAM = {"wgan_gp": (1e-4, (0.0, 0.9), 5)}
+TORCH_ADAM_DEFAULT = (2e-4, (0.5, 0.999), 1)
+
+
+def jax_program(arch: str, objective: str, batch_size: int, conv_impl: str, seed: int):
+    """(run, info): ``run()`` does one compiled step and blocks; info has compile_s, n_critic."""
+    config = RunConfig(arch=arch, objective=objective, batch_size=batch_size, conv_impl=conv_impl)
+    g_tx, d_tx, n_critic = build_optimizers(config)
+    models = make_gan(arch, objective=objective, conv_impl=conv_impl)
+    k_init, k_data, k_train = jax.random.split(jax.random.key(seed), 3)
+    state = init_gan_state(models, g_tx, d_tx, k_init)
+    step = make_gan_step(get_objective(objective), models, g_tx, d_tx, n_critic=n_critic)
+    shape = (n_critic, batch_size, *models.image_shape)
+    batch = jax.random.uniform(k_data, shape, minval=-1.0, maxval=1.0)
+    compiled, compile_s = bc.compile_timed(step, state, batch, k_train)
+    holder = {"state": state}
+
+    def run():
+        holder["state"], _ = compiled(holder["state"], batch, k_train)  # state is donated
+        jax.block_until_ready(holder["state"])
+
+    return run, {"compile_s": round(compile_s, 2), "n_critic": n_critic}
+
+
+def torch_losses(torch, name: str):
+    """(d_loss(real_logit, fake_logit), g_loss(fake_logit)) as in anogan_jax.objectives."""
+    relu, sp = torch.nn.functional.relu, torch.nn.functional.softplus
+
+    def bce(r, f):
+        return sp(-r).mean() + sp(f).mean()
+
+    table = {
+        "minimax": (bce, lambda f: -sp(f).mean()),
+        "non_saturating": (bce, lambda f: sp(-f).mean()),
+        "wgan_gp": (lambda r, f: f.mean() - r.mean(), lambda f: -f.mean()),
+        "lsgan": (
+            lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f**2).mean(),
+            lambda f: 0.5 * ((f - 1) ** 2).mean(),
+        ),
+        "hinge": (lambda r, f: relu(1 - r).mean() + relu(1 + f).mean(), lambda f: -f.mean()),
+    }
+    return table[name]
+
+
+def torch_gradient_penalty(torch, d, real, fake):
+    """mean_i (||grad_x D(x_hat_i)|| - 1)^2; one alpha per image."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1)
+    x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(x_hat)[0].sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+def torch_program(torch, arch: str, objective: str, batch_size: int, seed: int):
+    """(run, info): ``run()`` does n_critic critic updates then one generator update."""
+    from experiments import torch_models
+
+    torch.manual_seed(seed)
+    g, d = torch_models.make_gan(arch, objective=objective)
+    lr, betas, n_critic = TORCH_ADAM.get(objective, TORCH_ADAM_DEFAULT)
+    g_opt = torch.optim.Adam(g.parameters(), lr, betas=betas)
+    d_opt = torch.optim.Adam(d.parameters(), lr, betas=betas)
+    d_loss_fn, g_loss_fn = torch_losses(torch, objective)
+    reals = torch.rand(n_critic, batch_size, 1, 28, 28) * 2 - 1
+    gp_weight = 10.0 if objective == "wgan_gp" else 0.0
+
+    def critic_update(real):
+        with torch.no_grad():
+            fake = g(torch.randn(batch_size, 100))
+        loss = d_loss_fn(d(real)[0], d(fake)[0])
+        if gp_weight:
+            loss = loss + gp_weight * torch_gradient_penalty(torch, d, real, fake)
+        d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        d_opt.step()
+
+    def generator_update():
+        d.requires_grad_(False)
+        loss = g_loss_fn(d(g(torch.randn(batch_size, 100)))[0])
+        g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        g_opt.step()
+        d.requires_grad_(True)
+
+    def run():
+        for real in reals:
+            critic_update(real)
+        generator_update()
+
+    return run, {"n_critic": n_critic}
+
+
+def rates(timing: dict, n_critic: int) -> dict:
+    sec = timing["median_s"]
+    return {
+        "steps_per_s": 1.0 / sec,
+        "critic_steps_per_s": n_critic / sec,
+        "step_s": {k: timing[k] for k in ("median_s", "min_s", "max_s", "samples_s")},
+        "inner": timing["inner"],
+        "first_call_s": timing["first_call_s"],
+    }
+
+
+def bench_row(arch: str, objective: str, args, torch) -> dict:
+    fns, info = {}, {}
+    fns["jax"], info["jax"] = jax_program(
+        arch, objective, args.batch_size, args.conv_impl, args.seed
+    )
+    if torch is not None and objective in args.torch_objectives:
+        fns["torch"], info["torch"] = torch_program(
+            torch, arch, objective, args.batch_size, args.seed
+        )
+    times = bc.time_interleaved(fns, args.repeats, args.min_seconds)
+    n_critic = info["jax"]["n_critic"]
+    row = {"arch": arch, "objective": objective, "batch_size": args.batch_size}
+    row.update(n_critic=n_critic, repeats=args.repeats)
+    row["jax"] = {"compile_s": info["jax"]["compile_s"], **rates(times["jax"], n_critic)}
+    row["torch"] = rates(times["torch"], n_critic) if "torch" in times else None
+    row["jax_over_torch"] = (
+        row["jax"]["steps_per_s"] / row["torch"]["steps_per_s"] if row["torch"] else None
+    )
+    return row
+
+
+def row_line(row: dict) -> str:
+    j, t = row["jax"], row["torch"]
+    text = (
+        f"{row['arch']:14s} {row['objective']:15s} JAX {bc.fmt(j['steps_per_s'])} steps/s "
+        f"({bc.fmt(j['critic_steps_per_s'])} critic/s, compile {j['compile_s']} s)"
+    )
+    if t:
+        text += (
+            f" | PyTorch {bc.fmt(t['steps_per_s'])} steps/s "
+            f"({bc.fmt(t['critic_steps_per_s'])} critic/s) | JAX/PyTorch "
+            f"{bc.fmt(row['jax_over_torch'])}x"
+        )
+    return text
+
+
+def markdown(payload: dict) -> str:
+    info, load, peak = payload["machine"], payload["load"], payload["matmul_peak"]
+    lines = bc.header_lines("GAN training throughput", info, load, peak, payload["quick"])
+    lines += [
+        f"Batch {payload['batch_size']}, float32, conv_impl={payload['conv_impl']}, median of "
+        f"{payload['repeats']} samples (each >= {payload['min_seconds']} s), JAX and PyTorch "
+        "samples interleaved in one process. One step = n_critic critic updates + 1 generator "
+        "update (n_critic = 5 for wgan_gp); critic steps/s = n_critic x steps/s.",
+        "",
+    ]
+    if payload["torch_note"]:
+        lines += [payload["torch_note"], ""]
+    headers = ["arch", "objective", "n_critic", "JAX compile s", "JAX steps/s",
+               "JAX critic steps/s", "PyTorch steps/s", "PyTorch critic steps/s",
+               "JAX / PyTorch"]  # fmt: skip
+    rows = []
+    for r in payload["rows"]:
+        j, t, x = r["jax"], r["torch"] or {}, r["jax_over_torch"]
+        rows.append([r["arch"], r["objective"], r["n_critic"], j["compile_s"],
+                     bc.fmt(j["steps_per_s"]), bc.fmt(j["critic_steps_per_s"]),
+                     bc.fmt(t.get("steps_per_s")), bc.fmt(t.get("critic_steps_per_s")),
+                     bc.fmt(x) + ("x" if x else "")])  # fmt: skip
+    lines += [bc.md_table(headers, rows), ""]
+    lines += issue_section(payload["rows"], payload["batch_size"])
+    return "\n".join(lines)
+
+
+def issue_section(rows: list[dict], batch_size: int) -> list[str]:
+    out = []
+    for r in rows:
+        key = (r["arch"], r["objective"])
+        if key not in ISSUE:
+            continue
+        unit, torch_then, jax_then = ISSUE[key]
+        field = "critic_steps_per_s" if unit.startswith("critic") else "steps_per_s"
+        torch_now = r["torch"][field] if r["torch"] else None
+        out.append([*key, unit, torch_then, jax_then, bc.fmt(torch_now), bc.fmt(r["jax"][field])])
+    if not out:
+        return []
+    headers = ["arch", "objective", "unit", "issue: PyTorch", "issue: starting JAX",
+               "here: PyTorch", "here: JAX"]  # fmt: skip
+    return [
+        "## Against the issue's starting point",
+        "",
+        "The issue's figures were taken on another machine; compare ratios, not absolute rates. "
+        "The issue's dcgan28_light may not be this repository's (here: G Linear(100, 7x7x256)"
+        "+BN+ReLU, ConvT 256->64 s2 +BN+ReLU, ConvT 64->1 s2, tanh; D conv 1->32 s2 +LReLU(0.2), "
+        "conv 32->64 s2 +norm+LReLU(0.2), Linear(3136, 1))."
+        + ("" if batch_size == 64 else f" This run used batch {batch_size}, the issue 64."),
+        "",
+        bc.md_table(headers, out),
+    ]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", default=",".join(ARCHS))
+    parser.add_argument(
+        "--objectives", default=None, help="default: all (--quick: non_saturating,wgan_gp)"
+    )
+    parser.add_argument(
+        "--torch-objectives", default=",".join(OBJECTIVES), help="objectives with torch rows"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="default 64 (--quick: 16)")
+    parser.add_argument("--min-seconds", type=float, default=2.0, help="least time per sample")
+    parser.add_argument("--seed", type=int, default=0)
+    bc.add_common_args(parser, NAME)
+    args = parser.parse_args(argv)
+    args.archs = bc.csv_list(args.archs, ARCHS, "architecture")
+    if args.objectives is None:
+        args.objectives = "non_saturating,wgan_gp" if args.quick else ",".join(OBJECTIVES)
+    args.objectives = bc.csv_list(args.objectives, OBJECTIVES, "objective")
+    args.torch_objectives = bc.csv_list(args.torch_objectives, OBJECTIVES, "objective")
+    if args.quick:
+        args.repeats, args.min_seconds = min(args.repeats, 2), 0.0
+    args.batch_size = args.batch_size or (16 if args.quick else 64)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    load = bc.check_load(args.allow_busy)
+    torch = bc.load_torch(not args.no_torch, args.torch_threads)
+    if torch is not None:
+        from experiments import torch_models
+
+        torch_models.check_param_counts()
+    info = bc.machine_info(torch)
+    print(bc.describe_machine(info))
+    peak = bc.matmul_peak(torch, repeats=3 if args.quick else 7)
+    print(f"matmul peak: {peak}")
+    start, rows = time.perf_counter(), []
+    for arch in args.archs:
+        for objective in args.objectives:
+            rows.append(bench_row(arch, objective, args, torch))
+            print(row_line(rows[-1]), flush=True)
+    load["after"] = bc.load_after()
+    payload = {
+        "benchmark": NAME,
+        "quick": args.quick,
+        "machine": info,
+        "load": load,
+        "matmul_peak": peak,
+        "batch_size": args.batch_size,
+        "conv_impl": args.conv_impl,
+        "repeats": args.repeats,
+        "min_seconds": args.min_seconds,
+        "torch_note": bc.torch_note(torch),
+        "wall_s": round(time.perf_counter() - start, 1),
+        "rows": rows,
+    }
+    paths = bc.write_results(bc.out_stem(args.out, NAME, args.quick), payload, markdown(payload))
+    print(f"wrote {paths[0]} and {paths[1]}")
+
+
+if __name__ == "__main__":
+    main()
