@@ -19,12 +19,13 @@ Formulations (``impl``):
   a ceil(k/s)-wide kernel; a strided transposed convolution becomes a stride-1 convolution over
   the undilated input to s*s*Cout channels, then depth-to-space. No multiplications by
   inserted zeros. At stride 1 it is "lax".
-- ``"custom_vjp"``: "lax" forward with a hand-written backward that keeps every convolution in
-  a form XLA:CPU runs fast. JAX's transpose of a strided transposed convolution's kernel
-  gradient is a window-dilated convolution in an odd layout, which XLA:CPU runs as a naive loop
-  (seconds per call on the big generator layer); here it is one im2col matmul over the
-  cotangent's patches. Input gradients are the adjoint convolutions, themselves "custom_vjp",
-  so gradients of gradients (the WGAN-GP penalty) stay on the fast path too.
+- ``"tuned"``: "lax" forward with a hand-written backward (``jax.custom_vjp``) that keeps every
+  convolution in a form XLA:CPU runs fast. JAX's transpose of a strided transposed
+  convolution's kernel gradient is a window-dilated convolution in an odd layout that XLA:CPU
+  runs as a naive loop (seconds per call on the big generator layer); here it is one im2col
+  matmul over the cotangent's patches. Input gradients are the adjoint convolutions, themselves
+  "tuned", so gradients of gradients (the WGAN-GP penalty) stay fast too. Direct convolutions
+  with very few channels (``_im2col_is_faster``), which XLA:CPU keeps off YNNPACK, use "im2col".
 
 ``"auto"`` picks per function and backend; see ``resolve_impl``. The measurements behind it
 are in ``experiments/results/conv_profile.md``.
@@ -39,10 +40,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-IMPLS = ("lax", "patches", "im2col", "subpixel", "custom_vjp")
+IMPLS = ("lax", "patches", "im2col", "subpixel", "tuned")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 # Measured winners on XLA:CPU (experiments/profile_conv.py); accelerators keep XLA's own conv.
-_AUTO_CPU = {"conv2d": "custom_vjp", "conv_transpose2d": "custom_vjp"}
+_AUTO_CPU = {"conv2d": "tuned", "conv_transpose2d": "tuned"}
+# XLA:CPU (jax 0.10) keeps convolutions with <= 16 output channels off YNNPACK; with a
+# contraction of <= 27 as well (3x3 kernel, <= 3 input channels) its own conv is 1.5-5x slower
+# than im2col plus one matmul (experiments/results/conv_profile.md).
+_IM2COL_MAX_CONTRACTION, _IM2COL_MAX_COUT = 27, 16
 
 
 def resolve_impl(impl: str, op: str = "conv2d") -> str:
@@ -79,8 +84,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, *, stride: int, padding: int, impl: 
     """
     impl = resolve_impl(impl, "conv2d")
     pads = ((padding, padding), (padding, padding))
-    if impl == "custom_vjp":
-        return _conv_cvjp(x, kernel, stride, pads)
+    if impl == "tuned":
+        return _conv_tuned(x, kernel, stride, pads)
     if impl == "subpixel":
         return _space_to_depth_conv(x, kernel, stride, pads)
     return _direct(x, kernel, stride, pads, impl)
@@ -109,8 +114,8 @@ def conv_transpose2d(
     impl = resolve_impl(impl, "conv_transpose2d")
     lo = kernel.shape[0] - 1 - padding
     pads = ((lo, lo + output_padding),) * 2
-    if impl == "custom_vjp":
-        return _transposed_cvjp(x, kernel, stride, pads)
+    if impl == "tuned":
+        return _transposed_tuned(x, kernel, stride, pads)
     if impl == "lax" or stride == 1:
         return _dilated(x, kernel, stride, pads, "lax" if impl == "subpixel" else impl)
     if impl == "subpixel":
@@ -136,7 +141,7 @@ def _direct(x, kernel, stride, pads, engine):
 
 
 def _dilated(x, kernel, stride, pads, engine):
-    """Stride-1 convolution over x with stride-1 zeros inserted between pixels."""
+    """Stride-1 convolution over x with (stride - 1) zeros inserted between pixels."""
     if engine == "lax":
         return lax.conv_general_dilated(
             x, kernel, (1, 1), pads, lhs_dilation=(stride, stride), dimension_numbers=_DIMS
@@ -246,10 +251,21 @@ def _flip_io(kernel):
     return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
 
 
-def _transposed_cvjp(x, kernel, stride, pads):
+def _im2col_is_faster(kernel) -> bool:
+    kh, kw, cin, cout = kernel.shape
+    return kh * kw * cin <= _IM2COL_MAX_CONTRACTION and cout <= _IM2COL_MAX_COUT
+
+
+def _conv_tuned(x, kernel, stride, pads):
+    if _im2col_is_faster(kernel):
+        return _direct(x, kernel, stride, pads, "im2col")
+    return _conv_cvjp(x, kernel, stride, pads)
+
+
+def _transposed_tuned(x, kernel, stride, pads):
     # At stride 1 there is nothing to dilate, and XLA's own kernel gradient is the faster one.
     if stride == 1:
-        return _conv_cvjp(x, kernel, 1, pads)
+        return _conv_tuned(x, kernel, 1, pads)
     return _dilated_cvjp(x, kernel, stride, pads)
 
 
@@ -270,7 +286,7 @@ def _conv_cvjp_bwd(stride, pads, res, ct):
         (k - 1 - lo, k - 1 - hi + (n + lo + hi - k) % stride)
         for k, n, (lo, hi) in zip((kh, kw), x.shape[1:3], pads, strict=True)
     )
-    dx = _transposed_cvjp(ct, _flip_io(kernel), stride, adj_pads)
+    dx = _transposed_tuned(ct, _flip_io(kernel), stride, adj_pads)
     _, kernel_vjp = jax.vjp(lambda w: _direct(x, w, stride, pads, "lax"), kernel)
     return dx, kernel_vjp(ct)[0]
 
@@ -291,7 +307,7 @@ def _dilated_cvjp_bwd(stride, pads, res, ct):
     x, kernel = res
     kh, kw, cin, cout = kernel.shape
     adj_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads, strict=True))
-    dx = _conv_cvjp(ct, _flip_io(kernel), stride, adj_pads)
+    dx = _conv_tuned(ct, _flip_io(kernel), stride, adj_pads)
     # y[o] = sum_t K[t] x[(o + t - lo) / s] gives dK[k-1-t'] = sum_j x[j] ct_pad[s*j + t']: the
     # adjoint conv's patches of ct (no inserted zeros) contracted with x over (N, H, W).
     cols = _im2col(ct, kh, kw, stride, adj_pads)

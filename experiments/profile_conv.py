@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python experiments/profile_conv.py                 # all layers, N = 64
     .venv/bin/python experiments/profile_conv.py --batch 256 --layers g28.ct1,d28.c2
     .venv/bin/python experiments/profile_conv.py --flags         # XLA_FLAGS sweep (subprocesses)
+    .venv/bin/python experiments/profile_conv.py --networks --impls subpixel,tuned  # conv stacks
 
 Timings interleave the formulations of one layer in one process (the machine is shared), take
 the median of ``--repeats`` samples of >= ``--min-seconds`` each, and report per-call ms.
@@ -26,7 +27,7 @@ import time
 from typing import NamedTuple
 
 import jax
-import numpy as np
+import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax import conv  # noqa: E402
@@ -70,15 +71,14 @@ def layer_fn(layer: Layer, impl: str):
 # (conv_general_dilated_patches is itself a convolution with a one-hot kernel: its cost grows
 # with Cin^2 * k^4, which takes minutes per call on the wide generator layers).
 MAX_FLOP_RATIO = 8.0
+PASSES = {"fwd": 1, "fwd+dx": 2, "fwd+bwd": 3}
 
 
 def distinct_impls(layer: Layer) -> list[str]:
-    """Formulations that lower differently for this layer (at stride 1 subpixel_* == engine)."""
+    """Formulations that lower differently for this layer (at stride 1 subpixel* == engine)."""
     if layer.stride > 1:
         return list(conv.IMPLS)
-    if layer.transpose:  # stride 1: "subpixel" is the same lax conv as "lax"
-        return ["lax", "patches", "im2col"]
-    return ["lax", "patches", "im2col"]
+    return [impl for impl in conv.IMPLS if not impl.startswith("subpixel")]
 
 
 def useful_flops(layer: Layer, batch: int) -> float:
@@ -98,11 +98,15 @@ def useful_flops(layer: Layer, batch: int) -> float:
     return 2.0 * batch * layer.cin * layer.cout * pairs**2
 
 
-def make_programs(layer: Layer, impl: str, batch: int):
+def make_programs(layer: Layer, impl: str, batch: int, modes=tuple(PASSES)):
     f = layer_fn(layer, impl)
 
     def fwd_bwd(x, w, ct):
         y, vjp_fn = jax.vjp(f, x, w)
+        return (y, *vjp_fn(ct))
+
+    def fwd_dx(x, w, ct):  # latent search: kernels are frozen
+        y, vjp_fn = jax.vjp(lambda x: f(x, w), x)
         return (y, *vjp_fn(ct))
 
     keys = jax.random.split(jax.random.key(0), 3)
@@ -110,9 +114,12 @@ def make_programs(layer: Layer, impl: str, batch: int):
     w = jax.random.normal(keys[1], (3, 3, layer.cin, layer.cout)) * 0.05
     y = jax.eval_shape(f, x, w)
     ct = jax.random.normal(keys[2], y.shape)
-    fwd = jax.jit(f).lower(x, w).compile()
-    both = jax.jit(fwd_bwd).lower(x, w, ct).compile()
-    return {"fwd": (fwd, (x, w)), "fwd+bwd": (both, (x, w, ct))}
+    fns = {"fwd": (f, (x, w)), "fwd+dx": (fwd_dx, (x, w, ct)), "fwd+bwd": (fwd_bwd, (x, w, ct))}
+    return {
+        mode: (jax.jit(fn).lower(*args).compile(), args)
+        for mode, (fn, args) in fns.items()
+        if mode in modes
+    }
 
 
 def hlo_summary(compiled) -> str:
@@ -134,8 +141,8 @@ def hlo_summary(compiled) -> str:
     return " ".join(ops)
 
 
-def time_interleaved(programs: dict, repeats: int, min_seconds: float) -> dict:
-    """Median per-call seconds of each program, samples interleaved across programs."""
+def time_interleaved(programs: dict, repeats: int, min_seconds: float, stat=statistics.median):
+    """Per-call seconds of each program (``stat`` over samples interleaved across programs)."""
     inner = {}
     for name, (fn, args) in programs.items():
         jax.block_until_ready(fn(*args))
@@ -150,30 +157,30 @@ def time_interleaved(programs: dict, repeats: int, min_seconds: float) -> dict:
                 out = fn(*args)
             jax.block_until_ready(out)
             samples[name].append((time.perf_counter() - start) / inner[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return {name: stat(s) for name, s in samples.items()}
 
 
 def profile_layer(
-    layer: Layer, batch: int, repeats: int, min_seconds: float, impls: list[str]
+    layer: Layer, batch: int, repeats: int, min_seconds: float, impls: list[str], modes
 ) -> list[dict]:
     flops = useful_flops(layer, batch)
     programs, meta, skipped = {}, {}, []
     for impl in (i for i in distinct_impls(layer) if i in impls):
-        for mode, (compiled, args) in make_programs(layer, impl, batch).items():
+        for mode, (compiled, args) in make_programs(layer, impl, batch, modes).items():
             cost = compiled.cost_analysis()
             cost = cost[0] if isinstance(cost, list) else cost
             xla_flops = cost.get("flops", float("nan"))
             meta[(impl, mode)] = (xla_flops, hlo_summary(compiled))
             programs[(impl, mode)] = (compiled, args)
-            if impl != "lax" and xla_flops > MAX_FLOP_RATIO * flops * (1 if mode == "fwd" else 3):
+            if impl != "lax" and xla_flops > MAX_FLOP_RATIO * flops * PASSES[mode]:
                 skipped.append(impl)
     programs = {key: prog for key, prog in programs.items() if key[0] not in skipped}
     times = time_interleaved(programs, repeats, min_seconds)
     for impl in dict.fromkeys(skipped):
-        times.update({(impl, "fwd"): float("nan"), (impl, "fwd+bwd"): float("nan")})
+        times.update({(impl, mode): float("nan") for mode in modes})
     rows = []
     for (impl, mode), sec in times.items():
-        useful = flops * (3 if mode == "fwd+bwd" else 1)
+        useful = flops * PASSES[mode]
         xla_flops, ops = meta[(impl, mode)]
         base = times[("lax", mode)]
         rows.append(
@@ -185,38 +192,103 @@ def profile_layer(
 
 
 def markdown(rows: list[dict]) -> str:
+    """One table per layer: per mode ms (speedup vs "lax", useful GFLOP/s); the last mode's
+    XLA flop count relative to the useful one and its heavy HLO ops."""
     out = []
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
     for name in dict.fromkeys(r["layer"] for r in rows):
         layer = next(ly for ly in LAYERS if ly.name == name)
         kind = "ConvT" if layer.transpose else "conv"
         out += [
             f"\n### {name}: {kind} {layer.cin}->{layer.cout} s{layer.stride} p{layer.padding}"
             f" op{layer.output_padding}, {layer.size}x{layer.size} in, N={rows[0]['batch']}\n",
-            "| impl | fwd ms | fwd speedup | fwd GFLOP/s | fwd+bwd ms | fwd+bwd speedup "
-            "| fwd+bwd GFLOP/s | XLA flops / useful | fwd+bwd heavy ops |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
+            "| impl | " + " | ".join(f"{m} ms (speedup, GFLOP/s)" for m in modes)
+            + f" | XLA flops / useful | {modes[-1]} heavy ops |",
+            "|---" * (len(modes) + 3) + "|",
+        ]  # fmt: skip
         for impl in dict.fromkeys(r["impl"] for r in rows if r["layer"] == name):
-            f, b = (
-                next(r for r in rows if (r["layer"], r["impl"], r["mode"]) == (name, impl, m))
-                for m in ("fwd", "fwd+bwd")
-            )
+            by_mode = {r["mode"]: r for r in rows if (r["layer"], r["impl"]) == (name, impl)}
+            cells = [
+                "not timed" if r["ms"] != r["ms"] else
+                f"{r['ms']:.2f} ({r['speedup']:.2f}x, {r['useful_gflops']:.0f})"
+                for r in (by_mode[m] for m in modes)
+            ]  # fmt: skip
+            last = by_mode[modes[-1]]
             out.append(
-                f"| {impl} | {f['ms']:.2f} | {f['speedup']:.2f}x | {f['useful_gflops']:.1f} "
-                f"| {b['ms']:.2f} | {b['speedup']:.2f}x | {b['useful_gflops']:.1f} "
-                f"| {b['xla_flop_ratio']:.2f} | {b['ops']} |"
+                f"| {impl} | {' | '.join(cells)} | {last['xla_flop_ratio']:.2f} | {last['ops']} |"
             )
     return "\n".join(out)
 
 
+NETWORKS = {
+    "g28": ("g28.ct1", "g28.ct2", "g28.ct3", "g28.ct4"),
+    "d28": ("d28.c1", "d28.c2", "d28.c3", "d28.c4"),
+    "g28l": ("g28l.ct1", "g28l.ct2"),
+    "d28l": ("d28l.c1", "d28l.c2"),
+}
+
+
+def network_programs(net: str, impl: str, batch: int) -> dict:
+    """The conv stack of one network (leaky ReLU between layers, no norm, no dense layers).
+
+    "train": gradients of <out, r> w.r.t. all kernels. "latent": the latent-search pattern, a
+    per-sample input gradient vmapped over the batch. "gp" (critics): gradients w.r.t. the
+    kernels of the WGAN-GP penalty, a gradient of per-sample input gradients.
+    """
+    layers = [next(ly for ly in LAYERS if ly.name == name) for name in NETWORKS[net]]
+    keys = jax.random.split(jax.random.key(1), len(layers) + 1)
+    kernels = [
+        jax.random.normal(k, (3, 3, ly.cin, ly.cout)) / (3 * ly.cin**0.5)
+        for k, ly in zip(keys[1:], layers, strict=True)
+    ]
+    x = jax.random.normal(keys[0], (batch, layers[0].size, layers[0].size, layers[0].cin))
+
+    def net_fn(kernels, x):
+        for i, (layer, kernel) in enumerate(zip(layers, kernels, strict=True)):
+            x = layer_fn(layer, impl)(x, kernel)
+            x = x if i == len(layers) - 1 else jax.nn.leaky_relu(x, 0.2)
+        return jnp.sum(jnp.tanh(x))
+
+    def latent(kernels, x):
+        return jax.vmap(jax.grad(lambda xi: net_fn(kernels, xi[None]), argnums=0))(x)
+
+    def gp(kernels, x):
+        grads = latent(kernels, x)
+        return jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=(1, 2, 3))) - 1.0) ** 2)
+
+    fns = {"train": jax.grad(net_fn), "latent": latent}
+    if net.startswith("d"):
+        fns["gp"] = jax.grad(gp)
+    return {
+        mode: (jax.jit(fn).lower(kernels, x).compile(), (kernels, x)) for mode, fn in fns.items()
+    }
+
+
+def profile_networks(batch: int, repeats: int, min_seconds: float, impls: list[str]) -> list:
+    rows = []
+    for net in NETWORKS:
+        programs = {
+            (impl, mode): prog
+            for impl in impls
+            for mode, prog in network_programs(net, impl, batch).items()
+        }
+        times = time_interleaved(programs, repeats, min_seconds)
+        for (impl, mode), sec in times.items():
+            base = times[("lax", mode)]
+            rows.append(dict(net=net, impl=impl, mode=mode, batch=batch, ms=sec * 1e3,
+                             speedup=base / sec))  # fmt: skip
+            print(
+                f"{net:5s} {mode:7s} {impl:10s} {sec * 1e3:9.2f} ms  {base / sec:6.2f}x", flush=True
+            )
+    return rows
+
+
 FLAG_SETS = (
     "",
+    "--xla_cpu_experimental_ynn_fusion_type=",  # YNNPACK off: XLA's own conv / dot emitters
     "--xla_cpu_multi_thread_eigen=false",
-    "--xla_cpu_use_xnnpack=false",
-    "--xla_cpu_experimental_ynn_fusion_type=",
-    "--xla_cpu_experimental_xnn_fusion_type=dot",
     "--xla_cpu_experimental_onednn_fusion_type=dot",
-    "--xla_cpu_use_onednn=true",
+    "--xla_cpu_experimental_xnn_fusion_type=dot",
 )
 
 
@@ -225,7 +297,8 @@ def flag_sweep(args) -> list[dict]:
     results = []
     for flags in FLAG_SETS:
         cmd = [sys.executable, __file__, "--batch", str(args.batch), "--layers", args.layers,
-               "--impls", args.impls, "--repeats", str(args.repeats), "--min-seconds", str(args.min_seconds), "--json"]  # fmt: skip
+               "--impls", args.impls, "--repeats", str(args.repeats),
+               "--min-seconds", str(args.min_seconds), "--json"]  # fmt: skip
         env = {**os.environ, "XLA_FLAGS": flags}
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -243,20 +316,26 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--layers", default=",".join(ly.name for ly in LAYERS))
     parser.add_argument("--impls", default=",".join(conv.IMPLS))
+    parser.add_argument("--modes", default=",".join(PASSES))
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--min-seconds", type=float, default=0.05)
     parser.add_argument("--flags", action="store_true", help="sweep XLA_FLAGS in subprocesses")
+    parser.add_argument("--networks", action="store_true", help="whole conv stacks instead")
     parser.add_argument("--json", action="store_true", help="print rows as one JSON line")
     parser.add_argument("--out", help="write rows as JSON here")
     args = parser.parse_args()
     if args.flags:
         rows = flag_sweep(args)
+    elif args.networks:
+        impls = [i for i in args.impls.split(",") if i != "lax"]
+        rows = profile_networks(args.batch, args.repeats, args.min_seconds, ["lax", *impls])
     else:
         names = args.layers.split(",")
         rows = []
         for layer in (ly for ly in LAYERS if ly.name in names):
             impls = args.impls.split(",")
-            rows += profile_layer(layer, args.batch, args.repeats, args.min_seconds, impls)
+            modes = args.modes.split(",")
+            rows += profile_layer(layer, args.batch, args.repeats, args.min_seconds, impls, modes)
             if not args.json:
                 print(markdown([r for r in rows if r["layer"] == layer.name]), flush=True)
         if args.json:
