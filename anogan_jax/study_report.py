@@ -92,6 +92,25 @@ def _table(study, auroc: dict, auprc: dict) -> list[str]:
     return lines
 
 
+def _against_published(study, auroc: dict) -> list[str]:
+    """Each method's mean AUROC minus each published mean (over the classes both cover)."""
+    if not study.published:
+        return []
+    lines = ["", "## Against the published numbers", ""]
+    for m, per in auroc.items():
+        parts = []
+        for ref, vals in study.published.items():
+            common = [c for c in study.classes if c in per and c in vals]
+            if common:
+                ours = np.mean([per[c][0] for c in common])
+                theirs = np.mean([vals[c] for c in common])
+                parts.append(f"{ref} {theirs:.1f}: {ours - theirs:+.1f}")
+        lines.append(
+            f"- `{m}` (mean {np.mean([v[0] for v in per.values()]):.1f}): " + "; ".join(parts)
+        )
+    return lines
+
+
 def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
     """Writes REPORT.md, auroc_by_class.png and roc_seed<s>.png into ``results``."""
     results = Path(results)
@@ -158,6 +177,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
             else f"one pass, kappa {s.kappa}"
         )
         lines.append(f"- method `{m.name}`: {s.method} ({detail}); ranked by `{m.column}`; {test}")
+    lines += _against_published(study, auroc)
     if study.notes:
         lines += ["", "## Notes", "", study.notes.strip()]
     lines += [
