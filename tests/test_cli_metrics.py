@@ -4,61 +4,25 @@ import json
 
 from anogan_jax import cli
 
+TRAIN = ["train", "--arch", "mlp", "--latent-dim", "8", "--batch-size", "16", "--quiet"]
+
 
 def test_classifier_fid_selection_and_evaluate(tmp_path, capsys):
     root = tmp_path / "classifiers"
-    assert (
-        cli.main(
-            [
-                "train-classifier",
-                "--dataset",
-                "digits",
-                "--steps",
-                "60",
-                "--classifier-dir",
-                str(root),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    argv = ["train-classifier", "--dataset", "digits", "--steps", "30", "--quiet"]
+    assert cli.main([*argv, "--classifier-dir", str(root)]) == 0
     info = json.loads((root / "digits" / "classifier.json").read_text())
     assert info["test_accuracy"] > 0.3  # 30 steps: well above chance (0.1)
     run = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--arch",
-                "mlp",
-                "--latent-dim",
-                "8",
-                "--batch-size",
-                "16",
-                "--steps",
-                "4",
-                "--fid-every",
-                "2",
-                "--classifier-dir",
-                str(root),
-                "--out",
-                str(run),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    fid = ["--steps", "4", "--fid-every", "2", "--classifier-dir", str(root)]
+    assert cli.main([*TRAIN, *fid, "--out", str(run)]) == 0
     records = [json.loads(x) for x in (run / "fid.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4]
     best = json.loads((run / "checkpoints_best" / "best.json").read_text())
     assert best["fid"] == min(r["fid"] for r in records)
     capsys.readouterr()
-    assert (
-        cli.main(
-            ["evaluate", "--run", str(run), "--classifier-dir", str(root), "--num-samples", "64"]
-        )
-        == 0
-    )
+    evaluate = ["evaluate", "--run", str(run), "--classifier-dir", str(root)]
+    assert cli.main([*evaluate, "--num-samples", "64"]) == 0
     assert "FID" in capsys.readouterr().out
     report = json.loads((run / "evaluation.json").read_text())
     assert report["fid"] > 0 and report["num_val"] > 0
@@ -66,25 +30,7 @@ def test_classifier_fid_selection_and_evaluate(tmp_path, capsys):
 
 def test_evaluate_without_classifier_is_a_clear_error(tmp_path, capsys):
     run = tmp_path / "run"
-    assert (
-        cli.main(
-            [
-                "train",
-                "--arch",
-                "mlp",
-                "--latent-dim",
-                "8",
-                "--batch-size",
-                "16",
-                "--steps",
-                "1",
-                "--out",
-                str(run),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert cli.main([*TRAIN, "--steps", "1", "--out", str(run)]) == 0
     code = cli.main(["evaluate", "--run", str(run), "--classifier-dir", str(tmp_path / "none")])
     assert code == 2
     assert "train-classifier --dataset digits" in capsys.readouterr().err
