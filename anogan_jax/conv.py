@@ -48,6 +48,8 @@ _AUTO_CPU = {"conv2d": "tuned", "conv_transpose2d": "tuned"}
 # contraction of <= 27 as well (3x3 kernel, <= 3 input channels) its own conv is 1.5-5x slower
 # than im2col plus one matmul (experiments/results/conv_profile.md).
 _IM2COL_MAX_CONTRACTION, _IM2COL_MAX_COUT = 27, 16
+# Largest im2col buffer (elements) for a direct conv's kernel gradient as one matmul.
+_IM2COL_GRAD_MAX_ELEMENTS = 1 << 23
 
 
 def resolve_impl(impl: str, op: str = "conv2d") -> str:
@@ -275,7 +277,9 @@ def _conv_cvjp(x, kernel, stride, pads):
 
 
 def _conv_cvjp_fwd(x, kernel, stride, pads):
-    return _direct(x, kernel, stride, pads, "lax"), (x, kernel)
+    # The primal through the custom_vjp itself: a gradient of this gradient (WGAN-GP)
+    # differentiates the forward rule too, and must not fall back on JAX's own transpose.
+    return _conv_cvjp(x, kernel, stride, pads), (x, kernel)
 
 
 def _conv_cvjp_bwd(stride, pads, res, ct):
@@ -287,8 +291,26 @@ def _conv_cvjp_bwd(stride, pads, res, ct):
         for k, n, (lo, hi) in zip((kh, kw), x.shape[1:3], pads, strict=True)
     )
     dx = _transposed_tuned(ct, _flip_io(kernel), stride, adj_pads)
-    _, kernel_vjp = jax.vjp(lambda w: _direct(x, w, stride, pads, "lax"), kernel)
-    return dx, kernel_vjp(ct)[0]
+    return dx, _conv_kernel_grad(x, ct, kernel, stride, pads)
+
+
+def _conv_kernel_grad(x, ct, kernel, stride, pads):
+    """dL/dkernel of ``_direct(x, kernel, stride, pads)`` for the output cotangent ``ct``.
+
+    JAX's own is a convolution of x with ct as the window (window-dilated at stride > 1) that
+    XLA:CPU runs in its naive loop emitter inside a loop body such as the training step's
+    ``lax.scan``: 60-400 ms a call for d28l.c2 and d28.c4 at N=64. dK[t] = sum_o x_pad[s*o + t]
+    ct[o] is x's own im2col patches contracted with ct over (N, H', W'): one matmul. Where the
+    patches would be big (the generator's wide stride-1 layers, outside any loop) XLA's own
+    stays: it runs on YNNPACK there.
+    """
+    kh, kw = kernel.shape[:2]
+    if x.size * kh * kw > _IM2COL_GRAD_MAX_ELEMENTS:
+        _, kernel_vjp = jax.vjp(lambda w: _direct(x, w, stride, pads, "lax"), kernel)
+        return kernel_vjp(ct)[0]
+    cols = _im2col(x, kh, kw, stride, pads)
+    dw = lax.dot_general(cols, ct, (((0, 1, 2), (0, 1, 2)), ((), ())))
+    return dw.reshape(kernel.shape)
 
 
 _conv_cvjp.defvjp(_conv_cvjp_fwd, _conv_cvjp_bwd)
@@ -300,7 +322,7 @@ def _dilated_cvjp(x, kernel, stride, pads):
 
 
 def _dilated_cvjp_fwd(x, kernel, stride, pads):
-    return _dilated(x, kernel, stride, pads, "lax"), (x, kernel)
+    return _dilated_cvjp(x, kernel, stride, pads), (x, kernel)  # as in _conv_cvjp_fwd
 
 
 def _dilated_cvjp_bwd(stride, pads, res, ct):

@@ -47,8 +47,11 @@ TORCH_ADAM = {"wgan_gp": (1e-4, (0.0, 0.9), 5)}
 TORCH_ADAM_DEFAULT = (2e-4, (0.5, 0.999), 1)
 
 
-def jax_program(arch: str, objective: str, batch_size: int, conv_impl: str, seed: int):
-    """(run, info): ``run()`` does one compiled step and blocks; info has compile_s, n_critic."""
+def jax_program(
+    arch: str, objective: str, batch_size: int, conv_impl: str, seed: int, keep_compiled=False
+):
+    """(run, info): ``run()`` does one compiled step and blocks; info has compile_s, n_critic
+    (and the compiled executable as ``compiled`` with ``keep_compiled``)."""
     config = RunConfig(arch=arch, objective=objective, batch_size=batch_size, conv_impl=conv_impl)
     g_tx, d_tx, n_critic = build_optimizers(config)
     models = make_gan(arch, objective=objective, conv_impl=conv_impl)
@@ -64,7 +67,8 @@ def jax_program(arch: str, objective: str, batch_size: int, conv_impl: str, seed
         holder["state"], _ = compiled(holder["state"], batch, k_train)  # state is donated
         jax.block_until_ready(holder["state"])
 
-    return run, {"compile_s": round(compile_s, 2), "n_critic": n_critic}
+    info = {"compile_s": round(compile_s, 2), "n_critic": n_critic}
+    return run, {**info, "compiled": compiled} if keep_compiled else info
 
 
 def torch_losses(torch, name: str):

@@ -148,6 +148,17 @@ def test_odd_cases_match_lax(impl):
     assert_same_function(ODD_LAYERS, impl)
 
 
+def test_tuned_kernel_gradient_without_im2col_matches_lax(monkeypatch):
+    """Above a size "tuned" leaves a direct conv's kernel gradient to XLA; at N=2 every model
+    layer is below it, so force that branch here (both branches are the same function)."""
+    monkeypatch.setattr(conv, "_IM2COL_GRAD_MAX_ELEMENTS", 0)
+    jax.clear_caches()  # the jitted helpers were traced with the default threshold
+    try:
+        assert_same_function(MODEL_LAYERS, "tuned")
+    finally:
+        jax.clear_caches()
+
+
 def test_gradient_of_input_gradient_matches_lax():
     """The WGAN-GP penalty differentiates a per-sample input gradient (vmapped) again.
 
@@ -177,6 +188,31 @@ def test_gradient_of_input_gradient_matches_lax():
         # Two chained reductions of <= 36 and 3*28*28 terms: well inside 1e-4 relative.
         np.testing.assert_allclose(value, want_value, rtol=1e-4)
         np.testing.assert_allclose(grad, want_grad, atol=1e-4 * float(jnp.abs(want_grad).max()))
+
+
+@pytest.mark.parametrize("name", ["d28.c4", "d28l.c2"])
+def test_tuned_training_programs_have_no_window_dilated_conv(name):
+    """XLA:CPU runs a window-dilated (or batch/feature-swapped) convolution in its naive loop
+    emitter inside a loop body: 60-400 ms a call in the training step. "tuned" must leave none
+    in a kernel gradient, a penalty's gradient of an input gradient (which also differentiates
+    the custom_vjp's forward rule) included, inside lax.scan as the training step has it."""
+    layer = MODEL_LAYERS[name]._replace(cin=4, cout=3)
+    x, kernel, weights = random_problem(layer, batch=3, seed=0)
+
+    def penalty(kernel, x):
+        def critic(x, w):
+            return jnp.sum(jnp.tanh(apply(layer, "tuned", x[None], kernel)[0]) * w)
+
+        grads = jax.vmap(jax.grad(critic))(x, weights)
+        return jnp.sum(grads**2) + jnp.sum(apply(layer, "tuned", x, kernel))
+
+    def scanned(kernel, xs):
+        return lax.scan(lambda k, x: (k - jax.grad(penalty)(k, x), None), kernel, xs)[0]
+
+    hlo = jax.jit(scanned).lower(kernel, x[None]).compile().as_text()
+    convs = [line for line in hlo.splitlines() if " convolution(" in line]
+    slow = [c.strip()[:200] for c in convs if "rhs_dilate" in c or "->01bf" in c]
+    assert convs and not slow, slow
 
 
 def test_patches_feature_order_is_channel_major():
