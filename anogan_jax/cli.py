@@ -93,9 +93,9 @@ def _run_train(args) -> int:
     fields = {f for f in RunConfig.__dataclass_fields__}
     config = RunConfig(**{k: v for k, v in vars(args).items() if k in fields})
     if args.seeds:
-        from anogan_jax.seeds import parse_seeds, train_gan_seeds
+        from anogan_jax.seeds import train_gan_seeds
 
-        seeds = parse_seeds(args.seeds)
+        seeds = _seeds(args)
         train_gan_seeds(
             config,
             seeds,
@@ -142,14 +142,49 @@ def _add_score(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--limit", type=int, default=d.limit, help="stratified test subsample")
     p.add_argument("--val-images", type=int, default=d.val_images)
+    p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (results in <out>/seed_<s>/)")
     _add_common(p)
 
 
+SEEDS_HELP = "the seeds of a `train --seeds` run, all in one vmapped program, e.g. 0,1,2"
+
+
+def _seeds(args):
+    """The parsed --seeds, after checking that they go with one device."""
+    from anogan_jax.seeds import parse_seeds
+
+    seeds = parse_seeds(args.seeds)
+    if getattr(args, "devices", "1") != "1":
+        from anogan_jax.devices import DeviceError
+
+        raise DeviceError(
+            "--seeds runs on one device; drop --devices, or use --devices without --seeds"
+        )
+    return seeds
+
+
 def _run_score(args) -> int:
-    from anogan_jax.scoring import ScoreConfig, score_run
+    from anogan_jax.scoring import ScoreConfig, score_run, score_seeds
 
     fields = set(ScoreConfig.__dataclass_fields__)
     config = ScoreConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    if args.seeds:
+        seeds = _seeds(args)
+        reports = score_seeds(
+            args.run,
+            args.out,
+            config,
+            seeds,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            data_dir=args.data_dir,
+            progress=not args.quiet,
+        )
+        for s, report in zip(seeds, reports, strict=True):
+            aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
+            print(f"seed {s}: AUROC {aurocs}")
+        print(f"results in {args.out}/seed_<s>")
+        return 0
     report = score_run(
         args.run,
         args.out,
@@ -177,6 +212,7 @@ def _add_train_encoder(sub) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="RMSProp learning rate")
     p.add_argument("--kappa", type=float, default=d.kappa, help="izi_f feature weight")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (--run is their parent folder)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
@@ -186,10 +222,31 @@ def _add_train_encoder(sub) -> None:
 
 
 def _run_train_encoder(args) -> int:
-    from anogan_jax.encoder_run import EncoderConfig, encoder_dir, train_encoder
+    from anogan_jax.encoder_run import (
+        EncoderConfig,
+        encoder_dir,
+        train_encoder,
+        train_encoder_seeds,
+    )
 
     fields = set(EncoderConfig.__dataclass_fields__)
     config = EncoderConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    if args.seeds:
+        seeds = _seeds(args)
+        state = train_encoder_seeds(
+            args.run,
+            config,
+            seeds,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            data_dir=args.data_dir,
+            progress=not args.quiet,
+        )
+        print(
+            f"encoders of seeds {seeds} trained to step {int(state.step[0])}; in "
+            f"{args.run}/seed_<s>/encoder_{args.mode}"
+        )
+        return 0
     state = train_encoder(
         args.run,
         config,

@@ -3,6 +3,7 @@ functions used by ``score --method fanogan`` and ``score --method anogan --init 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -75,60 +76,187 @@ def _frozen(state):
     return g_vars, d_vars
 
 
+class _EncoderRun:
+    """One GAN run's encoder folder: config, data sampler, checkpoints, metrics log."""
+
+    def __init__(self, run, config: EncoderConfig, *, resume, overwrite, data_dir):
+        self.out = out = encoder_dir(run, config.mode)
+        self.run_config, self.models, gan_state = load_gan(run)
+        prepare_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
+        if resume and (out / "encoder_config.json").exists():
+            saved = EncoderConfig(**read_json(out / "encoder_config.json"))
+            config = dataclasses.replace(saved, steps=config.steps)
+        self.config = config
+        write_json(out / "encoder_config.json", dataclasses.asdict(config))
+        self.data = load_data(self.run_config, data_dir)
+        self.encoder, self.tx, (k_init, k_data, self.train_key) = _build(self.run_config, config)
+        self.frozen = _frozen(gan_state)
+        self.ckpt = Checkpointer(
+            out / "checkpoints", keep=config.keep, every=config.checkpoint_every
+        )
+
+        def init():
+            return init_encoder_state(self.encoder, self.tx, k_init)
+
+        self.state = init()
+        if self.ckpt.latest_step() is not None:
+            self.state = self.ckpt.restore(jax.eval_shape(init))
+        self.sampler = data_lib.BatchSampler(self.data.train, config.batch_size, k_data)
+        step = int(self.state.step)
+        self.records = [r for r in read_jsonl(out / "metrics.jsonl") if r["step"] <= step]
+
+    def make_step(self, jit: bool = True):
+        c = self.config
+        return make_encoder_step(
+            c.mode,
+            self.encoder,
+            self.models,
+            self.tx,
+            kappa=c.kappa,
+            prior=self.run_config.prior,
+            jit=jit,
+        )
+
+    def on_log(self, step, metrics, rate):
+        self.records.append({"step": step, "steps_per_s": rate, **metrics})
+        lines = "".join(json.dumps(r) + "\n" for r in self.records)
+        atomic_write_text(self.out / "metrics.jsonl", lines)
+
+    def finish(self, state):
+        self.ckpt.save(state, force=True)
+        self.ckpt.close()
+        _encoder_report(
+            self.out,
+            self.encoder,
+            self.models,
+            self.frozen,
+            state,
+            self.data,
+            self.run_config,
+            self.records,
+        )
+
+
 def train_encoder(
     run, config: EncoderConfig, *, resume=False, overwrite=False, data_dir=None, progress=True
 ):
     """Trains the f-AnoGAN encoder of a GAN run; G and D stay frozen. Returns EncoderState."""
     config = config.validate()
-    out = encoder_dir(run, config.mode)
-    run_config, models, gan_state = load_gan(run)
-    with folder_lock(out):
-        prepare_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
-        if resume and (out / "encoder_config.json").exists():
-            saved = EncoderConfig(**read_json(out / "encoder_config.json"))
-            config = dataclasses.replace(saved, steps=config.steps)
-        write_json(out / "encoder_config.json", dataclasses.asdict(config))
-        data = load_data(run_config, data_dir)
-        encoder, tx, (k_init, k_data, k_train) = _build(run_config, config)
-        frozen = _frozen(gan_state)
-        step = make_encoder_step(
-            config.mode, encoder, models, tx, kappa=config.kappa, prior=run_config.prior
-        )
+    with folder_lock(encoder_dir(run, config.mode)):
+        r = _EncoderRun(run, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
+        step = r.make_step()
+        try:
+            state = fit(
+                r.state,
+                lambda s, b, k: step(s, r.frozen, b, k),
+                r.sampler,
+                r.train_key,
+                num_steps=r.config.steps,
+                log_every=r.config.log_every,
+                on_log=r.on_log,
+                on_step_end=r.ckpt.save,
+                nonfinite_hint=ENCODER_NONFINITE_HINT,
+                progress=progress,
+                desc=f"encoder {r.config.mode}",
+            )
+        except BaseException:
+            r.ckpt.close()
+            raise
+        r.finish(state)
+        return state
 
-        def init():
-            return init_encoder_state(encoder, tx, k_init)
 
-        ckpt = Checkpointer(out / "checkpoints", keep=config.keep, every=config.checkpoint_every)
-        state = init()
-        if ckpt.latest_step() is not None:
-            state = ckpt.restore(jax.eval_shape(init))
-        sampler = data_lib.BatchSampler(data.train, config.batch_size, k_data)
-        records = [r for r in read_jsonl(out / "metrics.jsonl") if r["step"] <= int(state.step)]
+def train_encoder_seeds(
+    root,
+    config: EncoderConfig,
+    seeds: list[int],
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+):
+    """Trains the encoders of the seeds' GANs (``<root>/seed_<s>``, from ``train --seeds``) in
+    one vmapped program: the S encoder states and frozen GANs are stacked on a leading axis.
 
-        def on_log(s, metrics, rate):
-            records.append({"step": s, "steps_per_s": rate, **metrics})
-            lines = "".join(json.dumps(r) + "\n" for r in records)
-            atomic_write_text(out / "metrics.jsonl", lines)
+    Every seed uses the same EncoderConfig (so the same encoder seed: the GAN seed is what
+    varies), and each equals ``train_encoder(<root>/seed_<s>, config)`` up to float rounding.
+    Returns the stacked EncoderState.
+    """
+    from anogan_jax.seeds import seed_dir, stack, unstack
+
+    config = config.validate()
+    runs_dirs = [seed_dir(root, s) for s in seeds]
+    with contextlib.ExitStack() as locks:
+        for d in runs_dirs:
+            locks.enter_context(folder_lock(encoder_dir(d, config.mode)))
+        runs = [
+            _EncoderRun(d, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
+            for d in runs_dirs
+        ]
+        _check_same(runs)
+        first = runs[0]
+        vstep = jax.jit(jax.vmap(first.make_step(jit=False)), donate_argnums=0)
+        frozen = stack([r.frozen for r in runs])
+
+        def on_log(step, metrics, rate):
+            for i, r in enumerate(runs):
+                r.on_log(step, {k: v[i] for k, v in metrics.items()}, rate)
+
+        def on_step_end(state):
+            step = int(state.step[0])
+            if step % first.config.checkpoint_every == 0:
+                for r, s in zip(runs, unstack(state, len(runs)), strict=True):
+                    r.ckpt.save(s)
 
         try:
             state = fit(
-                state,
-                lambda s, b, k: step(s, frozen, b, k),
-                sampler,
-                k_train,
-                num_steps=config.steps,
-                log_every=config.log_every,
+                stack([r.state for r in runs]),
+                lambda s, b, k: vstep(s, frozen, b, k),
+                lambda i: np.stack([r.sampler(i) for r in runs]),
+                jax.numpy.stack([r.train_key for r in runs]),
+                num_steps=first.config.steps,
+                log_every=first.config.log_every,
                 on_log=on_log,
-                on_step_end=ckpt.save,
-                nonfinite_hint="a lower --lr",
+                on_step_end=on_step_end,
+                nonfinite_hint=ENCODER_NONFINITE_HINT,
                 progress=progress,
-                desc=f"encoder {config.mode}",
+                desc=f"encoder {first.config.mode} x {len(runs)} seeds",
             )
-            ckpt.save(state, force=True)
-        finally:
-            ckpt.close()
-        _encoder_report(out, encoder, models, frozen, state, data, run_config, records)
+        except BaseException:
+            for r in runs:
+                r.ckpt.close()
+            raise
+        for r, s in zip(runs, unstack(state, len(runs)), strict=True):
+            r.finish(s)
         return state
+
+
+ENCODER_NONFINITE_HINT = "a lower --lr"
+
+
+def _check_same(runs) -> None:
+    """The seeds of one vmapped program must share the model, the encoder settings and the
+    step they resume from."""
+    first = runs[0]
+    for r in runs[1:]:
+        a = dataclasses.replace(r.run_config, seed=first.run_config.seed)
+        if a != first.run_config:
+            raise RunError(
+                f"{r.out.parent} was trained with other settings than {first.out.parent}; "
+                "train the seeds together with `train --seeds`"
+            )
+        if r.config != first.config:
+            raise RunError(
+                f"{r.out} was started with other encoder settings than {first.out}; "
+                "use --overwrite, or resume each seed alone"
+            )
+    steps = sorted({int(r.state.step) for r in runs})
+    if len(steps) > 1:
+        raise RunError(
+            f"the seeds' encoder checkpoints are at different steps {steps}; resume each "
+            "seed alone (`train-encoder --run <root>/seed_S --resume`) to the same step"
+        )
 
 
 def _encoder_report(out, encoder, models, frozen, state, data, run_config, records):
@@ -163,51 +291,43 @@ def load_encoder(run, mode: str, run_config):
     return encoder, state
 
 
-def fanogan_factory(run, score_config):
-    """A ``batch_fn_factory`` for ``score_run``: f-AnoGAN one-pass scores.
+def fanogan_method(run, score_config, run_config, models, gan_state, data):
+    """The f-AnoGAN one-pass method (a ``scoring.MethodFn``) of a run's trained encoder.
 
     Columns: img_mse, feat_mse, z_mse, A = img_mse + kappa * feat_mse (kappa from the score
     config, 1 by default), and A_cal = img_mse / m_img + feat_mse / m_feat, with m the means over
     (up to 1,024) normal TRAINING images: a kappa calibrated without test labels.
     """
+    from anogan_jax.scoring import MethodFn
 
-    def factory(run_config, models, gan_state, data, mesh):
-        from anogan_jax.scoring import to_mesh
+    encoder, e_state = load_encoder(run, score_config.encoder, run_config)
+    scorer = make_fanogan_scorer(encoder, models)
+    frozen = _frozen(gan_state)
+    ref = jax.device_get(scorer(e_state.e_params, frozen, data.train[:1024]))
+    means = np.float32([np.mean(ref["img_mse"]), np.mean(ref["feat_mse"])])
+    kappa = 1.0 if score_config.kappa == "calibrated" else float(score_config.kappa)
 
-        encoder, e_state = load_encoder(run, score_config.encoder, run_config)
-        scorer = make_fanogan_scorer(encoder, models)
-        frozen = _frozen(gan_state)
-        put = to_mesh(mesh)
-        ref = jax.device_get(scorer(e_state.e_params, frozen, data.train[:1024]))
-        m_img, m_feat = float(np.mean(ref["img_mse"])), float(np.mean(ref["feat_mse"]))
-        kappa = 1.0 if score_config.kappa == "calibrated" else float(score_config.kappa)
+    def fn(params, images, indices):
+        e_params, frozen, (m_img, m_feat) = params
+        r = scorer(e_params, frozen, images)
+        return {
+            **r,
+            "A": r["img_mse"] + kappa * r["feat_mse"],
+            "A_cal": r["img_mse"] / m_img + r["feat_mse"] / m_feat,
+        }
 
-        def batch_fn(images, indices):
-            r = scorer(e_state.e_params, frozen, put(images))
-            return {
-                **r,
-                "A": r["img_mse"] + kappa * r["feat_mse"],
-                "A_cal": r["img_mse"] / m_img + r["feat_mse"] / m_feat,
-            }
-
-        return batch_fn
-
-    return factory
+    return MethodFn((e_state.e_params, frozen, means), fn)
 
 
-def encoder_init_factory(run, score_config):
-    """A ``batch_fn_factory`` for AnoGAN search started from E(x) instead of a prior draw."""
-    from anogan_jax.scoring import anogan_batch_fn
+def encoder_init_method(run, score_config, run_config, models, gan_state):
+    """AnoGAN search started from E(x) instead of a prior draw (a ``scoring.MethodFn``)."""
+    from anogan_jax.scoring import anogan_method
 
-    def factory(run_config, models, gan_state, data, mesh):
-        encoder, e_state = load_encoder(run, score_config.encoder, run_config)
+    encoder, e_state = load_encoder(run, score_config.encoder, run_config)
 
-        @jax.jit
-        def z0_fn(images):
-            return encoder.apply(
-                {"params": e_state.e_params, "batch_stats": {}}, images, train=False
-            )[0]
+    def encode(e_params, images):
+        return encoder.apply({"params": e_params, "batch_stats": {}}, images, train=False)[0]
 
-        return anogan_batch_fn(models, gan_state, score_config, run_config.prior, z0_fn, mesh=mesh)
-
-    return factory
+    return anogan_method(
+        models, gan_state, score_config, run_config.prior, encode=encode, e_params=e_state.e_params
+    )

@@ -173,6 +173,7 @@ def initial_z(key: jax.Array, indices, latent_dim: int, prior: str = "normal") -
 
 def pad_batch(images: np.ndarray, indices: np.ndarray, batch_size: int):
     """Pads a partial batch to ``batch_size`` (zeros; index 0) so the program never recompiles.
+    The batch axis is 0; further axes (e.g. a seed axis) are kept.
 
     Returns:
       (images, indices, mask) where mask is True on real rows.
@@ -185,5 +186,5 @@ def pad_batch(images: np.ndarray, indices: np.ndarray, batch_size: int):
         return images, indices, mask
     pad = batch_size - n
     images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
-    indices = np.concatenate([indices, np.zeros(pad, indices.dtype)])
+    indices = np.concatenate([indices, np.zeros((pad, *indices.shape[1:]), indices.dtype)])
     return images, indices, mask

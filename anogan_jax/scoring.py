@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -126,10 +127,24 @@ def run_batches(
     return merged
 
 
-def anogan_batch_fn(models, state, config: ScoreConfig, prior: str, z0_fn=None, mesh=None):
-    """The batch function of the AnoGAN method: vmapped latent search, then scores.
+class MethodFn(NamedTuple):
+    """A scoring method as data: ``fn(params, images, indices) -> dict`` of per-image arrays,
+    pure in ``params`` (one run's pytree), so that it can be jitted for one run or vmapped over
+    the stacked params of several seeds. ``fn`` must close over nothing run-specific."""
 
-    With a ``mesh`` the images (and their z0) are split across its devices."""
+    params: Any
+    fn: Callable
+
+
+def gan_vars(state):
+    g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
+    d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
+    return g_vars, d_vars
+
+
+def anogan_method(models, state, config: ScoreConfig, prior: str, encode=None, e_params=None):
+    """The AnoGAN method: vmapped latent search from z0, then scores. z0 is a prior draw from
+    ``fold_in(key, index)`` or, with ``encode(e_params, images)``, the encoder's E(x)."""
     search = make_search(
         models,
         num_steps=config.num_steps,
@@ -140,22 +155,37 @@ def anogan_batch_fn(models, state, config: ScoreConfig, prior: str, z0_fn=None, 
         prior=prior,
         clip_to_prior=config.clip_to_prior,
     )
-    g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
     key = jax.random.fold_in(jax.random.key(config.seed), 1)
-    put = to_mesh(mesh)
-    if mesh is not None:
-        g_vars, d_vars = put_replicated((g_vars, d_vars), mesh)
 
-    def batch_fn(images, indices):
-        if z0_fn is None:
+    def fn(params, images, indices):
+        g_vars, d_vars, enc = params
+        if encode is None:
             z0 = initial_z(key, indices, models.latent_dim, prior)
         else:
-            z0 = z0_fn(images)
-        result = search(g_vars, d_vars, put(images), put(np.asarray(z0)))
+            z0 = encode(enc, images)
+        result = search(g_vars, d_vars, images, z0)
         return {**anogan_scores(result, config.lam), "z": result.z}
 
-    return batch_fn
+    return MethodFn((*gan_vars(state), e_params), fn)
+
+
+def jit_method(method: MethodFn, mesh=None):
+    """``batch_fn(images, indices)`` of one run; with a ``mesh`` every batch is split across
+    its devices and the params replicated."""
+    fn = jax.jit(method.fn)
+    params = method.params if mesh is None else put_replicated(method.params, mesh)
+    put = to_mesh(mesh)
+    return lambda images, indices: fn(params, put(images), put(indices))
+
+
+def vmap_method(methods: list[MethodFn]):
+    """``batch_fn(images, indices)`` of S seeds in one program: images (B, S, H, W, C) and
+    indices (B, S) in, arrays with a seed axis 1 out."""
+    from anogan_jax.seeds import stack
+
+    params = stack([m.params for m in methods])
+    fn = jax.jit(jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1))
+    return lambda images, indices: fn(params, images, indices)
 
 
 def to_mesh(mesh):
@@ -178,6 +208,33 @@ def score_items(data, config: ScoreConfig):
     return images, indices, labels, classes, split
 
 
+def _check_saved(out: Path, saved: dict, resume: bool) -> None:
+    """A resumed score folder must have been started with the same settings."""
+    path = out / "score_config.json"
+    if resume and path.exists():
+        previous = json.loads(path.read_text())
+        if previous != saved:
+            keys = sorted(set(previous) | set(saved))
+            diff = {k: (previous.get(k), saved.get(k)) for k in keys}
+            diff = {k: v for k, v in diff.items() if v[0] != v[1]}
+            raise RunError(
+                f"--resume with settings that differ from the saved ones {diff} "
+                "(saved, given); rerun with the saved settings or use --overwrite"
+            )
+    write_json(path, saved)
+
+
+def method_for(run, config: ScoreConfig, run_config, models, state, data) -> MethodFn:
+    """The MethodFn of ``config`` for one trained run."""
+    if config.method == "anogan" and config.init == "prior":
+        return anogan_method(models, state, config, run_config.prior)
+    from anogan_jax import encoder_run  # it builds on this module
+
+    if config.method == "fanogan":
+        return encoder_run.fanogan_method(run, config, run_config, models, state, data)
+    return encoder_run.encoder_init_method(run, config, run_config, models, state)
+
+
 def score_run(
     run,
     out,
@@ -187,7 +244,6 @@ def score_run(
     overwrite=False,
     data_dir=None,
     progress=True,
-    batch_fn_factory=None,
     devices: int | str = 1,
 ):
     """Scores a trained run's test split into ``out``. Returns the metrics dict.
@@ -196,17 +252,7 @@ def score_run(
     out, config = Path(out), config.validate()
     with folder_lock(out):
         prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
-        saved = out / "score_config.json"
-        if resume and saved.exists():
-            previous = json.loads(saved.read_text())
-            if previous != dataclasses.asdict(config):
-                diff = {k: (previous.get(k), v) for k, v in dataclasses.asdict(config).items()}
-                diff = {k: v for k, v in diff.items() if v[0] != v[1]}
-                raise RunError(
-                    f"--resume with settings that differ from the saved ones {diff} "
-                    "(saved, given); rerun with the saved settings or use --overwrite"
-                )
-        write_json(saved, dataclasses.asdict(config))
+        _check_saved(out, dataclasses.asdict(config), resume)
         run_config, models, state = load_gan(run)
         data = load_data(run_config, data_dir)
         images, indices, labels, classes, split = score_items(data, config)
@@ -214,12 +260,10 @@ def score_run(
         mesh = None if devices == 1 else make_mesh(devices)
         if mesh is not None:
             check_divisible(config.batch_size, mesh)
-        if batch_fn_factory is None:
-            batch_fn_factory = _default_factory(run, config)
-        batch_fn = batch_fn_factory(run_config, models, state, data, mesh)
+        method = method_for(run, config, run_config, models, state, data)
         t0 = time.perf_counter()
         results = run_batches(
-            batch_fn,
+            jit_method(method, mesh),
             images,
             indices,
             batch_size=config.batch_size,
@@ -233,16 +277,84 @@ def score_run(
         )
 
 
-def _default_factory(run, config: ScoreConfig):
-    if config.method == "anogan" and config.init == "prior":
-        return lambda rc, models, state, data, mesh: anogan_batch_fn(
-            models, state, config, rc.prior, mesh=mesh
-        )
-    from anogan_jax import encoder_run  # it builds on this module
+def score_seeds(
+    root,
+    out,
+    config: ScoreConfig,
+    seeds: list[int],
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+) -> list[dict]:
+    """Scores the runs of several seeds (``<root>/seed_<s>``, from ``train --seeds``) in one
+    vmapped program: every batch holds the same positions of each seed's scored items, and
+    the search (or encoder) runs over the stacked GANs at once.
 
-    if config.method == "fanogan":
-        return encoder_run.fanogan_factory(run, config)
-    return encoder_run.encoder_init_factory(run, config)
+    Each seed's results go to ``<out>/seed_<s>/``, an ordinary score folder equal to
+    ``score_run(<root>/seed_<s>, ...)`` up to float rounding; the shared batch parts live in
+    ``<out>/parts``. Returns the per-seed metrics dicts.
+    """
+    from anogan_jax.seeds import seed_dir
+
+    out, config = Path(out), config.validate()
+    with folder_lock(out):
+        prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
+        _check_saved(out, {**dataclasses.asdict(config), "seeds": list(seeds)}, resume)
+        loaded = [load_gan(seed_dir(root, s)) for s in seeds]
+        run_config, models, _ = loaded[0]
+        for s, (rc, _, _) in zip(seeds, loaded, strict=True):
+            if dataclasses.replace(rc, seed=run_config.seed) != run_config:
+                raise RunError(
+                    f"{seed_dir(root, s)} was trained with other settings than "
+                    f"{seed_dir(root, seeds[0])}; score them one by one (without --seeds)"
+                )
+        datas = [load_data(rc, data_dir) for rc, _, _ in loaded]
+        items = [score_items(d, config) for d in datas]
+        if len({len(it[0]) for it in items}) > 1:
+            raise RunError(
+                f"the seeds score different numbers of images {[len(it[0]) for it in items]}; "
+                "score them one by one (without --seeds)"
+            )
+        for it in items:
+            check_images(it[0], "images to score")
+        methods = [
+            method_for(seed_dir(root, s), config, rc, m, st, d)
+            for s, (rc, m, st), d in zip(seeds, loaded, datas, strict=True)
+        ]
+        t0 = time.perf_counter()
+        results = run_batches(
+            vmap_method(methods),
+            np.stack([it[0] for it in items], axis=1),
+            np.stack([it[1] for it in items], axis=1),
+            batch_size=config.batch_size,
+            parts_dir=out / "parts",
+            progress=progress,
+            desc=f"{config.method} x {len(seeds)} seeds",
+        )
+        wall = time.perf_counter() - t0
+        reports = []
+        for i, s in enumerate(seeds):
+            seed_out = seed_dir(out, s)
+            seed_out.mkdir(parents=True, exist_ok=True)
+            write_json(seed_out / "score_config.json", dataclasses.asdict(config))
+            mine = {k: v[:, i] for k, v in results.items() if k != "compute_seconds"}
+            mine["compute_seconds"] = results["compute_seconds"] / len(seeds)
+            reports.append(
+                write_report(
+                    seed_out,
+                    mine,
+                    items[i][0],
+                    items[i][2],
+                    items[i][3],
+                    items[i][4],
+                    models,
+                    loaded[i][2],
+                    wall_seconds=wall / len(seeds),
+                )
+            )
+        return reports
 
 
 def _score_columns(results: dict) -> list[str]:

@@ -1,7 +1,8 @@
 """Reproducible one-class studies: every (class, seed, method) cell, resumable, aggregated.
 
 A study trains the S seeds of each class in one vmapped program (``seeds.train_gan_seeds``),
-trains each seed's encoder when a method needs one, scores each method, and writes each cell's
+then their encoders when a method needs one (``encoder_run.train_encoder_seeds``), scores
+each method over the S seeds at once (``scoring.score_seeds``), and writes each cell's
 result atomically to ``<results>/cells/c<class>_s<seed>_<method>.json``; finished cells are
 skipped on rerun. Model selection never looks at test labels: the last checkpoint is used.
 """
@@ -15,10 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.checkpoint import read_json, write_json
-from anogan_jax.encoder_run import EncoderConfig, encoder_dir, train_encoder
+from anogan_jax.checkpoint import Checkpointer, read_json, write_json
+from anogan_jax.encoder_run import (
+    EncoderConfig,
+    encoder_dir,
+    train_encoder,
+    train_encoder_seeds,
+)
 from anogan_jax.runner import RunConfig
-from anogan_jax.scoring import ScoreConfig, score_run
+from anogan_jax.scoring import ScoreConfig, score_seeds
 from anogan_jax.seeds import seed_dir, train_gan_seeds
 
 
@@ -76,15 +82,19 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
             config, list(study.seeds), class_dir, resume=True, data_dir=data_dir, progress=False
         )
         train_seconds = (time.perf_counter() - t0) / len(study.seeds)
-        for seed in sorted({s for c, s, _ in todo if c == cls}):
-            run = seed_dir(class_dir, seed)
-            enc_seconds = _ensure_encoder(study, run, data_dir)
-            for method in [m for c, s, m in todo if c == cls and s == seed]:
-                t1 = time.perf_counter()
-                out = run / "scores" / method.name
-                report = score_run(
-                    run, out, method.score, resume=True, data_dir=data_dir, progress=False
-                )
+        seeds = list(study.seeds)
+        enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir) / len(seeds)
+        pending = {m.name for c, _, m in todo if c == cls}
+        for method in [m for m in study.methods if m.name in pending]:
+            t1 = time.perf_counter()
+            out = class_dir / "scores" / method.name
+            reports = score_seeds(
+                class_dir, out, method.score, seeds, resume=True, data_dir=data_dir, progress=False
+            )
+            score_seconds = (time.perf_counter() - t1) / len(seeds)
+            for seed, report in zip(seeds, reports, strict=True):
+                if cell_path(results, cls, seed, method.name).exists():
+                    continue
                 cell = {
                     "study": study.name,
                     "class": cls,
@@ -95,13 +105,14 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
                     "num_test": report["num_test"],
                     "num_val": report["num_val"],
                     "nonfinite": len(report["nonfinite_indices"]),
-                    "curve": _roc_points(out, method.column),
+                    "curve": _roc_points(seed_dir(out, seed), method.column),
                 }
-                # Timings live apart so that cell files are byte-identical across reruns.
+                # Timings live apart so that cell files are byte-identical across reruns;
+                # the seeds share one program, so each gets 1/S of its time.
                 seconds = {
                     "train_per_seed": train_seconds,
                     "encoder": enc_seconds,
-                    "score": time.perf_counter() - t1,
+                    "score": score_seconds,
                 }
                 write_json(results / "timings" / f"c{cls}_s{seed}_{method.name}.json", seconds)
                 write_json(cell_path(results, cls, seed, method.name), cell)
@@ -110,15 +121,36 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
     return load_cells(results)
 
 
-def _ensure_encoder(study: Study, run: Path, data_dir) -> float:
+def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) -> float:
+    """Trains the seeds' encoders in one vmapped program (each seed alone when a crash left
+    their checkpoints at different steps). Returns the seconds spent."""
     if not study.needs_encoder():
         return 0.0
-    summary = encoder_dir(run, study.encoder.mode) / "summary.json"
-    if summary.exists() and read_json(summary)["step"] >= study.encoder.steps:
+    mode, steps = study.encoder.mode, study.encoder.steps
+    runs = [seed_dir(class_dir, s) for s in seeds]
+    summaries = [encoder_dir(r, mode) / "summary.json" for r in runs]
+    if all(p.exists() and read_json(p)["step"] >= steps for p in summaries):
         return 0.0
     t0 = time.perf_counter()
-    train_encoder(run, study.encoder, resume=True, data_dir=data_dir, progress=False)
+    latest = {_latest_step(encoder_dir(r, mode) / "checkpoints") for r in runs}
+    if len(latest) == 1:
+        train_encoder_seeds(
+            class_dir, study.encoder, seeds, resume=True, data_dir=data_dir, progress=False
+        )
+    else:
+        for r in runs:
+            train_encoder(r, study.encoder, resume=True, data_dir=data_dir, progress=False)
     return time.perf_counter() - t0
+
+
+def _latest_step(ckpt_dir: Path) -> int | None:
+    if not ckpt_dir.exists():
+        return None
+    ckpt = Checkpointer(ckpt_dir)
+    try:
+        return ckpt.latest_step()
+    finally:
+        ckpt.close()
 
 
 def _roc_points(out: Path, column: str, num: int = 101) -> dict:

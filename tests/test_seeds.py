@@ -60,3 +60,86 @@ def test_parse_seeds_and_stack_roundtrip():
     back = unstack(stack(trees), 4)
     for t, b in zip(trees, back, strict=True):
         np.testing.assert_array_equal(t["w"], b["w"])
+
+
+def _scores(folder):
+    """score column name -> values, from a score folder's scores.csv."""
+    rows = [line.split(",") for line in (folder / "scores.csv").read_text().splitlines()]
+    header, body = rows[0], rows[1:]
+    return {h: np.array([float(r[i]) for r in body]) for i, h in enumerate(header) if i >= 4}
+
+
+def test_vmapped_encoders_and_scoring_equal_each_seed_alone(tmp_path):
+    import shutil
+
+    from anogan_jax.encoder_run import load_encoder
+
+    gan = ["train", "--arch", "mlp", "--steps", "3", *TINY, "--seeds", "0,3"]
+    assert cli.main([*gan, "--out", str(tmp_path / "multi")]) == 0
+    for s in (0, 3):  # the same GANs, to train each encoder alone
+        shutil.copytree(tmp_path / "multi" / f"seed_{s}", tmp_path / f"alone_{s}")
+    enc = ["train-encoder", "--steps", "3", "--batch-size", "16", "--lr", "1e-3", "--quiet"]
+    assert cli.main([*enc, "--run", str(tmp_path / "multi"), "--seeds", "0,3"]) == 0
+    for s in (0, 3):
+        assert cli.main([*enc, "--run", str(tmp_path / f"alone_{s}")]) == 0
+        config = load_gan(tmp_path / f"alone_{s}")[0]
+        alone = load_encoder(tmp_path / f"alone_{s}", "izi_f", config)[1]
+        many = load_encoder(tmp_path / "multi" / f"seed_{s}", "izi_f", config)[1]
+        assert int(many.step) == 3
+        # RMSProp divides by the gradient's running RMS, so float noise in a near-zero
+        # gradient can become a step of up to lr = 1e-3: 3 steps bound the drift by 3e-3.
+        for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(many), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=3e-3)
+        # Score the vmapped encoders alone too: copy each seed after its encoder exists.
+        shutil.copytree(tmp_path / "multi" / f"seed_{s}", tmp_path / f"scored_{s}")
+    methods = {
+        "anogan": ["--method", "anogan", "--num-steps", "4"],
+        "fanogan": ["--method", "fanogan", "--kappa", "calibrated"],
+        "hybrid": ["--method", "anogan", "--init", "encoder", "--num-steps", "4"],
+    }
+    common = ["score", "--batch-size", "32", "--limit", "50", "--val-images", "8", "--quiet"]
+    for name, extra in methods.items():
+        out = tmp_path / "scores" / name
+        argv = [*common, *extra, "--run", str(tmp_path / "multi"), "--out", str(out)]
+        assert cli.main([*argv, "--seeds", "0,3"]) == 0
+        for s in (0, 3):
+            alone_out = tmp_path / "scores_alone" / f"{name}_{s}"
+            argv = [*common, *extra, "--run", str(tmp_path / f"scored_{s}")]
+            assert cli.main([*argv, "--out", str(alone_out)]) == 0
+            a, b = _scores(alone_out), _scores(out / f"seed_{s}")
+            assert a.keys() == b.keys() and len(a["A"]) == 50 + 8
+            # A few Adam steps on z (lr 0.05) from the same start: the vmapped program sums
+            # in another order, so scores agree to float32 rounding amplified by the steps.
+            for k in a:
+                np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-5, err_msg=k)
+    # The seeds' GANs differ, so their scores do too.
+    s0, s3 = (_scores(tmp_path / "scores" / "anogan" / f"seed_{s}")["A"] for s in (0, 3))
+    assert not np.allclose(s0, s3)
+
+
+def test_multi_seed_scoring_resumes_and_refuses_other_settings(tmp_path, capsys):
+    import shutil
+
+    gan = ["train", "--arch", "mlp", "--steps", "2", *TINY, "--seeds", "1,2"]
+    assert cli.main([*gan, "--out", str(tmp_path / "m")]) == 0
+    argv = ["score", "--run", str(tmp_path / "m"), "--num-steps", "2", "--batch-size", "16"]
+    argv += ["--limit", "40", "--val-images", "8", "--quiet"]
+    assert cli.main([*argv, "--seeds", "1,2", "--out", str(tmp_path / "full")]) == 0
+    # A run stopped after its first batch: one part kept, later parts and reports gone.
+    shutil.copytree(tmp_path / "full", tmp_path / "part")
+    parts = sorted((tmp_path / "part" / "parts").glob("*.npz"))
+    assert len(parts) == 3  # 40 test + 8 val images in batches of 16
+    for p in parts[1:]:
+        p.unlink()
+    for s in (1, 2):
+        shutil.rmtree(tmp_path / "part" / f"seed_{s}")
+    resume = [*argv, "--out", str(tmp_path / "part"), "--resume"]
+    assert cli.main([*resume, "--seeds", "1,2"]) == 0
+    for s in (1, 2):
+        full = (tmp_path / "full" / f"seed_{s}" / "scores.csv").read_bytes()
+        assert full == (tmp_path / "part" / f"seed_{s}" / "scores.csv").read_bytes()
+    capsys.readouterr()
+    assert cli.main([*resume, "--seeds", "1,2,3"]) == 2
+    assert "'seeds': ([1, 2], [1, 2, 3])" in capsys.readouterr().err
+    assert cli.main([*resume, "--seeds", "1,2", "--devices", "2"]) == 2
+    assert "--seeds runs on one device" in capsys.readouterr().err
