@@ -49,3 +49,24 @@ by img_mse + 1 x feat_mse (the official kappa = 1), `fanogan_cal` by each term d
 mean on normal training images (no test labels). Thresholds in the cell files are chosen on
 normal validation images only.
 """
+
+
+def main_study_means(study: str, methods, label: str) -> dict:
+    """Reference columns from another study's committed cells: for each method, the mean
+    AUROC (%) over seeds per class, named "<method> (<label>)"."""
+    import json
+    from collections import defaultdict
+    from pathlib import Path
+
+    cells = Path(__file__).resolve().parents[1] / "results" / study / "cells"
+    by = defaultdict(list)
+    for path in sorted(cells.glob("*.json")):
+        cell = json.loads(path.read_text())
+        if cell["method"] in methods:
+            by[cell["method"], cell["class"]].append(cell["scores"][cell["column"]]["auroc"])
+    return {
+        f"{m} ({label})": {
+            c: round(100 * sum(v) / len(v), 1) for (m_, c), v in by.items() if m_ == m
+        }
+        for m in methods
+    }
