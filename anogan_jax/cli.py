@@ -81,17 +81,41 @@ def _devices(args):
 def _add_common(p) -> None:
     _add_devices(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
-    p.add_argument("--resume", action="store_true", help="continue the results in --out")
-    p.add_argument("--overwrite", action="store_true", help="replace the results in --out")
+    _add_io(p, "--out")
+
+
+def _add_io(p, where: str) -> None:
+    """The options of every command that writes results: data, resume/overwrite, quiet."""
+    _add_data_dir(p)
+    p.add_argument("--resume", action="store_true", help=f"continue the results in {where}")
+    p.add_argument("--overwrite", action="store_true", help=f"replace the results in {where}")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _io(args) -> dict:
+    """The keyword arguments of the options added by ``_add_io``."""
+    return dict(
+        resume=args.resume,
+        overwrite=args.overwrite,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+    )
+
+
+def _config(cls, args):
+    """A config dataclass from the parsed options of the same names."""
+    fields = set(cls.__dataclass_fields__)
+    return cls(**{k: v for k, v in vars(args).items() if k in fields})
+
+
+def _add_data_dir(p) -> None:
+    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
 
 
 def _run_train(args) -> int:
     from anogan_jax.runner import RunConfig, train_gan
 
-    fields = {f for f in RunConfig.__dataclass_fields__}
-    config = RunConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = _config(RunConfig, args)
     if args.seeds:
         from anogan_jax.seeds import train_gan_seeds
 
@@ -100,20 +124,14 @@ def _run_train(args) -> int:
             config,
             seeds,
             args.out,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            data_dir=args.data_dir,
-            progress=not args.quiet,
+            **_io(args),
         )
         print(f"trained seeds {seeds}; results in {args.out}/seed_<s>")
         return 0
     state = train_gan(
         config,
         args.out,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        data_dir=args.data_dir,
-        progress=not args.quiet,
+        **_io(args),
         devices=_devices(args),
         fid_every=args.fid_every,
         classifier_root=args.classifier_dir,
@@ -166,8 +184,7 @@ def _seeds(args):
 def _run_score(args) -> int:
     from anogan_jax.scoring import ScoreConfig, score_run, score_seeds
 
-    fields = set(ScoreConfig.__dataclass_fields__)
-    config = ScoreConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = _config(ScoreConfig, args)
     if args.seeds:
         seeds = _seeds(args)
         reports = score_seeds(
@@ -175,10 +192,7 @@ def _run_score(args) -> int:
             args.out,
             config,
             seeds,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            data_dir=args.data_dir,
-            progress=not args.quiet,
+            **_io(args),
         )
         for s, report in zip(seeds, reports, strict=True):
             aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
@@ -189,10 +203,7 @@ def _run_score(args) -> int:
         args.run,
         args.out,
         config,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        data_dir=args.data_dir,
-        progress=not args.quiet,
+        **_io(args),
         devices=_devices(args),
     )
     aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
@@ -215,10 +226,7 @@ def _add_train_encoder(sub) -> None:
     p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (--run is their parent folder)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    _add_io(p, "the encoder folder")
 
 
 def _run_train_encoder(args) -> int:
@@ -229,18 +237,14 @@ def _run_train_encoder(args) -> int:
         train_encoder_seeds,
     )
 
-    fields = set(EncoderConfig.__dataclass_fields__)
-    config = EncoderConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = _config(EncoderConfig, args)
     if args.seeds:
         seeds = _seeds(args)
         state = train_encoder_seeds(
             args.run,
             config,
             seeds,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            data_dir=args.data_dir,
-            progress=not args.quiet,
+            **_io(args),
         )
         print(
             f"encoders of seeds {seeds} trained to step {int(state.step[0])}; in "
@@ -250,10 +254,7 @@ def _run_train_encoder(args) -> int:
     state = train_encoder(
         args.run,
         config,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        data_dir=args.data_dir,
-        progress=not args.quiet,
+        **_io(args),
     )
     print(f"encoder trained to step {int(state.step)}; in {encoder_dir(args.run, args.mode)}")
     return 0
@@ -266,17 +267,14 @@ def _add_classifier_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--classifier-dir", default=None, help="root folder (default: the cache)")
-    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    _add_io(p, "the classifier folder")
     p = sub.add_parser("evaluate", help="FID, KID, IS and Parzen log-likelihood of a run")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
     p.add_argument("--num-samples", type=int, default=5000)
     p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: last)")
-    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
+    _add_data_dir(p)
 
 
 def _run_train_classifier(args) -> int:
@@ -288,10 +286,7 @@ def _run_train_classifier(args) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         seed=args.seed,
-        data_dir=args.data_dir,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
+        **_io(args),
     )
     where = classifier_dir(args.dataset, args.classifier_dir)
     print(f"test accuracy {c.info['test_accuracy']:.4f}; in {where}")

@@ -148,6 +148,20 @@ def build_optimizers(config: RunConfig):
     return g_tx, d_tx, config.n_critic or n_critic
 
 
+def build_step(config: RunConfig, models, g_tx, d_tx, n_critic: int, **kwargs):
+    """The config's training step (``train.make_gan_step``; kwargs: mesh, jit)."""
+    return make_gan_step(
+        objectives.get_objective(config.objective),
+        models,
+        g_tx,
+        d_tx,
+        n_critic=n_critic,
+        update=config.update,
+        prior=config.prior,
+        **kwargs,
+    )
+
+
 def run_keys(seed: int) -> dict:
     """Named keys, split once from the root key of ``seed``."""
     names = ("init", "data", "train", "sample")
@@ -274,16 +288,7 @@ def _train(config: RunConfig, out: Path, data_dir, progress, devices, fid_every,
         check_divisible(config.batch_size, mesh)
         state = put_replicated(state, mesh)
         batch_fn = lambda step: put_batch(sampler(step), mesh, 1)  # noqa: E731
-    step_fn = make_gan_step(
-        objectives.get_objective(config.objective),
-        models,
-        g_tx,
-        d_tx,
-        n_critic=n_critic,
-        update=config.update,
-        prior=config.prior,
-        mesh=mesh,
-    )
+    step_fn = build_step(config, models, g_tx, d_tx, n_critic, mesh=mesh)
     run_log = RunLog(out, config, models, ckpt, start)
     if fid_every:
         run_log.watch_fid(data, fid_every, classifier_root)

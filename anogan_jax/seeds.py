@@ -12,7 +12,6 @@ import jax
 import numpy as np
 
 from anogan_jax import data as data_lib
-from anogan_jax import objectives
 from anogan_jax.checkpoint import Checkpointer, write_json
 from anogan_jax.runner import (
     NONFINITE_HINT,
@@ -21,6 +20,7 @@ from anogan_jax.runner import (
     RunLog,
     build_models,
     build_optimizers,
+    build_step,
     check_signature,
     folder_lock,
     load_data,
@@ -29,7 +29,7 @@ from anogan_jax.runner import (
     run_keys,
 )
 from anogan_jax.state import init_gan_state
-from anogan_jax.train import fit, make_gan_step
+from anogan_jax.train import fit
 
 
 def stack(trees):
@@ -115,16 +115,7 @@ def train_gan_seeds(
                 f"the seeds' checkpoints are at different steps {sorted(steps)}; resume each "
                 "seed alone (`train --seed S --out <out>/seed_S --resume`) to the same step"
             )
-        raw = make_gan_step(
-            objectives.get_objective(config.objective),
-            models,
-            g_tx,
-            d_tx,
-            n_critic=n_critic,
-            update=config.update,
-            prior=config.prior,
-            jit=False,
-        )
+        raw = build_step(config, models, g_tx, d_tx, n_critic, jit=False)
         step_fn = jax.jit(jax.vmap(raw), donate_argnums=0)
 
         def batch_fn(step):

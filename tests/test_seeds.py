@@ -21,19 +21,30 @@ def test_vmapped_seeds_equal_each_seed_alone(tmp_path, arch):
     assert cli.main([*args, "--seeds", "0,3", "--out", str(tmp_path / "multi")]) == 0
     for seed in (0, 3):
         assert cli.main([*args, "--seed", str(seed), "--out", str(tmp_path / f"s{seed}")]) == 0
-        alone = jax.tree.leaves(load_gan(tmp_path / f"s{seed}")[2])
-        many = jax.tree.leaves(load_gan(tmp_path / "multi" / f"seed_{seed}")[2])
+        alone = load_gan(tmp_path / f"s{seed}")[2]
+        many = load_gan(tmp_path / "multi" / f"seed_{seed}")[2]
+        assert int(alone.step) == int(many.step) == 3
         # Tolerance: vmap turns each matmul / conv into a batched one, which XLA may sum in
-        # another order (float32 rounding). Where a gradient is pure rounding noise (a bias
-        # right before BatchNorm has gradient exactly 0 in exact arithmetic) Adam turns the
-        # noise into steps of about lr = 2e-4 in either direction: two runs can drift apart by
-        # 2 x 3 x lr = 1.2e-3 on such parameters in 3 steps.
-        for a, b in zip(alone, many, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1.2e-3)
-        # What the networks compute agrees to 1e-3 on a [-1, 1] image scale.
-        config, models, s_alone = load_gan(tmp_path / f"s{seed}")
-        s_many = load_gan(tmp_path / "multi" / f"seed_{seed}")[2]
-        np.testing.assert_allclose(_sample(models, s_alone), _sample(models, s_many), atol=1e-3)
+        # another order (float32 rounding). Where a gradient is at the level of rounding noise
+        # (a bias right before BatchNorm has gradient exactly 0 in exact arithmetic) Adam
+        # (b1 = 0.5) turns the noise into steps of at most about lr = 2e-4 in either direction,
+        # so two runs can drift apart by 2 x 3 x lr = 1.2e-3 on a parameter in 3 steps. The
+        # optimiser moments are gradient-sized and inherit that drift, so they are not compared;
+        # BatchNorm's running statistics (activations of the drifted networks, ~0.1 in size)
+        # agree to 5e-4 (measured up to 1.2e-4).
+        for name in ("g_params", "d_params"):
+            pairs = zip(*(jax.tree.leaves(getattr(s, name)) for s in (alone, many)), strict=True)
+            for a, b in pairs:
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1.2e-3, err_msg=name)
+        for name in ("g_batch_stats", "d_batch_stats"):
+            pairs = zip(*(jax.tree.leaves(getattr(s, name)) for s in (alone, many)), strict=True)
+            for a, b in pairs:
+                np.testing.assert_allclose(a, b, rtol=1e-3, atol=5e-4, err_msg=name)
+        # What the networks compute: the drifted parameters move pixels of G(z) by up to
+        # ~2e-3 on a [-1, 1] scale (measured on dcgan28_light: max 1.8e-3, mean 2.3e-4).
+        models = load_gan(tmp_path / f"s{seed}")[1]
+        diff = np.abs(_sample(models, alone) - _sample(models, many))
+        assert diff.max() < 3e-3 and diff.mean() < 5e-4, (diff.max(), diff.mean())
     a0 = jax.tree.leaves(load_gan(tmp_path / "multi" / "seed_0")[2].g_params)
     a3 = jax.tree.leaves(load_gan(tmp_path / "multi" / "seed_3")[2].g_params)
     assert not all(np.array_equal(x, y) for x, y in zip(a0, a3, strict=True))
