@@ -297,12 +297,14 @@ def _conv_cvjp_bwd(stride, pads, res, ct):
 def _conv_kernel_grad(x, ct, kernel, stride, pads):
     """dL/dkernel of ``_direct(x, kernel, stride, pads)`` for the output cotangent ``ct``.
 
-    JAX's own is a convolution of x with ct as the window (window-dilated at stride > 1) that
-    XLA:CPU runs in its naive loop emitter inside a loop body such as the training step's
-    ``lax.scan``: 60-400 ms a call for d28l.c2 and d28.c4 at N=64. dK[t] = sum_o x_pad[s*o + t]
-    ct[o] is x's own im2col patches contracted with ct over (N, H', W'): one matmul. Where the
-    patches would be big (the generator's wide stride-1 layers, outside any loop) XLA's own
-    stays: it runs on YNNPACK there.
+    JAX's own is a convolution of x with ct as the window (window-dilated at stride > 1). In
+    a layer's own program XLA:CPU runs it on YNNPACK, but in the whole training step it was
+    laid out batch/feature-swapped (``f01b_i01o->01bf``) and run in XLA's naive loop emitter:
+    60-400 ms a call for d28l.c2 and d28.c4 at N=64 (experiments/results/train_profile.md).
+    dK[t] = sum_o x_pad[s*o + t] ct[o] is x's own im2col patches contracted with ct over
+    (N, H', W'): one matmul, whatever the context. Where the patches would be big (the
+    generator's wide stride-1 layers) XLA's own stays: there it ran on YNNPACK, and im2col was
+    no faster (2.41 vs 2.52 s for the dcgan28 generator's forward + backward, loaded machine).
     """
     kh, kw = kernel.shape[:2]
     if x.size * kh * kw > _IM2COL_GRAD_MAX_ELEMENTS:

@@ -58,20 +58,31 @@ _INSTR = re.compile(r"^\s*(?:ROOT )?%(\S+) = (\S+) (\S+?)\(")
 
 def hlo_index(hlo_text: str) -> dict[str, dict]:
     """Instruction name -> {"shape", "opcode", "window", "op_name"} of a compiled HLO text."""
-    index = {}
+    index, body_op_name, computation = {}, {}, None
+    for line in hlo_text.splitlines():
+        if line.startswith("%") or line.startswith("ENTRY"):
+            computation = line.split()[1 if line.startswith("ENTRY") else 0].lstrip("%")
+        meta = re.search(r'op_name="([^"]*)"', line)
+        if computation and meta and computation not in body_op_name:
+            body_op_name[computation] = meta.group(1)
     for line in hlo_text.splitlines():
         m = _INSTR.match(line)
         if not m:
             continue
         name, shape, opcode = m.groups()
         meta = re.search(r'op_name="([^"]*)"', line)
+        op_name = meta.group(1) if meta else ""
+        # A library fusion may carry no metadata itself: take its fused computation's.
+        calls = re.search(r"calls=%([\w.\-]+)", line)
+        if not op_name and calls:
+            op_name = body_op_name.get(calls.group(1), "")
         window = re.search(r"window=\{([^}]*)\}", line)
         kind = re.search(r'"kind":"(__\w+)"', line)
         index[name] = {
             "shape": shape,
             "opcode": kind.group(1).strip("_") if kind else opcode,
             "window": window.group(1) if window else "",
-            "op_name": meta.group(1) if meta else "",
+            "op_name": op_name,
         }
     return index
 

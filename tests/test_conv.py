@@ -192,10 +192,10 @@ def test_gradient_of_input_gradient_matches_lax():
 
 @pytest.mark.parametrize("name", ["d28.c4", "d28l.c2"])
 def test_tuned_training_programs_have_no_window_dilated_conv(name):
-    """XLA:CPU runs a window-dilated (or batch/feature-swapped) convolution in its naive loop
-    emitter inside a loop body: 60-400 ms a call in the training step. "tuned" must leave none
-    in a kernel gradient, a penalty's gradient of an input gradient (which also differentiates
-    the custom_vjp's forward rule) included, inside lax.scan as the training step has it."""
+    """XLA:CPU ran the window-dilated, batch/feature-swapped kernel-gradient convolutions of
+    the training step in its naive loop emitter: 60-400 ms a call. "tuned" must leave none, in
+    a kernel gradient or in a penalty's gradient of an input gradient (which also
+    differentiates the custom_vjp's forward rule), inside lax.scan as the step has them."""
     layer = MODEL_LAYERS[name]._replace(cin=4, cout=3)
     x, kernel, weights = random_problem(layer, batch=3, seed=0)
 
