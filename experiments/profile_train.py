@@ -4,6 +4,9 @@ Run from the repository root (PyTorch rows need ``pip install -e '.[bench]'``):
 
     .venv/bin/python experiments/profile_train.py                      # all, batch 64
     .venv/bin/python experiments/profile_train.py --archs dcgan28_light --objectives wgan_gp
+    git show HEAD~1:anogan_jax/conv.py > /tmp/conv_before.py   # an older formulation
+    taskset -c 1 .venv/bin/python experiments/profile_train.py --no-trace --no-components \
+        --before-conv /tmp/conv_before.py --out /tmp/before_after
 
 Two views of the step that ``experiments/bench_train.py`` times (``make_gan_step`` with the
 CLI's optimisers, batch 64, float32):
@@ -288,6 +291,47 @@ def profile_components(arch: str, objective: str, args, torch) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------------------- before / after
+
+
+def before_after(arch: str, objective: str, args, torch) -> dict:
+    """The step with ``--before-conv`` (an older conv.py), with this one, and PyTorch's,
+    interleaved in one process. ``models`` looks ``conv`` up when the step is traced, so
+    pointing it at the old module for one compilation swaps the formulation for that program."""
+    import importlib.util
+
+    from anogan_jax import conv as conv_now
+    from anogan_jax import models
+
+    spec = importlib.util.spec_from_file_location("conv_before", args.before_conv)
+    conv_before = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conv_before)
+    fns = {}
+    try:
+        models.conv = conv_before
+        fns["jax_before"], _ = bench_train.jax_program(
+            arch, objective, args.batch_size, args.conv_impl, args.seed
+        )
+    finally:
+        models.conv = conv_now
+    fns["jax_after"], _ = bench_train.jax_program(
+        arch, objective, args.batch_size, args.conv_impl, args.seed
+    )
+    if torch is not None:
+        fns["torch"], _ = bench_train.torch_program(
+            torch, arch, objective, args.batch_size, args.seed
+        )
+    times = bc.time_interleaved(fns, args.repeats, args.min_seconds)
+    ms = {k: t["median_s"] * 1e3 for k, t in times.items()}
+    row = {"ms": ms, "samples_s": {k: t["samples_s"] for k, t in times.items()}}
+    if "torch" in ms:
+        row["before_x"] = ms["torch"] / ms["jax_before"]
+        row["after_x"] = ms["torch"] / ms["jax_after"]
+    print(f"  before/after ms {bc.fmt(ms['jax_before'])} / {bc.fmt(ms['jax_after'])}, "
+          f"PyTorch {bc.fmt(ms.get('torch'))}", flush=True)  # fmt: skip
+    return row
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -305,6 +349,15 @@ def markdown(payload: dict) -> str:
     ]
     for row in payload["rows"]:
         lines += [f"## {row['arch']} {row['objective']}", ""]
+        ba = row.get("before_after")
+        if ba:
+            ms = ba["ms"]
+            lines += [
+                f"Step with --before-conv: {bc.fmt(ms['jax_before'])} ms, with this conv.py: "
+                f"{bc.fmt(ms['jax_after'])} ms, PyTorch {bc.fmt(ms.get('torch'))} ms; JAX / "
+                f"PyTorch {bc.fmt(ba.get('before_x'))}x -> {bc.fmt(ba.get('after_x'))}x.",
+                "",
+            ]
         comps = row.get("components")
         if comps:
             table = [[c["component"], bc.fmt(c["jax_ms"]), bc.fmt(c["torch_ms"]),
@@ -341,6 +394,10 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-components", action="store_true", help="trace only")
     parser.add_argument("--no-trace", action="store_true", help="components only")
+    parser.add_argument(
+        "--before-conv", default=None, help="an older conv.py: time its step against this one's"
+    )
+    parser.add_argument("--top-ops", type=int, default=100, help="ops kept per row in the JSON")
     bc.add_common_args(parser, NAME)
     args = parser.parse_args(argv)
     args.archs = bc.csv_list(args.archs, ARCHS, "architecture")
@@ -359,8 +416,11 @@ def main(argv=None):
         for objective in args.objectives:
             print(f"{arch} {objective}", flush=True)
             row = {"arch": arch, "objective": objective}
+            if args.before_conv:
+                row["before_after"] = before_after(arch, objective, args, torch)
             if not args.no_trace:
                 row["ops"] = profile_ops(arch, objective, args)
+                row["ops"]["ops"] = row["ops"]["ops"][: args.top_ops]
                 print(f"  trace: {row['ops']['wall_ms']:.1f} ms/step", flush=True)
             if not args.no_components:
                 row["components"] = profile_components(arch, objective, args, torch)
