@@ -23,8 +23,11 @@ Formulations (``impl``):
   convolution in a form XLA:CPU runs fast. JAX's transpose of a strided transposed
   convolution's kernel gradient is a window-dilated convolution in an odd layout that XLA:CPU
   runs as a naive loop (seconds per call on the big generator layer); here it is one im2col
-  matmul over the cotangent's patches. Input gradients are the adjoint convolutions, themselves
-  "tuned", so gradients of gradients (the WGAN-GP penalty) stay fast too. Direct convolutions
+  matmul over the cotangent's patches. A direct convolution's kernel gradient, which XLA:CPU
+  also ran in that loop inside the whole training step, is one im2col matmul over x's patches
+  (``_conv_kernel_grad``). Input gradients are the adjoint convolutions, themselves "tuned",
+  and the forward rules go through the custom_vjp again, so gradients of gradients (the WGAN-GP
+  penalty) stay fast too. Direct convolutions
   with very few channels (``_im2col_is_faster``), which XLA:CPU keeps off YNNPACK, use "im2col".
 
 ``"auto"`` picks per function and backend; see ``resolve_impl``. The measurements behind it

@@ -81,3 +81,30 @@ def test_bfloat16_compute_keeps_float32_params():
     x32, _ = ref.generator.apply(gv, jnp.ones((2, 8)), train=False)
     assert x.dtype == jnp.float32
     np.testing.assert_allclose(x, x32, atol=0.05)  # bfloat16 has an 8-bit mantissa
+
+
+@pytest.mark.parametrize("arch", ["dcgan28", "dcgan28_light"])
+def test_critic_training_program_keeps_convs_off_xla_loop_emitter(arch):
+    """The critic's WGAN-GP gradient, inside lax.scan as in the training step, has no
+    window-dilated or batch/feature-swapped kernel-gradient convolution: XLA:CPU ran those in
+    its naive loop emitter at 60-550 ms a call (experiments/results/train_profile.md)."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("'auto' picks XLA's own convolution off CPU")
+    from anogan_jax.objectives import gradient_penalty
+
+    d = models.make_gan(arch, latent_dim=8, objective="wgan_gp").discriminator
+    params = _init(d)["params"]
+    real = jax.random.uniform(jax.random.key(1), (1, 2, 28, 28, 1))
+
+    def critic_grad(params, real):
+        def loss(p):
+            logit = lambda x: d.apply({"params": p, "batch_stats": {}}, x[None], train=True)
+            gp = gradient_penalty(lambda x: logit(x)[0][0][0], real, real[::-1], jax.random.key(0))
+            return gp + jnp.mean(d.apply({"params": p, "batch_stats": {}}, real, train=True)[0][0])
+
+        return jax.tree_util.tree_map(lambda p, g: p - g, params, jax.grad(loss)(params)), None
+
+    hlo = jax.jit(lambda p, r: jax.lax.scan(critic_grad, p, r)[0]).lower(params, real)
+    convs = [line for line in hlo.compile().as_text().splitlines() if " convolution(" in line]
+    slow = [c.strip()[:200] for c in convs if "rhs_dilate" in c or "->01bf" in c]
+    assert not slow, slow
