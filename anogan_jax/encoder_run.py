@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from anogan_jax import data as data_lib
@@ -296,7 +297,8 @@ def fanogan_method(run, score_config, run_config, models, gan_state, data):
 
     Columns: img_mse, feat_mse, z_mse, A = img_mse + kappa * feat_mse (kappa from the score
     config, 1 by default), and A_cal = img_mse / m_img + feat_mse / m_feat, with m the means over
-    (up to 1,024) normal TRAINING images: a kappa calibrated without test labels.
+    (up to 1,024) normal TRAINING images: a kappa calibrated without test labels. A term whose
+    mean is 0 (a discriminator whose features collapsed to a constant) is left out of A_cal.
     """
     from anogan_jax.scoring import MethodFn
 
@@ -313,10 +315,17 @@ def fanogan_method(run, score_config, run_config, models, gan_state, data):
         return {
             **r,
             "A": r["img_mse"] + kappa * r["feat_mse"],
-            "A_cal": r["img_mse"] / m_img + r["feat_mse"] / m_feat,
+            "A_cal": _calibrated(r["img_mse"], m_img) + _calibrated(r["feat_mse"], m_feat),
         }
 
     return MethodFn((e_state.e_params, frozen, means), fn)
+
+
+def _calibrated(term, mean):
+    """term / mean, or 0 where the mean is 0: a non-negative term with mean 0 on the normal
+    training images is 0 on all of them and carries nothing to rank by."""
+    positive = mean > 0
+    return jnp.where(positive, term / jnp.where(positive, mean, 1.0), 0.0)
 
 
 def encoder_init_method(run, score_config, run_config, models, gan_state):

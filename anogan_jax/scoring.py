@@ -365,24 +365,35 @@ def _score_columns(results: dict) -> list[str]:
 def write_report(out, results, images, labels, classes, split, models, state, *, wall_seconds):
     """scores.csv, metrics.json and the plots of a finished scoring run."""
     columns = _score_columns(results)
-    finite = np.all([np.isfinite(results[c]) for c in columns], axis=0)
+    finite_by = {c: np.isfinite(results[c]) for c in columns}
+    finite = np.all(list(finite_by.values()), axis=0)
     lines = ["index,split,label,class," + ",".join(columns)]
     for i in range(len(labels)):
         vals = ",".join(f"{results[c][i]:.9g}" for c in columns)
         lines.append(f"{results['index'][i]},{split[i]},{labels[i]},{classes[i]},{vals}")
     atomic_write_text(out / "scores.csv", "\n".join(lines) + "\n")
-    test, val = (split == "test") & finite, (split == "val") & finite
-    report = {"scores": {}, "num_test": int((split == "test").sum()), "num_val": int(val.sum())}
+    is_test, is_val = split == "test", split == "val"
+    report = {"scores": {}, "num_test": int(is_test.sum()), "num_val": int((is_val & finite).sum())}
     bad = results["index"][~finite].tolist()
     report["nonfinite_indices"] = bad
     if bad:
-        print(f"warning: {len(bad)} images gave non-finite scores and are left out: {bad[:20]}")
+        counts = {c: int((~f).sum()) for c, f in finite_by.items() if not f.all()}
+        print(
+            f"warning: {len(bad)} images gave a non-finite score (per score: {counts}); each "
+            f"score is evaluated on its finite images only. First indices: {bad[:20]}"
+        )
     curves_roc, curves_pr = {}, {}
     for c in columns:
+        test, val = is_test & finite_by[c], is_val & finite_by[c]
         s, y = results[c][test], labels[test]
+        if len(np.unique(y)) < 2:
+            # Nothing to rank: every test image (or every one of a class) is non-finite.
+            report["scores"][c] = {"auroc": None, "auprc": None, "num_finite": int(test.sum())}
+            continue
         report["scores"][c] = metrics_lib.summarize(
             y, s, normal_val_scores=results[c][val] if val.any() else None
         )
+        report["scores"][c]["num_finite"] = int(test.sum())
         fpr, tpr, _ = metrics_lib.roc_curve(y, s)
         prec, rec, _ = metrics_lib.pr_curve(y, s)
         curves_roc[c] = (fpr, tpr, report["scores"][c]["auroc"])
@@ -393,10 +404,12 @@ def write_report(out, results, images, labels, classes, split, models, state, *,
     write_json(out / "metrics.json", report)
     plotting.roc_pr_curves(out / "roc.png", curves_roc, kind="roc")
     plotting.roc_pr_curves(out / "pr.png", curves_pr, kind="pr")
-    plotting.score_histograms(
-        out / "histograms.png", {c: results[c][test] for c in columns}, labels[test]
-    )
-    _extremes(out / "extremes.png", results, images, labels, test, models, state)
+    test = is_test & finite  # the images with every score finite
+    if test.any():
+        plotting.score_histograms(
+            out / "histograms.png", {c: results[c][test] for c in columns}, labels[test]
+        )
+        _extremes(out / "extremes.png", results, images, labels, test, models, state)
     return report
 
 

@@ -162,6 +162,9 @@ def _roc_points(out: Path, column: str, num: int = 101) -> dict:
     col = header.index(column)
     labels = np.array([int(r[2]) for r in body])
     scores = np.array([float(r[col]) for r in body])
+    labels, scores = labels[np.isfinite(scores)], scores[np.isfinite(scores)]
+    if len(np.unique(labels)) < 2:
+        return {"fpr": [], "tpr": []}
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
     grid = np.linspace(0, 1, num)
     return {"fpr": grid.round(4).tolist(), "tpr": np.interp(grid, fpr, tpr).round(5).tolist()}

@@ -18,7 +18,10 @@ def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
     """{method: {class: (mean %, std %, n seeds)}} of each method's ranking column."""
     table: dict = {}
     for cell in cells:
-        value = 100.0 * cell["scores"][cell["column"]][metric]
+        value = cell["scores"][cell["column"]][metric]
+        if value is None:  # no finite score to rank by: listed apart in the report
+            continue
+        value = 100.0 * value
         table.setdefault(cell["method"], {}).setdefault(cell["class"], []).append(value)
     return {
         m: {c: (float(np.mean(v)), float(np.std(v)), len(v)) for c, v in sorted(per.items())}
@@ -62,6 +65,32 @@ def _hardware() -> str:
     import os
 
     return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
+def _unscored(cells) -> list[str]:
+    """A line naming the cells whose score was non-finite on every image (left out of the
+    means), and the cells that left some images out."""
+
+    def left_out(c):
+        return c["num_test"] - c["scores"][c["column"]].get("num_finite", c["num_test"])
+
+    none = [c for c in cells if c["scores"][c["column"]]["auroc"] is None]
+    some = [c for c in cells if left_out(c) and c not in none]
+    name = "class {class} seed {seed} {method}".format_map
+    lines = []
+    if none:
+        lines.append(
+            "Left out of the means, no finite score on any image: "
+            + "; ".join(name(c) for c in none)
+            + "."
+        )
+    if some:
+        lines.append(
+            "Scored on their finite images only: "
+            + "; ".join(f"{name(c)} ({left_out(c)} test images left out)" for c in some)
+            + "."
+        )
+    return ["", *lines] if lines else []
 
 
 def _table(study, auroc: dict, auprc: dict) -> list[str]:
@@ -139,6 +168,8 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
     for cell in cells:
         if cell["seed"] == seed:
             auc = cell["scores"][cell["column"]]["auroc"]
+            if auc is None:
+                continue
             pts = cell["curve"]
             curves.setdefault(cell["class"], {})[cell["method"]] = (pts["fpr"], pts["tpr"], auc)
     if curves:
@@ -152,6 +183,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         f"Cells finished: {len(cells)} of {expected} (classes x seeds x methods). "
         "AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of every run is "
         "used (no model selection, no test labels before scoring).",
+        *_unscored(cells),
         "",
         *_table(study, auroc, auprc),
         "",

@@ -64,3 +64,47 @@ def test_score_refusals(run, tmp_path, capsys):
     assert cli.main([*SCORE, "--run", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert np.isfinite(1.0)
+
+
+def test_nonfinite_scores_are_left_out_per_score(run, tmp_path, capsys):
+    """One score NaN on every image, another on one image: the first gets no metrics (None),
+    the second is evaluated on its finite images, the rest on all; nothing crashes."""
+    from anogan_jax.runner import load_gan
+    from anogan_jax.scoring import write_report
+
+    _, models, state = load_gan(run)
+    rng = np.random.default_rng(0)
+    n_test, n_val = 40, 6
+    labels = np.r_[np.zeros(20, int), np.ones(20, int), np.zeros(n_val, int)]
+    split = np.array(["test"] * n_test + ["val"] * n_val)
+    good = labels + rng.normal(0, 0.1, len(labels))  # separates perfectly
+    partial = good.copy()
+    partial[25] = np.inf
+    results = {
+        "A": good,
+        "partial": partial,
+        "dead": np.full(len(labels), np.nan),
+        "index": np.arange(len(labels)),
+        "z": rng.normal(size=(len(labels), 8)).astype(np.float32),
+        "compute_seconds": 1.0,
+    }
+    images = rng.uniform(-1, 1, (len(labels), 28, 28, 1)).astype(np.float32)
+    report = write_report(
+        tmp_path, results, images, labels, np.zeros(len(labels), int), split, models, state,
+        wall_seconds=1.0,
+    )  # fmt: skip
+    assert report["scores"]["A"]["auroc"] == 1.0 and report["scores"]["A"]["num_finite"] == 40
+    assert report["scores"]["partial"]["auroc"] == 1.0
+    assert report["scores"]["partial"]["num_finite"] == 39
+    assert report["scores"]["dead"] == {"auroc": None, "auprc": None, "num_finite": 0}
+    assert "per score: {'partial': 1, 'dead': 46}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "metrics.json").read_text())["scores"]["dead"]["auroc"] is None
+
+
+def test_calibrated_term_with_zero_mean_is_left_out():
+    from anogan_jax.encoder_run import _calibrated
+
+    term = np.float32([0.0, 2.0, 4.0])
+    np.testing.assert_allclose(_calibrated(term, np.float32(2.0)), [0.0, 1.0, 2.0])
+    # A discriminator whose features collapsed: feat_mse is 0 on every normal image.
+    np.testing.assert_array_equal(_calibrated(np.zeros(3, np.float32), np.float32(0.0)), 0.0)

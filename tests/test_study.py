@@ -48,3 +48,11 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     assert "| 0 |" in text and "paper" in text and "**mean**" in text
     assert (tmp_path / "r1" / "auroc_by_class.png").exists()
     assert (tmp_path / "r1" / "roc_seed0.png").exists()
+    # A cell whose score was non-finite on every image is named and left out of the means.
+    import copy
+
+    broken = copy.deepcopy(first)
+    broken[0]["scores"][broken[0]["column"]] = {"auroc": None, "auprc": None, "num_finite": 0}
+    text = write_report(TINY, broken, tmp_path / "r3", command="cmd", timings={})
+    name = "class {class} seed {seed} {method}".format_map(broken[0])
+    assert f"Left out of the means, no finite score on any image: {name}." in text
