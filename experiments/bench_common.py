@@ -387,3 +387,36 @@ def header_lines(title: str, info: dict, load: dict, peak: dict, quick: bool) ->
         "",
     ]
     return lines
+
+
+def start(args) -> tuple[dict, object, dict, dict]:
+    """What every benchmark does first: refuse a busy machine, load PyTorch (checking that its
+    models match ours), describe the machine and measure the matmul peak.
+
+    Returns:
+      (load, torch or None, machine info, matmul peak).
+    """
+    load = check_load(args.allow_busy)
+    torch = load_torch(not args.no_torch, args.torch_threads)
+    if torch is not None:
+        from experiments import torch_models
+
+        torch_models.check_param_counts()
+    info = machine_info(torch)
+    print(describe_machine(info))
+    peak = matmul_peak(torch, repeats=3 if args.quick else 7)
+    print(f"matmul peak: {peak}")
+    return load, torch, info, peak
+
+
+def payload_head(name: str, args, load: dict, torch, info: dict, peak: dict) -> dict:
+    """The fields every benchmark's JSON starts with (the load after the run included)."""
+    load["after"] = load_after()
+    return {
+        "benchmark": name,
+        "quick": args.quick,
+        "machine": info,
+        "load": load,
+        "matmul_peak": peak,
+        "torch_note": torch_note(torch),
+    }

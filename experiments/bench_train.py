@@ -266,33 +266,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    load = bc.check_load(args.allow_busy)
-    torch = bc.load_torch(not args.no_torch, args.torch_threads)
-    if torch is not None:
-        from experiments import torch_models
-
-        torch_models.check_param_counts()
-    info = bc.machine_info(torch)
-    print(bc.describe_machine(info))
-    peak = bc.matmul_peak(torch, repeats=3 if args.quick else 7)
-    print(f"matmul peak: {peak}")
+    load, torch, info, peak = bc.start(args)
     start, rows = time.perf_counter(), []
     for arch in args.archs:
         for objective in args.objectives:
             rows.append(bench_row(arch, objective, args, torch))
             print(row_line(rows[-1]), flush=True)
-    load["after"] = bc.load_after()
     payload = {
-        "benchmark": NAME,
-        "quick": args.quick,
-        "machine": info,
-        "load": load,
-        "matmul_peak": peak,
+        **bc.payload_head(NAME, args, load, torch, info, peak),
         "batch_size": args.batch_size,
         "conv_impl": args.conv_impl,
         "repeats": args.repeats,
         "min_seconds": args.min_seconds,
-        "torch_note": bc.torch_note(torch),
         "wall_s": round(time.perf_counter() - start, 1),
         "rows": rows,
     }
