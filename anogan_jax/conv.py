@@ -25,7 +25,9 @@ Formulations (``impl``):
   runs as a naive loop (seconds per call on the big generator layer); here it is one im2col
   matmul over the cotangent's patches. A direct convolution's kernel gradient, which XLA:CPU
   also ran in that loop inside the whole training step, is one im2col matmul over x's patches
-  (``_conv_kernel_grad``). Input gradients are the adjoint convolutions, themselves "tuned",
+  (``_conv_kernel_grad``); where that buffer would be big (the generator's wide stride-1
+  layers) it is one matmul per tap of x with the shifted cotangent (``_shifted_kernel_grad``),
+  2x XLA's own there. Input gradients are the adjoint convolutions, themselves "tuned",
   and the forward rules go through the custom_vjp again, so gradients of gradients (the WGAN-GP
   penalty) stay fast too. Direct convolutions
   with very few channels (``_im2col_is_faster``), which XLA:CPU keeps off YNNPACK, use "im2col".
@@ -306,16 +308,42 @@ def _conv_kernel_grad(x, ct, kernel, stride, pads):
     60-400 ms a call for d28l.c2 and d28.c4 at N=64 (experiments/results/train_profile.md).
     dK[t] = sum_o x_pad[s*o + t] ct[o] is x's own im2col patches contracted with ct over
     (N, H', W'): one matmul, whatever the context. Where the patches would be big (the
-    generator's wide stride-1 layers) XLA's own stays: there it ran on YNNPACK, and im2col was
-    no faster (2.41 vs 2.52 s for the dcgan28 generator's forward + backward, loaded machine).
+    generator's wide stride-1 layers) it is ``_shifted_kernel_grad`` at stride 1 (XLA's own,
+    on YNNPACK, ran at ~1/3 of the forward's speed there, and im2col was no faster) and XLA's
+    own at larger strides (no model layer).
     """
     kh, kw = kernel.shape[:2]
     if x.size * kh * kw > _IM2COL_GRAD_MAX_ELEMENTS:
+        if stride == 1:
+            return _shifted_kernel_grad(x, ct, kh, kw, pads)
         _, kernel_vjp = jax.vjp(lambda w: _direct(x, w, stride, pads, "lax"), kernel)
         return kernel_vjp(ct)[0]
     cols = _im2col(x, kh, kw, stride, pads)
     dw = lax.dot_general(cols, ct, (((0, 1, 2), (0, 1, 2)), ((), ())))
     return dw.reshape(kernel.shape)
+
+
+def _shifted_kernel_grad(x, ct, kh, kw, pads):
+    """dL/dkernel of a stride-1 ``_direct(x, kernel, 1, pads)``: one matmul per tap.
+
+    dK[i, j] = sum_o x_pad[o + (i, j)] ct[o] = sum_p x[p] ct[p - (i, j) + lo]: x as it is,
+    contracted over (N, H, W) with the cotangent shifted by (i - lo_h, j - lo_w), zeros shifted
+    in (a pad, negative where it crops). Only ct, the narrower operand in the generator, is
+    copied per tap; no im2col buffer. dcgan28 G at N=64, one core: 1.9-2.0x XLA's own for
+    ConvT 256->128 and 1.9-2.1x for 128->64 (experiments/results/cpu_speed.md).
+    """
+    h, w = x.shape[1:3]
+    ho, wo = ct.shape[1:3]
+    zero = jnp.zeros((), ct.dtype)
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            dh, dw = i - pads[0][0], j - pads[1][0]
+            shifted = lax.pad(
+                ct, zero, [(0, 0, 0), (dh, h - ho - dh, 0), (dw, w - wo - dw, 0), (0, 0, 0)]
+            )
+            taps.append(lax.dot_general(x, shifted, (((0, 1, 2), (0, 1, 2)), ((), ()))))
+    return jnp.stack(taps).reshape(kh, kw, *taps[0].shape)
 
 
 _conv_cvjp.defvjp(_conv_cvjp_fwd, _conv_cvjp_bwd)

@@ -149,14 +149,25 @@ def test_odd_cases_match_lax(impl):
 
 
 def test_tuned_kernel_gradient_without_im2col_matches_lax(monkeypatch):
-    """Above a size "tuned" leaves a direct conv's kernel gradient to XLA; at N=2 every model
-    layer is below it, so force that branch here (both branches are the same function)."""
+    """Above a size "tuned" computes a direct conv's kernel gradient per tap at stride 1
+    (``_shifted_kernel_grad``) and leaves it to XLA at larger strides; at N=2 every layer is
+    below that size, so force those branches here, on the model layers and on the odd paddings
+    (stride-1 padding 0: taps that crop the cotangent instead of padding it)."""
     monkeypatch.setattr(conv, "_IM2COL_GRAD_MAX_ELEMENTS", 0)
     jax.clear_caches()  # the jitted helpers were traced with the default threshold
     try:
-        assert_same_function(MODEL_LAYERS, "tuned")
+        assert_same_function({**MODEL_LAYERS, **ODD_LAYERS}, "tuned")
     finally:
         jax.clear_caches()
+
+
+def test_tuned_generator_layers_at_training_batch_match_lax():
+    """dcgan28's stride-1 generator layers at the training batch (64), where "tuned" takes
+    the per-tap kernel gradient with the default threshold."""
+    layers = {name: MODEL_LAYERS[name] for name in ("g28.ct2", "g28.ct3")}
+    for layer in layers.values():
+        assert 64 * layer.size**2 * layer.cin * layer.k**2 > conv._IM2COL_GRAD_MAX_ELEMENTS
+    assert_same_function(layers, "tuned", batch=64)
 
 
 def test_gradient_of_input_gradient_matches_lax():
