@@ -25,6 +25,7 @@ from anogan_jax.encoder import (
 )
 from anogan_jax.runner import (
     RunError,
+    check_same_settings,
     folder_lock,
     load_data,
     load_gan,
@@ -240,13 +241,12 @@ def _check_same(runs) -> None:
     """The seeds of one vmapped program must share the model, the encoder settings and the
     step they resume from."""
     first = runs[0]
+    check_same_settings(
+        [r.run_config for r in runs],
+        [r.out.parent for r in runs],
+        "train the seeds together with `train --seeds`",
+    )
     for r in runs[1:]:
-        a = dataclasses.replace(r.run_config, seed=first.run_config.seed)
-        if a != first.run_config:
-            raise RunError(
-                f"{r.out.parent} was trained with other settings than {first.out.parent}; "
-                "train the seeds together with `train --seeds`"
-            )
         if r.config != first.config:
             raise RunError(
                 f"{r.out} was started with other encoder settings than {first.out}; "

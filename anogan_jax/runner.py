@@ -162,6 +162,15 @@ def build_step(config: RunConfig, models, g_tx, d_tx, n_critic: int, **kwargs):
     )
 
 
+def check_same_settings(configs: list[RunConfig], folders: list, hint: str) -> None:
+    """Runs handled together (the seeds of one vmapped program) must differ in their seed
+    only. Raises RunError naming the first folder that differs, followed by ``hint``."""
+    first = configs[0]
+    for config, folder in zip(configs[1:], folders[1:], strict=True):
+        if dataclasses.replace(config, seed=first.seed) != first:
+            raise RunError(f"{folder} was trained with other settings than {folders[0]}; {hint}")
+
+
 def run_keys(seed: int) -> dict:
     """Named keys, split once from the root key of ``seed``."""
     names = ("init", "data", "train", "sample")

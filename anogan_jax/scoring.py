@@ -28,7 +28,14 @@ from anogan_jax.checkpoint import atomic_write_bytes, atomic_write_text, write_j
 from anogan_jax.data import check_images
 from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
 from anogan_jax.latent_search import initial_z, make_search, pad_batch
-from anogan_jax.runner import RunError, folder_lock, load_data, load_gan, prepare_output
+from anogan_jax.runner import (
+    RunError,
+    check_same_settings,
+    folder_lock,
+    load_data,
+    load_gan,
+    prepare_output,
+)
 from anogan_jax.scores import anogan_scores
 
 METHODS = ("anogan", "fanogan")
@@ -303,13 +310,12 @@ def score_seeds(
         prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
         _check_saved(out, {**dataclasses.asdict(config), "seeds": list(seeds)}, resume)
         loaded = [load_gan(seed_dir(root, s)) for s in seeds]
-        run_config, models, _ = loaded[0]
-        for s, (rc, _, _) in zip(seeds, loaded, strict=True):
-            if dataclasses.replace(rc, seed=run_config.seed) != run_config:
-                raise RunError(
-                    f"{seed_dir(root, s)} was trained with other settings than "
-                    f"{seed_dir(root, seeds[0])}; score them one by one (without --seeds)"
-                )
+        models = loaded[0][1]
+        check_same_settings(
+            [rc for rc, _, _ in loaded],
+            [seed_dir(root, s) for s in seeds],
+            "score them one by one (without --seeds)",
+        )
         datas = [load_data(rc, data_dir) for rc, _, _ in loaded]
         items = [score_items(d, config) for d in datas]
         if len({len(it[0]) for it in items}) > 1:

@@ -154,3 +154,14 @@ def test_multi_seed_scoring_resumes_and_refuses_other_settings(tmp_path, capsys)
     assert "'seeds': ([1, 2], [1, 2, 3])" in capsys.readouterr().err
     assert cli.main([*resume, "--seeds", "1,2", "--devices", "2"]) == 2
     assert "--seeds runs on one device" in capsys.readouterr().err
+
+
+def test_seeds_must_share_every_setting_but_the_seed():
+    from anogan_jax.runner import RunConfig, check_same_settings
+
+    a, b = RunConfig(seed=0), RunConfig(seed=1)
+    check_same_settings([a, b], ["r/seed_0", "r/seed_1"], "hint")  # only the seed differs
+    with pytest.raises(
+        RunError, match=r"r/seed_1 was trained with other settings than r/seed_0; hint"
+    ):
+        check_same_settings([a, RunConfig(seed=1, steps=7)], ["r/seed_0", "r/seed_1"], "hint")
