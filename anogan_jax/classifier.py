@@ -38,6 +38,7 @@ from jax import lax
 
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
+from anogan_jax import xla_cpu
 from anogan_jax.checkpoint import Checkpointer, read_json, write_json
 from anogan_jax.errors import UserError
 from anogan_jax.runner import RunError, folder_lock, prepare_output
@@ -142,7 +143,7 @@ def make_classifier_step(network, tx: optax.GradientTransformation, *, max_shift
         new_state = ClassifierState(state.step + 1, params, opt_state)
         return new_state, {"loss": loss, "accuracy": accuracy, "finite": finite}
 
-    return jax.jit(step, donate_argnums=0)
+    return xla_cpu.jit(step, donate_argnums=0)
 
 
 def init_classifier_state(network, tx, key) -> ClassifierState:
@@ -177,7 +178,7 @@ def _outputs_fn(network):
         )
         return features, jax.nn.softmax(logits, axis=1)
 
-    return jax.jit(outputs)
+    return xla_cpu.jit(outputs)
 
 
 def make_feature_fn(classifier: TrainedClassifier, *, batch_size: int = 500):

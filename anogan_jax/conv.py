@@ -26,11 +26,13 @@ Formulations (``impl``):
   matmul over the cotangent's patches. A direct convolution's kernel gradient, which XLA:CPU
   also ran in that loop inside the whole training step, is one im2col matmul over x's patches
   (``_conv_kernel_grad``); where that buffer would be big (the generator's wide stride-1
-  layers) it is one matmul per tap of x with the shifted cotangent (``_shifted_kernel_grad``),
-  2x XLA's own there. Input gradients are the adjoint convolutions, themselves "tuned",
-  and the forward rules go through the custom_vjp again, so gradients of gradients (the WGAN-GP
-  penalty) stay fast too. Direct convolutions
-  with very few channels (``_im2col_is_faster``), which XLA:CPU keeps off YNNPACK, use "im2col".
+  layers) it is XLA's own convolution (or, when convolutions go to YNNPACK, one matmul per tap
+  of x with the shifted cotangent, ``_shifted_kernel_grad``, 2x YNNPACK's own there). Input
+  gradients are the adjoint convolutions, themselves "tuned", and the forward rules go through
+  the custom_vjp again, so gradients of gradients (the WGAN-GP penalty) stay fast too. Direct
+  convolutions with very few channels (``_im2col_is_faster``), which XLA:CPU keeps off its
+  fast paths, use "im2col". Programs are compiled with ``xla_cpu.jit``, which has XLA run
+  convolutions itself rather than YNNPACK (faster on these layers).
 
 ``"auto"`` picks per function and backend; see ``resolve_impl``. The measurements behind it
 are in ``experiments/results/conv_profile.md``.
@@ -44,6 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from anogan_jax import xla_cpu
 
 IMPLS = ("lax", "patches", "im2col", "subpixel", "tuned")
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -308,13 +312,14 @@ def _conv_kernel_grad(x, ct, kernel, stride, pads):
     60-400 ms a call for d28l.c2 and d28.c4 at N=64 (experiments/results/train_profile.md).
     dK[t] = sum_o x_pad[s*o + t] ct[o] is x's own im2col patches contracted with ct over
     (N, H', W'): one matmul, whatever the context. Where the patches would be big (the
-    generator's wide stride-1 layers) it is ``_shifted_kernel_grad`` at stride 1 (XLA's own,
-    on YNNPACK, ran at ~1/3 of the forward's speed there, and im2col was no faster) and XLA's
-    own at larger strides (no model layer).
+    generator's wide stride-1 layers) it is XLA's own: with ``xla_cpu.jit``'s options XLA runs
+    these convolutions itself, at 0.6-0.8x PyTorch's time, faster than any matmul form tried.
+    Only when convolutions go to YNNPACK (``ANOGAN_JAX_CPU_CONV=ynnpack``), which ran them at
+    ~1/3 of the forward's speed, is it ``_shifted_kernel_grad`` (2x YNNPACK's own there).
     """
     kh, kw = kernel.shape[:2]
     if x.size * kh * kw > _IM2COL_GRAD_MAX_ELEMENTS:
-        if stride == 1:
+        if stride == 1 and xla_cpu.conv_engine() == "ynnpack":
             return _shifted_kernel_grad(x, ct, kh, kw, pads)
         _, kernel_vjp = jax.vjp(lambda w: _direct(x, w, stride, pads, "lax"), kernel)
         return kernel_vjp(ct)[0]

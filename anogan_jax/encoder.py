@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from anogan_jax import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.scores import fanogan_scores
 from anogan_jax.state import EncoderState
@@ -95,14 +96,14 @@ def make_encoder_step(
         state = EncoderState(state.step + 1, params, opt)
         return state, {"loss": loss, **metrics, "finite": finite}
 
-    return jax.jit(step, donate_argnums=0) if jit else step
+    return xla_cpu.jit(step, donate_argnums=0) if jit else step
 
 
 def make_fanogan_scorer(encoder, models) -> Callable:
     """Jitted ``score(e_params, frozen, images) -> dict`` of per-image f-AnoGAN terms:
     img_mse, feat_mse, z_mse (||E(G(E(x))) - E(x)||^2 / d, the ziz-style latent distance), z."""
 
-    @jax.jit
+    @xla_cpu.jit
     def score(e_params, frozen, images):
         generate, features = _frozen_fns(models, frozen)
 

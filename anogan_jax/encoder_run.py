@@ -14,7 +14,7 @@ import numpy as np
 
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
-from anogan_jax import plotting
+from anogan_jax import plotting, xla_cpu
 from anogan_jax.checkpoint import Checkpointer, atomic_write_text, read_json, write_json
 from anogan_jax.encoder import (
     MODES,
@@ -198,7 +198,7 @@ def train_encoder_seeds(
         ]
         _check_same(runs)
         first = runs[0]
-        vstep = jax.jit(jax.vmap(first.make_step(jit=False)), donate_argnums=0)
+        vstep = xla_cpu.jit(jax.vmap(first.make_step(jit=False)), donate_argnums=0)
         frozen = stack([r.frozen for r in runs])
 
         def on_log(step, metrics, rate):

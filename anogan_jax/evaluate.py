@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from anogan_jax import gan_metrics
+from anogan_jax import gan_metrics, xla_cpu
 from anogan_jax.checkpoint import write_json
 from anogan_jax.classifier import load_classifier, make_feature_fn
 from anogan_jax.prior import sample_prior
@@ -51,7 +51,7 @@ def make_sample_fn(models, prior: str, num_samples: int, key: jax.Array, *, batc
     num_batches = -(-num_samples // batch_size)
     shape = (batch_size, models.latent_dim)
     zs = [sample_prior(jax.random.fold_in(key, i), shape, prior) for i in range(num_batches)]
-    generate = jax.jit(lambda g_vars, z: models.generator.apply(g_vars, z, train=False)[0])
+    generate = xla_cpu.jit(lambda g_vars, z: models.generator.apply(g_vars, z, train=False)[0])
 
     def sample_fn(g_vars):
         return jnp.concatenate([generate(g_vars, z) for z in zs])[:num_samples]

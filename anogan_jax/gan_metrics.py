@@ -17,6 +17,8 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import logsumexp, xlogy
 
+from anogan_jax import xla_cpu
+
 _matmul = functools.partial(jnp.matmul, precision=lax.Precision.HIGHEST)
 
 
@@ -41,7 +43,7 @@ def _sqrtm_psd(cov: jax.Array) -> jax.Array:
     return _matmul(v * jnp.sqrt(jnp.clip(w, 0.0)), v.T)
 
 
-@jax.jit
+@xla_cpu.jit
 def _frechet_distance(mu1, cov1, mu2, cov2):
     # tr sqrt(C1 C2) = sum of sqrt(eig(S1 C2 S1)) = sum of singular values of S1 S2 (S = sqrt C).
     # The singular values are taken directly: in float32, forming S1 C2 S1 squares the condition
@@ -81,7 +83,7 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> jax.Array:
     return _frechet_distance(mu1, cov1, mu2, cov2)
 
 
-@jax.jit
+@xla_cpu.jit
 def _mean_cov(x):
     mu = jnp.mean(x, axis=0)
     xc = x - mu
@@ -105,7 +107,7 @@ def fid(features_a, features_b) -> jax.Array:
     return _frechet_distance(*_mean_cov(a), *_mean_cov(b))
 
 
-@functools.partial(jax.jit, static_argnames=("num_subsets", "subset_size"))
+@functools.partial(xla_cpu.jit, static_argnames=("num_subsets", "subset_size"))
 def _kid(a, b, key, num_subsets, subset_size):
     m, d = subset_size, a.shape[1]
     kernel = lambda x, y: (_matmul(x, y.T) / d + 1) ** 3
@@ -157,7 +159,7 @@ def kid(
     return _kid(a, b, key, num_subsets=num_subsets, subset_size=subset_size)
 
 
-@functools.partial(jax.jit, static_argnames="num_splits")
+@functools.partial(xla_cpu.jit, static_argnames="num_splits")
 def _inception_score(probs, split_ids, num_splits):
     counts = jax.ops.segment_sum(jnp.ones_like(split_ids, jnp.float32), split_ids, num_splits)
     marginals = jax.ops.segment_sum(probs, split_ids, num_splits) / counts[:, None]
@@ -193,7 +195,7 @@ def inception_score(probs, *, num_splits: int = 10) -> tuple[jax.Array, jax.Arra
     return _inception_score(probs, split_ids, num_splits=num_splits)
 
 
-@functools.partial(jax.jit, static_argnames="batch_size")
+@functools.partial(xla_cpu.jit, static_argnames="batch_size")
 def _parzen(samples, data, bandwidth, batch_size):
     num_data, dim = data.shape
     # Centering shrinks the norms in |x|^2 - 2 x.s + |s|^2, whose float32 cancellation

@@ -16,6 +16,7 @@ import numpy as np
 import optax
 from jax import lax
 
+from anogan_jax import xla_cpu
 from anogan_jax.prior import project, sample_prior
 
 DISC_TERMS = ("feature", "logit")
@@ -133,7 +134,7 @@ def make_search(
     tx = make_search_tx(lr, schedule=schedule, num_steps=num_steps)
     project_fn = (lambda z: project(z, prior)) if clip_to_prior else None
 
-    @jax.jit
+    @xla_cpu.jit
     def search(g_vars, d_vars, images, z0):
         def generate_fn(z):
             return models.generator.apply(g_vars, z[None], train=False)[0][0]

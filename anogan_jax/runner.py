@@ -23,7 +23,7 @@ import numpy as np
 
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
-from anogan_jax import objectives, plotting
+from anogan_jax import objectives, plotting, xla_cpu
 from anogan_jax.checkpoint import Checkpointer, CheckpointError, atomic_write_text, write_json
 from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
 from anogan_jax.errors import UserError
@@ -339,7 +339,7 @@ class RunLog:
         fixed_z = sample_prior(
             run_keys(config.seed)["sample"], (64, config.latent_dim), config.prior
         )
-        self.sample_fn = jax.jit(lambda g: models.generator.apply(g, fixed_z, train=False)[0])
+        self.sample_fn = xla_cpu.jit(lambda g: models.generator.apply(g, fixed_z, train=False)[0])
         self.records = [r for r in read_jsonl(out / "metrics.jsonl") if r["step"] <= start]
 
     def on_log(self, step, metrics, rate):

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from anogan_jax import metrics as metrics_lib
-from anogan_jax import plotting
+from anogan_jax import plotting, xla_cpu
 from anogan_jax.checkpoint import atomic_write_bytes, atomic_write_text, write_json
 from anogan_jax.data import check_images
 from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
@@ -179,7 +179,7 @@ def anogan_method(models, state, config: ScoreConfig, prior: str, encode=None, e
 def jit_method(method: MethodFn, mesh=None):
     """``batch_fn(images, indices)`` of one run; with a ``mesh`` every batch is split across
     its devices and the params replicated."""
-    fn = jax.jit(method.fn)
+    fn = xla_cpu.jit(method.fn)
     params = method.params if mesh is None else put_replicated(method.params, mesh)
     put = to_mesh(mesh)
     return lambda images, indices: fn(params, put(images), put(indices))
@@ -191,7 +191,7 @@ def vmap_method(methods: list[MethodFn]):
     from anogan_jax.seeds import stack
 
     params = stack([m.params for m in methods])
-    fn = jax.jit(jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1))
+    fn = xla_cpu.jit(jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1))
     return lambda images, indices: fn(params, images, indices)
 
 

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from anogan_jax import data as data_lib
+from anogan_jax import xla_cpu
 from anogan_jax.checkpoint import Checkpointer, write_json
 from anogan_jax.runner import (
     NONFINITE_HINT,
@@ -116,7 +117,7 @@ def train_gan_seeds(
                 "seed alone (`train --seed S --out <out>/seed_S --resume`) to the same step"
             )
         raw = build_step(config, models, g_tx, d_tx, n_critic, jit=False)
-        step_fn = jax.jit(jax.vmap(raw), donate_argnums=0)
+        step_fn = xla_cpu.jit(jax.vmap(raw), donate_argnums=0)
 
         def batch_fn(step):
             return np.stack([r.sampler(step) for r in runs])

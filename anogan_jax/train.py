@@ -11,6 +11,7 @@ import numpy as np
 import optax
 from jax import lax
 
+from anogan_jax import xla_cpu
 from anogan_jax.errors import UserError
 from anogan_jax.objectives import Objective, gradient_penalty
 from anogan_jax.prior import sample_prior
@@ -168,11 +169,11 @@ def make_gan_step(
     if not jit:
         return step
     if mesh is None:
-        return jax.jit(step, donate_argnums=0)
+        return xla_cpu.jit(step, donate_argnums=0)
     from anogan_jax.devices import batch_sharding, replicated
 
     rep = replicated(mesh)
-    return jax.jit(
+    return xla_cpu.jit(
         step,
         in_shardings=(rep, batch_sharding(mesh, 1), rep),
         out_shardings=(rep, rep),

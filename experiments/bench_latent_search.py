@@ -45,6 +45,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from anogan_jax import xla_cpu  # noqa: E402
 from anogan_jax.encoder import make_fanogan_scorer  # noqa: E402
 from anogan_jax.latent_search import initial_z, latent_objective, make_search  # noqa: E402
 from anogan_jax.models import make_encoder, make_gan  # noqa: E402
@@ -120,7 +121,7 @@ def step_flops(setup: Setup, batch: int) -> float | None:
 
     images = setup.images[:batch]
     features = jax.vmap(lambda x: discriminate(x)[1])(images)
-    compiled = jax.jit(jax.vmap(one)).lower(images, features, setup.z0[:batch]).compile()
+    compiled = xla_cpu.jit(jax.vmap(one)).lower(images, features, setup.z0[:batch]).compile()
     return bc.xla_flops(compiled)
 
 

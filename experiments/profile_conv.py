@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax import conv  # noqa: E402
+from anogan_jax import conv, xla_cpu  # noqa: E402
 
 
 class Layer(NamedTuple):
@@ -116,7 +116,7 @@ def make_programs(layer: Layer, impl: str, batch: int, modes=tuple(PASSES)):
     ct = jax.random.normal(keys[2], y.shape)
     fns = {"fwd": (f, (x, w)), "fwd+dx": (fwd_dx, (x, w, ct)), "fwd+bwd": (fwd_bwd, (x, w, ct))}
     return {
-        mode: (jax.jit(fn).lower(*args).compile(), args)
+        mode: (xla_cpu.jit(fn).lower(*args).compile(), args)
         for mode, (fn, args) in fns.items()
         if mode in modes
     }
@@ -259,9 +259,8 @@ def network_programs(net: str, impl: str, batch: int) -> dict:
     fns = {"train": jax.grad(net_fn), "latent": latent}
     if net.startswith("d"):
         fns["gp"] = jax.grad(gp)
-    return {
-        mode: (jax.jit(fn).lower(kernels, x).compile(), (kernels, x)) for mode, fn in fns.items()
-    }
+    compiled = {mode: xla_cpu.jit(fn).lower(kernels, x).compile() for mode, fn in fns.items()}
+    return {mode: (c, (kernels, x)) for mode, c in compiled.items()}
 
 
 def profile_networks(batch: int, repeats: int, min_seconds: float, impls: list[str]) -> list:

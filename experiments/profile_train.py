@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from anogan_jax import xla_cpu  # noqa: E402
 from anogan_jax.models import make_gan  # noqa: E402
 from anogan_jax.objectives import get_objective, gradient_penalty  # noqa: E402
 from anogan_jax.runner import RunConfig, build_optimizers  # noqa: E402
@@ -201,7 +202,7 @@ def jax_components(arch: str, objective: str, batch_size: int, conv_impl: str, s
 
         return jax.grad(penalty)(d_vars["params"])
 
-    fake = jax.jit(g_fwd)(g_vars, z)[0]
+    fake = xla_cpu.jit(g_fwd)(g_vars, z)[0]
     step = make_gan_step(obj, models, g_tx, d_tx, n_critic=n_critic, jit=False)
     one_critic = make_gan_step(obj, models, g_tx, d_tx, n_critic=1, jit=False)
     batch = jnp.broadcast_to(real, (n_critic, *real.shape))
@@ -216,7 +217,7 @@ def jax_components(arch: str, objective: str, batch_size: int, conv_impl: str, s
     programs[f"whole step ({n_critic} critic + 1 G)"] = (step, state, batch, k_gp)
     fns = {}
     for name, (fn, *fn_args) in programs.items():
-        compiled, _ = bc.compile_timed(jax.jit(fn), *fn_args)
+        compiled, _ = bc.compile_timed(xla_cpu.jit(fn), *fn_args)
         fns[name] = lambda c=compiled, a=fn_args: jax.block_until_ready(c(*a))
     return fns
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from anogan_jax import conv
+from anogan_jax import conv, xla_cpu
 
 OTHER_IMPLS = [impl for impl in conv.IMPLS if impl != "lax"]
 EPS32 = float(np.finfo(np.float32).eps)
@@ -96,7 +96,7 @@ def random_problem(layer: Layer, batch: int, seed: int):
     return x, kernel, cotangent
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
+@functools.partial(xla_cpu.jit, static_argnums=(0, 1))
 def values_and_grads(layers: tuple[Layer, ...], impl: str, problems):
     """For each layer: (y, dL/dx, dL/dkernel) with L = <y, cotangent>."""
     out = []
@@ -148,12 +148,14 @@ def test_odd_cases_match_lax(impl):
     assert_same_function(ODD_LAYERS, impl)
 
 
-def test_tuned_kernel_gradient_without_im2col_matches_lax(monkeypatch):
-    """Above a size "tuned" computes a direct conv's kernel gradient per tap at stride 1
-    (``_shifted_kernel_grad``) and leaves it to XLA at larger strides; at N=2 every layer is
-    below that size, so force those branches here, on the model layers and on the odd paddings
-    (stride-1 padding 0: taps that crop the cotangent instead of padding it)."""
+@pytest.mark.parametrize("engine", xla_cpu.CONV_ENGINES)
+def test_tuned_kernel_gradient_without_im2col_matches_lax(monkeypatch, engine):
+    """Above a size "tuned" leaves a direct conv's kernel gradient to XLA, or, when YNNPACK
+    runs convolutions, computes it per tap at stride 1 (``_shifted_kernel_grad``); at N=2 every
+    layer is below that size, so force those branches here, on the model layers and on the odd
+    paddings (stride-1 padding 0: taps that crop the cotangent instead of padding it)."""
     monkeypatch.setattr(conv, "_IM2COL_GRAD_MAX_ELEMENTS", 0)
+    monkeypatch.setenv(xla_cpu.ENV, engine)
     jax.clear_caches()  # the jitted helpers were traced with the default threshold
     try:
         assert_same_function({**MODEL_LAYERS, **ODD_LAYERS}, "tuned")
@@ -161,9 +163,12 @@ def test_tuned_kernel_gradient_without_im2col_matches_lax(monkeypatch):
         jax.clear_caches()
 
 
-def test_tuned_generator_layers_at_training_batch_match_lax():
-    """dcgan28's stride-1 generator layers at the training batch (64), where "tuned" takes
-    the per-tap kernel gradient with the default threshold."""
+@pytest.mark.parametrize("engine", xla_cpu.CONV_ENGINES)
+def test_tuned_generator_layers_at_training_batch_match_lax(monkeypatch, engine):
+    """dcgan28's stride-1 generator layers at the training batch (64), above the im2col
+    threshold: XLA's kernel gradient, or the per-tap one when YNNPACK runs convolutions."""
+    monkeypatch.setenv(xla_cpu.ENV, engine)
+    jax.clear_caches()
     layers = {name: MODEL_LAYERS[name] for name in ("g28.ct2", "g28.ct3")}
     for layer in layers.values():
         assert 64 * layer.size**2 * layer.cin * layer.k**2 > conv._IM2COL_GRAD_MAX_ELEMENTS
@@ -220,7 +225,7 @@ def test_tuned_training_programs_have_no_window_dilated_conv(name):
     def scanned(kernel, xs):
         return lax.scan(lambda k, x: (k - jax.grad(penalty)(k, x), None), kernel, xs)[0]
 
-    hlo = jax.jit(scanned).lower(kernel, x[None]).compile().as_text()
+    hlo = xla_cpu.jit(scanned).lower(kernel, x[None]).compile().as_text()
     convs = [line for line in hlo.splitlines() if " convolution(" in line]
     slow = [c.strip()[:200] for c in convs if "rhs_dilate" in c or "->01bf" in c]
     assert convs and not slow, slow

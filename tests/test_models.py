@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from anogan_jax import models
+from anogan_jax import models, xla_cpu
 
 
 def _init(net, seed=0):
@@ -104,7 +104,32 @@ def test_critic_training_program_keeps_convs_off_xla_loop_emitter(arch):
 
         return jax.tree_util.tree_map(lambda p, g: p - g, params, jax.grad(loss)(params)), None
 
-    hlo = jax.jit(lambda p, r: jax.lax.scan(critic_grad, p, r)[0]).lower(params, real)
+    hlo = xla_cpu.jit(lambda p, r: jax.lax.scan(critic_grad, p, r)[0]).lower(params, real)
     convs = [line for line in hlo.compile().as_text().splitlines() if " convolution(" in line]
     slow = [c.strip()[:200] for c in convs if "rhs_dilate" in c or "->01bf" in c]
     assert not slow, slow
+
+
+def test_generator_training_program_convs_are_canonical():
+    """dcgan28's generator gradient at batch 64 as ``xla_cpu.jit`` compiles it: XLA's own
+    convolutions (not YNNPACK), every one in the canonical NHWC x HWIO -> NHWC layout that its
+    Eigen convolution runs; the kernel gradients of the strided layers are matmuls."""
+    if jax.default_backend() != "cpu" or xla_cpu.compiler_options() is None:
+        pytest.skip("XLA:CPU with the YNNPACK option only")
+    g = models.make_gan("dcgan28").generator
+    variables = _init(g)
+
+    def grads(params, z):
+        def loss(p):
+            y, _ = g.apply({"params": p, "batch_stats": variables["batch_stats"]}, z, train=True)
+            return jnp.sum(y**2)
+
+        return jax.grad(loss)(params)
+
+    hlo = xla_cpu.jit(grads).lower(variables["params"], jnp.ones((64, 100))).compile().as_text()
+    convs = [line.strip()[:220] for line in hlo.splitlines() if " convolution(" in line]
+    # 4 forward, 3 input gradients (the first layer's input is the dense output: 4), 2 kernel
+    # gradients of the stride-1 layers; the strided layers' kernel gradients are dots.
+    assert len(convs) == 10, convs
+    assert all("dim_labels=b01f_01io->b01f" in c for c in convs), convs
+    assert "ynn_fusion" not in "".join(convs)

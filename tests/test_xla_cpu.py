@@ -1,0 +1,104 @@
+"""xla_cpu.jit: per-program XLA:CPU options that hand convolutions back to XLA."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from anogan_jax import conv, models, xla_cpu
+
+pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU options")
+
+
+def _conv(x, k):
+    return conv.conv2d(x, k, stride=1, padding=1, impl="lax")
+
+
+def _problem():
+    x = jax.random.normal(jax.random.key(0), (2, 14, 14, 32))
+    k = jax.random.normal(jax.random.key(1), (3, 3, 32, 16)) * 0.1
+    return x, k
+
+
+def _hlo(jitted, *args):
+    return jitted.lower(*args).compile().as_text()
+
+
+def test_convolutions_leave_ynnpack_and_give_the_same_numbers(monkeypatch):
+    monkeypatch.delenv(xla_cpu.ENV, raising=False)
+    if xla_cpu.compiler_options() is None:
+        pytest.skip("this jaxlib does not know the YNNPACK fusion option")
+    x, k = _problem()
+    ours, plain = xla_cpu.jit(_conv), jax.jit(_conv)
+    hlo = _hlo(ours, x, k)
+    assert " convolution(" in hlo and "ynn_fusion" not in hlo
+    # XLA's default (what the option changes) does send this convolution to YNNPACK.
+    assert "ynn_fusion" in _hlo(plain, x, k)
+    np.testing.assert_allclose(ours(x, k), plain(x, k), rtol=1e-5, atol=1e-5)
+
+
+def test_engine_variable(monkeypatch):
+    monkeypatch.setenv(xla_cpu.ENV, "ynnpack")
+    assert xla_cpu.compiler_options() is None
+    x, k = _problem()
+    assert "ynn_fusion" in _hlo(xla_cpu.jit(_conv), x, k)
+    monkeypatch.setenv(xla_cpu.ENV, "oneDNN")
+    with pytest.raises(ValueError, match="ANOGAN_JAX_CPU_CONV='oneDNN' is not one of"):
+        xla_cpu.compiler_options()
+
+
+def test_rejected_options_fall_back_with_a_warning(monkeypatch):
+    monkeypatch.delenv(xla_cpu.ENV, raising=False)
+    monkeypatch.setattr(xla_cpu, "CPU_OPTIONS", {"xla_cpu_no_such_option_for_this_test": "1"})
+    with pytest.warns(UserWarning, match="rejects the CPU compile options"):
+        assert xla_cpu.compiler_options() is None
+    x, k = _problem()
+    np.testing.assert_allclose(xla_cpu.jit(_conv)(x, k), jax.jit(_conv)(x, k), rtol=1e-6)
+
+
+def test_nested_and_transformed_calls():
+    """jax refuses compiler options on a jit inside another trace; ours becomes a plain jit
+    there, whether the arguments are tracers or closed-over constants."""
+    f = xla_cpu.jit(lambda x, n: x * n, static_argnames="n")
+    ones = jnp.ones(3)
+    np.testing.assert_array_equal(f(ones, n=2), 2 * ones)
+    np.testing.assert_array_equal(jax.jit(lambda: f(ones, n=3))(), 3 * ones)
+    np.testing.assert_array_equal(jax.jit(lambda y: f(y, n=4))(ones), 4 * ones)
+    np.testing.assert_array_equal(jax.grad(lambda y: f(y, n=5).sum())(ones), 5 * ones)
+    assert jax.vmap(lambda y: f(y, n=6))(jnp.ones((2, 3))).shape == (2, 3)
+    assert jax.eval_shape(lambda y: f(y, n=7), ones).shape == (3,)
+    assert f.lower(ones, n=2).compile() is not None
+    assert f.__wrapped__ is not None
+
+
+def test_models_are_built_lazily_and_init_nests():
+    """Model init is an xla_cpu.jit; checkpoint templates call it under eval_shape."""
+    g = models.make_gan("dcgan28_light", latent_dim=8).generator
+    shapes = jax.eval_shape(g.init, jax.random.key(0))
+    params = g.init(jax.random.key(0))
+    assert jax.tree_util.tree_structure(shapes) == jax.tree_util.tree_structure(params)
+
+
+def test_library_programs_compile_with_the_options(monkeypatch):
+    """No stray jax.jit in the package: every program is an xla_cpu.jit (so the measured
+    speed is what users get)."""
+    import pathlib
+
+    root = pathlib.Path(xla_cpu.__file__).parent
+    stray = [
+        f"{path.name}:{n}"
+        for path in sorted(root.glob("*.py"))
+        if path.name != "xla_cpu.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "jax.jit" in line and not line.lstrip().startswith("#")
+    ]
+    assert not stray, stray
+
+
+def test_warning_free_on_supported_jaxlib(monkeypatch):
+    monkeypatch.delenv(xla_cpu.ENV, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xla_cpu.compiler_options()
