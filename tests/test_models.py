@@ -113,7 +113,7 @@ def test_critic_training_program_keeps_convs_off_xla_loop_emitter(arch):
 def test_generator_training_program_convs_are_canonical():
     """dcgan28's generator gradient at batch 64 as ``xla_cpu.jit`` compiles it: XLA's own
     convolutions (not YNNPACK), every one in the canonical NHWC x HWIO -> NHWC layout that its
-    Eigen convolution runs; the kernel gradients of the strided layers are matmuls."""
+    Eigen convolution runs, none over a zero-dilated input."""
     if jax.default_backend() != "cpu" or xla_cpu.compiler_options() is None:
         pytest.skip("XLA:CPU with the YNNPACK option only")
     g = models.make_gan("dcgan28").generator
@@ -128,8 +128,9 @@ def test_generator_training_program_convs_are_canonical():
 
     hlo = xla_cpu.jit(grads).lower(variables["params"], jnp.ones((64, 100))).compile().as_text()
     convs = [line.strip()[:220] for line in hlo.splitlines() if " convolution(" in line]
-    # 4 forward, 3 input gradients (the first layer's input is the dense output: 4), 2 kernel
-    # gradients of the stride-1 layers; the strided layers' kernel gradients are dots.
-    assert len(convs) == 10, convs
+    # 2 forward (the stride-1 layers; the strided ones are a dot and phase sums), 4 input
+    # gradients, 2 kernel gradients (stride-1 layers; the strided layers' are dots).
+    assert len(convs) == 8, convs
+    assert not any("lhs_dilate" in c for c in convs), convs
     assert all("dim_labels=b01f_01io->b01f" in c for c in convs), convs
     assert "ynn_fusion" not in "".join(convs)
