@@ -46,10 +46,11 @@ def batch_norm(x, scale, bias, eps: float):
     axes = tuple(range(x.ndim - 1))
     mean = jnp.mean(x, axes)
     var = jnp.maximum(0.0, jnp.mean(x * x, axes) - mean * mean)
-    return _normalize(x, mean, var, scale, bias, eps), mean, var
+    return normalize(x, mean, var, scale, bias, eps), mean, var
 
 
-def _normalize(x, mean, var, scale, bias, eps):
+def normalize(x, mean, var, scale, bias, eps):
+    """(x - mean) * (scale * rsqrt(var + eps)) + bias, flax's BatchNorm arithmetic."""
     return (x - mean) * (lax.rsqrt(var + eps) * scale) + bias
 
 
@@ -67,20 +68,19 @@ def _stats(x):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _few_rows(x, scale, bias, eps):
     mean, var = _stats(x)
-    return _normalize(x, mean, var, scale, bias, eps), mean, var
+    return normalize(x, mean, var, scale, bias, eps), mean, var
 
 
 def _few_rows_fwd(x, scale, bias, eps):
-    mean, var = _stats(x)
-    rstd = lax.rsqrt(var + eps)
-    y = (x - mean) * (rstd * scale) + bias
-    return (y, mean, var), (x, scale, mean, var, rstd)
+    y, mean, var = _few_rows(x, scale, bias, eps)
+    return (y, mean, var), (x, scale, mean, var)
 
 
 def _few_rows_bwd(eps, res, cts):
-    x, scale, mean, var, rstd = res
+    x, scale, mean, var = res
     dy, dmean, dvar = cts
     n = x.shape[0]
+    rstd = lax.rsqrt(var + eps)
     xhat = (x - mean) * rstd
     mean_dy, mean_dy_xhat = _row_mean(dy), _row_mean(dy * xhat)
     # y's own path (d/dx of the normalisation, mean and variance moving with x), then the

@@ -95,7 +95,7 @@ class BatchNorm(nn.Module):
         ra_mean = self.variable("batch_stats", "mean", jnp.zeros, shape, jnp.float32)
         ra_var = self.variable("batch_stats", "var", jnp.ones, shape, jnp.float32)
         if self.use_running_average:
-            return (x - ra_mean.value) * (jax.lax.rsqrt(ra_var.value + self.epsilon) * scale) + bias
+            return batchnorm.normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
         y, mean, var = batchnorm.batch_norm(x, scale, bias, self.epsilon)
         if not self.is_initializing():
             m = self.momentum

@@ -102,10 +102,7 @@ class _Jit:
             return self._nested(*args, **kwargs)
         return self._get()(*args, **kwargs)
 
-    def lower(self, *args, **kwargs):
-        return self._get().lower(*args, **kwargs)
-
-    def __getattr__(self, name):  # trace, eval_shape, clear_cache, ...
+    def __getattr__(self, name):  # lower, trace, eval_shape, clear_cache, ...
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._get(), name)
