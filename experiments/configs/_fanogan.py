@@ -1,0 +1,62 @@
+"""f-AnoGAN's own recipe (Schlegl et al., MedIA 2019, and its public code), fixed in advance:
+no setting below was chosen by looking at any test label.
+
+- GAN: WGAN-GP (n_critic 5, gradient penalty 10, Adam 1e-4, b1 0, b2 0.9), 3,700 generator
+  steps (18,500 critic steps) at batch 64; the last checkpoint is used.
+- Pixels in [-1, 1], no GCN.
+- Encoder: izi_f, RMSProp 5e-5 (the official rate), batch 64, 18,600 steps; kappa = 1.
+- Methods: the 500-step AnoGAN search, f-AnoGAN A (kappa 1), its image term alone, and the
+  encoder-initialised search for 10 / 30 / 100 steps (the quality-cost frontier).
+"""
+
+from anogan_jax.encoder_run import EncoderConfig
+from anogan_jax.scoring import ScoreConfig
+from anogan_jax.study import Method
+
+GAN = dict(
+    objective="wgan_gp",
+    latent_dim=100,
+    steps=3700,
+    batch_size=64,
+    gcn=False,
+    checkpoint_every=1850,
+    sample_every=1850,
+    log_every=185,
+)
+ENCODER = EncoderConfig(mode="izi_f", steps=18600, batch_size=64, lr=5e-5, checkpoint_every=3100)
+SEARCH = ScoreConfig(
+    method="anogan", num_steps=500, batch_size=250, lr=0.05, limit=1000, val_images=250
+)
+FANOGAN = ScoreConfig(method="fanogan", batch_size=500, val_images=500)
+
+
+def _hybrid(num_steps: int) -> ScoreConfig:
+    return ScoreConfig(
+        method="anogan",
+        init="encoder",
+        num_steps=num_steps,
+        batch_size=250,
+        lr=0.05,
+        limit=1000,
+        val_images=250,
+    )
+
+
+METHODS = (
+    Method("anogan", SEARCH),
+    Method("fanogan", FANOGAN, column="A"),
+    Method("fanogan_img", FANOGAN, column="img_mse"),
+    Method("hybrid10", _hybrid(10)),
+    Method("hybrid30", _hybrid(30)),
+    Method("hybrid", _hybrid(100)),
+)
+NOTES = """\
+f-AnoGAN's recipe, every choice fixed in advance (no test label was looked at): WGAN-GP
+(n_critic 5, gradient penalty 10, Adam 1e-4 / b1 0 / b2 0.9) trained 3,700 generator steps at
+batch 64, the last checkpoint used; pixels in [-1, 1] without GCN; the izi_f encoder trained
+18,600 steps with RMSProp 5e-5 (the official rate); `fanogan` ranks by img_mse + 1 x feat_mse
+(kappa = 1, fixed), `fanogan_img` by the image term alone. The 500-step AnoGAN search and the
+encoder-initialised searches (10, 30, 100 steps) score a stratified, seeded subsample of
+1,000 test images (one cell's AUROC then has a standard error of roughly 1-3 points);
+f-AnoGAN scores the full test set. Thresholds are chosen on normal validation images only.
+"""
