@@ -1,64 +1,105 @@
-"""The ``anogan-jax`` command: parses arguments, calls the library, writes artefacts.
+"""The ``anogan-jax`` command: parses arguments, calls ``runs/``, prints where results went.
 
-User errors (bad names, missing folders, bad checkpoints, non-finite training) print one
-``error:`` line and exit with status 2, without a traceback.
+Options that set a config field default to "not given", so that ``--resume`` continues a run
+with its saved settings and refuses a given one that differs (``runs.config.RESUMABLE`` may
+change). User errors print one ``error:`` line and exit with status 2, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from pathlib import Path
 
+from anogan_jax.devices import DeviceError, initialize_distributed
 from anogan_jax.errors import UserError
+from anogan_jax.runs.classifier import classifier_dir, train_classifier
+from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
+from anogan_jax.runs.evaluate import evaluate_run
+from anogan_jax.runs.folders import settings_for
+from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.scoring import score_run, score_seeds
+from anogan_jax.runs.seeds import parse_seeds, seed_dir, train_gan_seeds
+
+SEEDS_HELP = "the seeds of a `train --seeds` run, all in one vmapped program, e.g. 0,1,2"
+
+
+def _field(p, cls, name: str, help: str, **kwargs) -> None:
+    """An option setting the config field ``name``; its default (shown in the help) is the
+    dataclass's, applied later, so that a resumed run can tell given options apart."""
+    default = getattr(cls(), name)
+    flag = "--" + ("class" if name == "cls" else name.replace("_", "-"))
+    if isinstance(default, bool):
+        p.add_argument(flag, dest=name, action="store_true", default=argparse.SUPPRESS, help=help)
+        return
+    kind = kwargs.pop("type", type(default) if default is not None else str)
+    shown = "" if default is None else f" (default: {default})"
+    p.add_argument(
+        flag, dest=name, type=kind, default=argparse.SUPPRESS, help=help + shown, **kwargs
+    )
+
+
+def _given(cls, args) -> dict:
+    """The config fields given on the command line."""
+    fields = set(cls.__dataclass_fields__)
+    return {k: v for k, v in vars(args).items() if k in fields}
 
 
 def _add_train(sub) -> None:
-    from anogan_jax.runner import RunConfig
-
-    d = RunConfig()
+    C = RunConfig
     p = sub.add_parser("train", help="train a GAN on one class (resumable)")
-    p.add_argument("--dataset", default=d.dataset, help="digits (embedded) | mnist | fashion_mnist")
-    p.add_argument("--protocol", default=d.protocol, help="one_class_normal | one_class_anomalous")
-    p.add_argument("--class", dest="cls", type=int, default=d.cls, help="the one class (0-9)")
-    p.add_argument("--arch", default=d.arch, help="dcgan28 | dcgan28_light | mlp")
-    p.add_argument(
-        "--objective", default=d.objective, help="minimax|non_saturating|wgan_gp|lsgan|hinge"
-    )
-    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    p.add_argument("--prior", default=d.prior, help="normal | uniform (on [-1, 1])")
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--seed", type=int, default=d.seed)
+    _field(p, C, "dataset", "digits (embedded) | mnist | fashion_mnist | a .npz file")
+    _field(p, C, "protocol", "one_class_normal | one_class_anomalous")
+    _field(p, C, "cls", "the one class (0-9): normal, or anomalous with one_class_anomalous")
+    _field(p, C, "arch", "dcgan28 | dcgan28_light | mlp")
+    _field(p, C, "objective", "minimax | non_saturating | wgan_gp | lsgan | hinge")
+    _field(p, C, "latent_dim", "size of z")
+    _field(p, C, "prior", "normal | uniform (on [-1, 1])")
+    _field(p, C, "steps", "generator updates in total (a resumed run may raise it)")
+    _field(p, C, "batch_size", "images per critic update")
+    _field(p, C, "seed", "the run's seed: initialisation, data order, every random draw")
     p.add_argument(
         "--seeds",
         default=None,
         help="train several seeds in one vmapped program, e.g. 0,1,2 (results in <out>/seed_<s>/)",
     )
-    p.add_argument("--g-lr", type=float, default=None, help="generator learning rate")
-    p.add_argument("--d-lr", type=float, default=None, help="critic learning rate (TTUR)")
-    p.add_argument("--n-critic", type=int, default=None, help="critic updates per step")
-    p.add_argument("--update", default=d.update, help="alternating | merged")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    p.add_argument("--gcn", action="store_true", help="Deep SVDD GCN + min-max preprocessing")
-    p.add_argument("--conv-impl", default=d.conv_impl, help="convolution formulation (auto)")
-    p.add_argument("--compute-dtype", default=d.compute_dtype, help="float32 | bfloat16")
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--keep", type=int, default=d.keep, help="checkpoints kept")
-    p.add_argument("--sample-every", type=int, default=d.sample_every)
-    p.add_argument("--log-every", type=int, default=d.log_every)
+    _field(p, C, "g_lr", "generator learning rate (default: the objective's)", type=float)
+    _field(p, C, "d_lr", "critic learning rate, TTUR (default: the objective's)", type=float)
+    _field(p, C, "n_critic", "critic updates per step (default: the objective's)", type=int)
+    _field(p, C, "update", "alternating | merged (one joint backward pass)")
+    _field(p, C, "val_fraction", "share of the normal training images held out for validation")
+    _field(p, C, "gcn", "Deep SVDD GCN + min-max preprocessing")
+    _field(p, C, "conv_impl", "convolution formulation: auto | lax | im2col | tuned")
+    _field(p, C, "compute_dtype", "float32 | bfloat16 (parameters stay float32)")
+    _field(p, C, "checkpoint_every", "steps between checkpoints")
+    _field(p, C, "keep", "checkpoints kept (>= 1)")
+    _field(p, C, "sample_every", "steps between sample grids")
+    _field(p, C, "log_every", "steps between metrics.jsonl records (and device syncs)")
     p.add_argument(
         "--fid-every",
         type=int,
         default=0,
-        help="log FID/KID on normal validation data every N "
-        "steps and keep the best checkpoint (needs train-classifier)",
+        help="log FID/KID on normal validation "
+        "data every N steps and keep the best checkpoint (needs train-classifier; "
+        "default: 0, off)",
     )
-    p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")
+    p.add_argument(
+        "--classifier-dir",
+        default=None,
+        help="root of the trained classifiers "
+        "(default: $ANOGAN_JAX_CLASSIFIER_DIR or ~/.cache/anogan_jax/classifiers)",
+    )
     _add_common(p)
 
 
 def _add_devices(p) -> None:
-    p.add_argument("--devices", default="1", help="number of devices to split batches over, or all")
+    p.add_argument(
+        "--devices",
+        default="1",
+        help="number of devices to split batches over, or all (default: 1)",
+    )
     p.add_argument("--coordinator", default=None, help="multi-host: host:port of process 0")
     p.add_argument("--num-processes", type=int, default=1, help="multi-host: process count")
     p.add_argument("--process-id", type=int, default=0, help="multi-host: this process")
@@ -66,14 +107,10 @@ def _add_devices(p) -> None:
 
 def _devices(args):
     if args.coordinator:
-        from anogan_jax.devices import initialize_distributed
-
         initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     if args.devices == "all":
         return "all"
-    if not args.devices.isdigit():
-        from anogan_jax.devices import DeviceError
-
+    if not args.devices.isdigit() or int(args.devices) < 1:
         raise DeviceError(f"--devices {args.devices!r}: give a positive number or 'all'")
     return int(args.devices)
 
@@ -87,8 +124,16 @@ def _add_common(p) -> None:
 def _add_io(p, where: str) -> None:
     """The options of every command that writes results: data, resume/overwrite, quiet."""
     _add_data_dir(p)
-    p.add_argument("--resume", action="store_true", help=f"continue the results in {where}")
-    p.add_argument("--overwrite", action="store_true", help=f"replace the results in {where}")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the results in {where} with their saved settings",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace the results in {where} (only what this command wrote there)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -102,30 +147,47 @@ def _io(args) -> dict:
     )
 
 
-def _config(cls, args):
-    """A config dataclass from the parsed options of the same names."""
-    fields = set(cls.__dataclass_fields__)
-    return cls(**{k: v for k, v in vars(args).items() if k in fields})
-
-
 def _add_data_dir(p) -> None:
-    p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
+    p.add_argument("--data-dir", default=None, help="tfds data folder (default: $TFDS_DATA_DIR)")
+
+
+def _seeds(args, refused: dict) -> list[int] | None:
+    """The parsed --seeds (None without it). ``refused``: option -> whether it was given;
+    options a multi-seed run does not honour are refused, not ignored."""
+    if args.seeds is None:
+        return None
+    seeds = parse_seeds(args.seeds)
+    given = [name for name, on in refused.items() if on]
+    if given:
+        raise DeviceError(
+            f"--seeds runs on one device, all seeds in one program, and does not support "
+            f"{', '.join(given)}; drop {'it' if len(given) == 1 else 'them'}, or run each seed "
+            "alone with --seed"
+        )
+    if "seed" in vars(args):
+        raise UserError("--seed and --seeds exclude each other; give one of them")
+    return seeds
+
+
+def _multi_refused(args) -> dict:
+    return {
+        "--devices": args.devices != "1",
+        "--coordinator": bool(args.coordinator),
+        "--fid-every": bool(getattr(args, "fid_every", 0)),
+        "--classifier-dir": bool(getattr(args, "classifier_dir", None)),
+    }
 
 
 def _run_train(args) -> int:
-    from anogan_jax.runner import RunConfig, train_gan
-
-    config = _config(RunConfig, args)
-    if args.seeds:
-        from anogan_jax.seeds import train_gan_seeds
-
-        seeds = _seeds(args)
-        train_gan_seeds(
-            config,
-            seeds,
-            args.out,
-            **_io(args),
-        )
+    seeds = _seeds(args, _multi_refused(args))
+    given = _given(RunConfig, args)
+    saved = Path(args.out) / "config.json"
+    if seeds is not None:
+        saved = seed_dir(args.out, seeds[0]) / "config.json"
+        given["seed"] = seeds[0]
+    config = settings_for(RunConfig, saved, given, resume=args.resume)
+    if seeds is not None:
+        train_gan_seeds(config, seeds, args.out, **_io(args))
         print(f"trained seeds {seeds}; results in {args.out}/seed_<s>")
         return 0
     state = train_gan(
@@ -141,161 +203,118 @@ def _run_train(args) -> int:
 
 
 def _add_score(sub) -> None:
-    from anogan_jax.scoring import ScoreConfig
-
-    d = ScoreConfig()
+    C = ScoreConfig
     p = sub.add_parser("score", help="score a run's test split (AnoGAN search or f-AnoGAN)")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
-    p.add_argument("--method", default=d.method, help="anogan | fanogan")
-    p.add_argument("--num-steps", type=int, default=d.num_steps, help="latent search steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="latent search Adam learning rate")
-    p.add_argument("--schedule", default=d.schedule, help="constant | cosine")
-    p.add_argument("--lam", type=float, default=d.lam, help="weight of the discrimination term")
-    p.add_argument("--disc", default=d.disc, help="feature (matching) | logit (cross-entropy)")
-    p.add_argument("--clip-to-prior", action="store_true", help="project z onto the support")
-    p.add_argument("--init", default=d.init, help="prior | encoder (search from E(x))")
-    p.add_argument("--kappa", default=d.kappa, help="f-AnoGAN feature weight or 'calibrated'")
-    p.add_argument("--encoder", default=d.encoder, help="encoder mode to use: izi | ziz | izi_f")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--limit", type=int, default=d.limit, help="stratified test subsample")
-    p.add_argument("--val-images", type=int, default=d.val_images)
+    _field(p, C, "method", "anogan (latent search) | fanogan (encoder, one pass)")
+    _field(p, C, "num_steps", "latent search steps per image")
+    _field(p, C, "batch_size", "images per program call")
+    _field(p, C, "lr", "latent search Adam learning rate")
+    _field(p, C, "schedule", "constant | cosine")
+    _field(p, C, "lam", "weight of the discrimination term (>= 0)")
+    _field(p, C, "disc", "feature (matching) | logit (cross-entropy)")
+    _field(p, C, "clip_to_prior", "project z onto the prior's support after each step")
+    _field(p, C, "init", "prior | encoder (search from E(x): the hybrid)")
+    _field(p, C, "kappa", "f-AnoGAN feature weight, or 'calibrated'")
+    _field(p, C, "encoder", "encoder mode to use: izi | ziz | izi_f")
+    _field(p, C, "seed", "seeds the search's starting points and the subsample")
+    _field(p, C, "limit", "stratified test subsample of this many images (0: all)")
+    _field(p, C, "val_images", "normal validation images scored to set the threshold")
     p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (results in <out>/seed_<s>/)")
     _add_common(p)
 
 
-SEEDS_HELP = "the seeds of a `train --seeds` run, all in one vmapped program, e.g. 0,1,2"
-
-
-def _seeds(args):
-    """The parsed --seeds, after checking that they go with one device."""
-    from anogan_jax.seeds import parse_seeds
-
-    seeds = parse_seeds(args.seeds)
-    if getattr(args, "devices", "1") != "1":
-        from anogan_jax.devices import DeviceError
-
-        raise DeviceError(
-            "--seeds runs on one device; drop --devices, or use --devices without --seeds"
-        )
-    return seeds
-
-
 def _run_score(args) -> int:
-    from anogan_jax.scoring import ScoreConfig, score_run, score_seeds
-
-    config = _config(ScoreConfig, args)
-    if args.seeds:
-        seeds = _seeds(args)
-        reports = score_seeds(
-            args.run,
-            args.out,
-            config,
-            seeds,
-            **_io(args),
-        )
+    seeds = _seeds(args, _multi_refused(args))
+    out = Path(args.out) if seeds is None else seed_dir(args.out, seeds[0])
+    given = _given(ScoreConfig, args)
+    config = settings_for(ScoreConfig, out / "score_config.json", given, resume=args.resume)
+    if seeds is not None:
+        reports = score_seeds(args.run, args.out, config, seeds, **_io(args))
         for s, report in zip(seeds, reports, strict=True):
-            aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
-            print(f"seed {s}: AUROC {aurocs}")
+            print(f"seed {s}: AUROC {_aurocs(report)}")
         print(f"results in {args.out}/seed_<s>")
         return 0
-    report = score_run(
-        args.run,
-        args.out,
-        config,
-        **_io(args),
-        devices=_devices(args),
-    )
-    aurocs = ", ".join(f"{k} {v['auroc']:.4f}" for k, v in report["scores"].items())
-    print(f"AUROC: {aurocs}; results in {args.out}")
+    report = score_run(args.run, args.out, config, **_io(args), devices=_devices(args))
+    print(f"AUROC: {_aurocs(report)}; results in {args.out}")
     return 0
 
 
-def _add_train_encoder(sub) -> None:
-    from anogan_jax.encoder_run import EncoderConfig
+def _aurocs(report: dict) -> str:
+    def shown(v):
+        return "n/a" if v["auroc"] is None else f"{v['auroc']:.4f}"
 
-    d = EncoderConfig()
+    return ", ".join(f"{k} {shown(v)}" for k, v in report["scores"].items())
+
+
+def _add_train_encoder(sub) -> None:
+    C = EncoderConfig
     p = sub.add_parser("train-encoder", help="train the f-AnoGAN encoder of a run (resumable)")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
-    p.add_argument("--mode", default=d.mode, help="izi | ziz | izi_f")
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="RMSProp learning rate")
-    p.add_argument("--kappa", type=float, default=d.kappa, help="izi_f feature weight")
-    p.add_argument("--seed", type=int, default=d.seed)
+    _field(p, C, "mode", "izi | ziz | izi_f")
+    _field(p, C, "steps", "encoder updates in total (a resumed run may raise it)")
+    _field(p, C, "batch_size", "images per update")
+    _field(p, C, "lr", "RMSProp learning rate")
+    _field(p, C, "kappa", "izi_f feature weight")
+    _field(p, C, "seed", "the encoder's seed (initialisation, data order)")
     p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (--run is their parent folder)")
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--log-every", type=int, default=d.log_every)
+    _field(p, C, "checkpoint_every", "steps between checkpoints")
+    _field(p, C, "keep", "checkpoints kept (>= 1)")
+    _field(p, C, "log_every", "steps between metrics.jsonl records (and device syncs)")
     _add_io(p, "the encoder folder")
 
 
 def _run_train_encoder(args) -> int:
-    from anogan_jax.encoder_run import (
-        EncoderConfig,
-        encoder_dir,
-        train_encoder,
-        train_encoder_seeds,
-    )
-
-    config = _config(EncoderConfig, args)
-    if args.seeds:
-        seeds = _seeds(args)
-        state = train_encoder_seeds(
-            args.run,
-            config,
-            seeds,
-            **_io(args),
-        )
+    args.devices, args.coordinator = "1", None
+    seeds = _seeds(args, {})
+    given = _given(EncoderConfig, args)
+    mode = given.get("mode", EncoderConfig.mode)
+    run = seed_dir(args.run, seeds[0]) if seeds is not None else Path(args.run)
+    saved = encoder_dir(run, mode) / "encoder_config.json"
+    config = settings_for(EncoderConfig, saved, given, resume=args.resume)
+    if seeds is not None:
+        state = train_encoder_seeds(args.run, config, seeds, **_io(args))
         print(
             f"encoders of seeds {seeds} trained to step {int(state.step[0])}; in "
-            f"{args.run}/seed_<s>/encoder_{args.mode}"
+            f"{args.run}/seed_<s>/encoder_{config.mode}"
         )
         return 0
-    state = train_encoder(
-        args.run,
-        config,
-        **_io(args),
-    )
-    print(f"encoder trained to step {int(state.step)}; in {encoder_dir(args.run, args.mode)}")
+    state = train_encoder(args.run, config, **_io(args))
+    print(f"encoder trained to step {int(state.step)}; in {encoder_dir(args.run, config.mode)}")
     return 0
 
 
 def _add_classifier_commands(sub) -> None:
+    C = ClassifierConfig
     p = sub.add_parser("train-classifier", help="train the feature network of the GAN metrics")
-    p.add_argument("--dataset", default="mnist", help="digits | mnist | fashion_mnist")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
+    _field(p, C, "dataset", "digits | mnist | fashion_mnist | a .npz file")
+    _field(p, C, "steps", "updates in total (a resumed run may raise it)")
+    _field(p, C, "batch_size", "images per update")
+    _field(p, C, "seed", "the classifier's seed")
     p.add_argument("--classifier-dir", default=None, help="root folder (default: the cache)")
     _add_io(p, "the classifier folder")
     p = sub.add_parser("evaluate", help="FID, KID, IS and Parzen log-likelihood of a run")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
-    p.add_argument("--num-samples", type=int, default=5000)
+    p.add_argument("--num-samples", type=int, default=5000, help="generated images (default: 5000)")
     p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the samples (default: 0)")
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: last)")
     _add_data_dir(p)
 
 
 def _run_train_classifier(args) -> int:
-    from anogan_jax.classifier import classifier_dir, train_classifier
-
-    c = train_classifier(
-        args.dataset,
-        args.classifier_dir,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        **_io(args),
-    )
-    where = classifier_dir(args.dataset, args.classifier_dir)
+    given = _given(ClassifierConfig, args)
+    dataset = given.get("dataset", ClassifierConfig.dataset)
+    saved = classifier_dir(dataset, args.classifier_dir) / "config.json"
+    config = settings_for(ClassifierConfig, saved, given, resume=args.resume)
+    settings = dataclasses.asdict(config)
+    c = train_classifier(settings.pop("dataset"), args.classifier_dir, **settings, **_io(args))
+    where = classifier_dir(config.dataset, args.classifier_dir)
     print(f"test accuracy {c.info['test_accuracy']:.4f}; in {where}")
     return 0
 
 
 def _run_evaluate(args) -> int:
-    from anogan_jax.evaluate import evaluate_run
-
     r = evaluate_run(
         args.run,
         num_samples=args.num_samples,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -27,6 +28,7 @@ import jax
 import numpy as np
 
 from anogan_jax.errors import UserError
+from anogan_jax.files import atomic_write_bytes
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 PROTOCOLS = ("one_class_normal", "one_class_anomalous")
@@ -112,10 +114,6 @@ def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
             cache.unlink(missing_ok=True)
     raw = _decode_tfds(name, data_dir)
     try:
-        import io
-
-        from anogan_jax.checkpoint import atomic_write_bytes
-
         buf = io.BytesIO()
         np.savez(buf, **raw)
         atomic_write_bytes(cache, buf.getvalue())

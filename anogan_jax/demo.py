@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from anogan_jax.runner import RunConfig, train_gan
-from anogan_jax.scoring import ScoreConfig, score_run
+from anogan_jax.runs.config import RunConfig, ScoreConfig
+from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.scoring import score_run
 
 SEARCH = ScoreConfig(method="anogan", num_steps=100, batch_size=64, limit=300, val_images=64)
 DEMO = RunConfig(

@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from anogan_jax import xla_cpu
+from anogan_jax.loop import all_finite
+from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.scores import fanogan_scores
 from anogan_jax.state import EncoderState
@@ -90,20 +91,18 @@ def make_encoder_step(
         )(state.e_params)
         updates, opt = e_tx.update(grads, state.e_opt_state, state.e_params)
         params = optax.apply_updates(state.e_params, updates)
-        finite = jnp.isfinite(loss) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)])
-        )
+        finite = jnp.isfinite(loss) & all_finite(params)
         state = EncoderState(state.step + 1, params, opt)
         return state, {"loss": loss, **metrics, "finite": finite}
 
     return xla_cpu.jit(step, donate_argnums=0) if jit else step
 
 
-def make_fanogan_scorer(encoder, models) -> Callable:
-    """Jitted ``score(e_params, frozen, images) -> dict`` of per-image f-AnoGAN terms:
-    img_mse, feat_mse, z_mse (||E(G(E(x))) - E(x)||^2 / d, the ziz-style latent distance), z."""
+def make_fanogan_scorer(encoder, models, *, jit: bool = True) -> Callable:
+    """``score(e_params, frozen, images) -> dict`` of per-image f-AnoGAN terms: img_mse,
+    feat_mse, z_mse (||E(G(E(x))) - E(x)||^2 / d, the ziz-style latent distance), z. Jitted
+    unless ``jit`` is False (for callers that compose and jit it themselves)."""
 
-    @xla_cpu.jit
     def score(e_params, frozen, images):
         generate, features = _frozen_fns(models, frozen)
 
@@ -116,7 +115,7 @@ def make_fanogan_scorer(encoder, models) -> Callable:
         z_mse = jnp.mean((encode(recon) - z) ** 2, axis=1)
         return {"img_mse": terms["img_mse"], "feat_mse": terms["feat_mse"], "z_mse": z_mse, "z": z}
 
-    return score
+    return xla_cpu.jit(score) if jit else score
 
 
 def near_bound_share(z: np.ndarray, bounded: bool) -> float:

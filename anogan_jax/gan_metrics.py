@@ -17,7 +17,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import logsumexp, xlogy
 
-from anogan_jax import xla_cpu
+from anogan_jax.ops import xla_cpu
 
 _matmul = functools.partial(jnp.matmul, precision=lax.Precision.HIGHEST)
 

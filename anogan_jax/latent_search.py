@@ -16,7 +16,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from anogan_jax import xla_cpu
+from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import project, sample_prior
 
 DISC_TERMS = ("feature", "logit")
@@ -116,8 +116,10 @@ def make_search(
     prior: str = "normal",
     clip_to_prior: bool = False,
     return_trace: bool = False,
+    jit: bool = True,
 ) -> Callable:
-    """Builds the jitted batch search ``search(g_vars, d_vars, images, z0) -> SearchResult``.
+    """Builds the batch search (jitted unless ``jit`` is False, for callers that compose and
+    jit it themselves) ``search(g_vars, d_vars, images, z0) -> SearchResult``.
 
     Args (of the returned function):
       g_vars, d_vars: frozen generator / discriminator variables.
@@ -134,7 +136,6 @@ def make_search(
     tx = make_search_tx(lr, schedule=schedule, num_steps=num_steps)
     project_fn = (lambda z: project(z, prior)) if clip_to_prior else None
 
-    @xla_cpu.jit
     def search(g_vars, d_vars, images, z0):
         def generate_fn(z):
             return models.generator.apply(g_vars, z[None], train=False)[0][0]
@@ -160,7 +161,7 @@ def make_search(
 
         return jax.vmap(one)(images, z0)
 
-    return search
+    return xla_cpu.jit(search) if jit else search
 
 
 def initial_z(key: jax.Array, indices, latent_dim: int, prior: str = "normal") -> jax.Array:

@@ -27,7 +27,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from anogan_jax import batchnorm, conv, xla_cpu
+from anogan_jax.objectives import get_objective
+from anogan_jax.ops import batchnorm, conv, xla_cpu
 
 ARCHS = ("dcgan28", "dcgan28_light", "mlp")
 IMAGE_SHAPE = (28, 28, 1)
@@ -280,11 +281,6 @@ def _network(module: nn.Module, sample_input: jax.Array) -> Network:
     return Network(init, apply)
 
 
-def critic_norm_for(objective: str) -> str:
-    """WGAN-GP needs a per-sample critic (the gradient penalty is per image): LayerNorm."""
-    return "layer" if objective == "wgan_gp" else "batch"
-
-
 def make_gan(
     arch: str,
     *,
@@ -298,13 +294,13 @@ def make_gan(
     Args:
       arch: one of ``ARCHS``.
       latent_dim: size of z.
-      objective: selects the BatchNorm-free critic for ``wgan_gp``.
+      objective: its ``critic_norm`` (LayerNorm for ``wgan_gp``) is the critic's normalisation.
       conv_impl: convolution formulation (see ``conv.py``); the function is the same for all.
       compute_dtype: dtype of convolutions and matmuls; parameters stay float32.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    norm = critic_norm_for(objective)
+    norm = get_objective(objective).critic_norm
     kw = {"dtype": compute_dtype}
     if arch == "dcgan28":
         g, d = DCGAN28Generator(conv_impl, **kw), DCGAN28Discriminator(norm, conv_impl, **kw)

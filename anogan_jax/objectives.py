@@ -19,12 +19,20 @@ OBJECTIVES = ("minimax", "non_saturating", "wgan_gp", "lsgan", "hinge")
 
 class Objective(NamedTuple):
     """``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``, both scalars;
-    ``gp_weight`` > 0 adds the gradient penalty to the critic loss."""
+    ``gp_weight`` > 0 adds the gradient penalty to the critic loss. The rest is what the name
+    implies elsewhere, read from here only: the critic's normalisation (the gradient penalty
+    is per image, so WGAN-GP needs a per-sample critic: LayerNorm), and the usual Adam
+    settings and critic updates per step."""
 
     name: str
     d_loss: Callable[[jax.Array, jax.Array], jax.Array]
     g_loss: Callable[[jax.Array], jax.Array]
     gp_weight: float = 0.0
+    critic_norm: str = "batch"
+    lr: float = 2e-4
+    b1: float = 0.5
+    b2: float = 0.999
+    n_critic: int = 1
 
 
 def _bce_d_loss(real, fake):
@@ -65,7 +73,10 @@ def get_objective(name: str, *, gp_weight: float = 10.0) -> Objective:
     table = {
         "minimax": Objective("minimax", _bce_d_loss, _minimax_g_loss),
         "non_saturating": Objective("non_saturating", _bce_d_loss, _non_saturating_g_loss),
-        "wgan_gp": Objective("wgan_gp", _wgan_d_loss, _wgan_g_loss, gp_weight),
+        # Gulrajani et al.: Adam(1e-4, b1=0, b2=0.9), n_critic 5.
+        "wgan_gp": Objective(
+            "wgan_gp", _wgan_d_loss, _wgan_g_loss, gp_weight, "layer", 1e-4, 0.0, 0.9, 5
+        ),
         "lsgan": Objective("lsgan", _lsgan_d_loss, _lsgan_g_loss),
         "hinge": Objective("hinge", _hinge_d_loss, _wgan_g_loss),
     }
@@ -103,7 +114,7 @@ def gradient_penalty(
 
 
 def default_optimizers(name: str, *, g_lr: float | None = None, d_lr: float | None = None):
-    """The usual optimisers per objective; separate learning rates (TTUR) as arguments.
+    """The objective's usual optimisers; separate learning rates (TTUR) as arguments.
 
     WGAN-GP: Adam(1e-4, b1=0, b2=0.9), n_critic 5 (Gulrajani et al.). Others: Adam(2e-4, b1=0.5)
     (Radford et al.), n_critic 1.
@@ -111,10 +122,7 @@ def default_optimizers(name: str, *, g_lr: float | None = None, d_lr: float | No
     Returns:
       (g_tx, d_tx, n_critic)
     """
-    if name == "wgan_gp":
-        lr, b1, b2, n_critic = 1e-4, 0.0, 0.9, 5
-    else:
-        lr, b1, b2, n_critic = 2e-4, 0.5, 0.999, 1
-    g_tx = optax.adam(g_lr if g_lr is not None else lr, b1=b1, b2=b2)
-    d_tx = optax.adam(d_lr if d_lr is not None else lr, b1=b1, b2=b2)
-    return g_tx, d_tx, n_critic
+    o = get_objective(name)
+    g_tx = optax.adam(g_lr if g_lr is not None else o.lr, b1=o.b1, b2=o.b2)
+    d_tx = optax.adam(d_lr if d_lr is not None else o.lr, b1=o.b1, b2=o.b2)
+    return g_tx, d_tx, o.n_critic

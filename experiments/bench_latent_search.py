@@ -45,10 +45,10 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from anogan_jax import xla_cpu  # noqa: E402
 from anogan_jax.encoder import make_fanogan_scorer  # noqa: E402
 from anogan_jax.latent_search import initial_z, latent_objective, make_search  # noqa: E402
 from anogan_jax.models import make_encoder, make_gan  # noqa: E402
+from anogan_jax.ops import xla_cpu  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 
 NAME = "bench_latent_search"

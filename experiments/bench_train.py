@@ -28,7 +28,8 @@ import jax
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from anogan_jax.models import ARCHS, make_gan  # noqa: E402
 from anogan_jax.objectives import OBJECTIVES, get_objective  # noqa: E402
-from anogan_jax.runner import RunConfig, build_optimizers  # noqa: E402
+from anogan_jax.runs.config import RunConfig  # noqa: E402
+from anogan_jax.runs.gan import build_optimizers  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
 from anogan_jax.train import make_gan_step  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.checkpoint import atomic_write_text, write_json
-from anogan_jax.encoder_run import EncoderConfig, encoder_dir, train_encoder
-from anogan_jax.scoring import ScoreConfig, score_run
+from anogan_jax.files import atomic_write_text, write_json
+from anogan_jax.runs.config import EncoderConfig, ScoreConfig
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
+from anogan_jax.runs.scoring import score_run
 
 
 def main(argv=None) -> int:

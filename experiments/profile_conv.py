@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax import conv, xla_cpu  # noqa: E402
+from anogan_jax.ops import conv, xla_cpu  # noqa: E402
 
 
 class Layer(NamedTuple):

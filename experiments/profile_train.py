@@ -41,10 +41,11 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from anogan_jax import xla_cpu  # noqa: E402
 from anogan_jax.models import make_gan  # noqa: E402
 from anogan_jax.objectives import get_objective, gradient_penalty  # noqa: E402
-from anogan_jax.runner import RunConfig, build_optimizers  # noqa: E402
+from anogan_jax.ops import xla_cpu  # noqa: E402
+from anogan_jax.runs.config import RunConfig  # noqa: E402
+from anogan_jax.runs.gan import build_optimizers  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
 from anogan_jax.train import make_gan_step  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
@@ -301,8 +302,8 @@ def before_after(arch: str, objective: str, args, torch) -> dict:
     pointing it at the old module for one compilation swaps the formulation for that program."""
     import importlib.util
 
-    from anogan_jax import conv as conv_now
     from anogan_jax import models
+    from anogan_jax.ops import conv as conv_now
 
     spec = importlib.util.spec_from_file_location("conv_before", args.before_conv)
     conv_before = importlib.util.module_from_spec(spec)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.study import run_study
-from anogan_jax.study_report import total_hours, write_report
+from anogan_jax.runs.study import run_study
+from anogan_jax.runs.study_report import total_hours, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         results = Path(args.results or ROOT / "experiments" / "results" / study.name)
         runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
         if args.report_only:
-            from anogan_jax.study import load_cells
+            from anogan_jax.runs.study import load_cells
 
             cells = load_cells(results)
         else:

@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from anogan_jax import batchnorm, models
+from anogan_jax import models
+from anogan_jax.ops import batchnorm
 
 # Like the generator's dense BatchNorm (64, 25088), a small conv one, and one with more rows
 # than GEMV_MAX_ROWS (JAX's own reductions).

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from anogan_jax import classifier as clf
 from anogan_jax.data import load_dataset
 from anogan_jax.errors import UserError
-from anogan_jax.runner import RunError
+from anogan_jax.runs import classifier as clf
+from anogan_jax.runs.config import RunError
 
 
 def test_trains_well_above_chance_on_digits_and_loads_back(tmp_path):

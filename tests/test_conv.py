@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from anogan_jax import conv, xla_cpu
+from anogan_jax.ops import conv, xla_cpu
 
 OTHER_IMPLS = [impl for impl in conv.IMPLS if impl != "lax"]
 EPS32 = float(np.finfo(np.float32).eps)

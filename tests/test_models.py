@@ -3,7 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from anogan_jax import models, xla_cpu
+from anogan_jax import models
+from anogan_jax.ops import xla_cpu
 
 
 def _init(net, seed=0):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from anogan_jax import cli
-from anogan_jax.runner import RunConfig, load_gan
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.gan import load_gan
 
 TINY = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]
 

@@ -69,8 +69,8 @@ def test_score_refusals(run, tmp_path, capsys):
 def test_nonfinite_scores_are_left_out_per_score(run, tmp_path, capsys):
     """One score NaN on every image, another on one image: the first gets no metrics (None),
     the second is evaluated on its finite images, the rest on all; nothing crashes."""
-    from anogan_jax.runner import load_gan
-    from anogan_jax.scoring import write_report
+    from anogan_jax.runs.gan import load_gan
+    from anogan_jax.runs.scoring import write_report
 
     _, models, state = load_gan(run)
     rng = np.random.default_rng(0)
@@ -102,7 +102,7 @@ def test_nonfinite_scores_are_left_out_per_score(run, tmp_path, capsys):
 
 
 def test_calibrated_term_with_zero_mean_is_left_out():
-    from anogan_jax.encoder_run import _calibrated
+    from anogan_jax.runs.methods import _calibrated
 
     term = np.float32([0.0, 2.0, 4.0])
     np.testing.assert_allclose(_calibrated(term, np.float32(2.0)), [0.0, 1.0, 2.0])

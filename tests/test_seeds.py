@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from anogan_jax import cli
-from anogan_jax.runner import RunError, load_gan
-from anogan_jax.seeds import parse_seeds, stack, unstack
+from anogan_jax.runs.config import RunError
+from anogan_jax.runs.gan import load_gan
+from anogan_jax.runs.seeds import parse_seeds, stack, unstack
 
 TINY = ["--batch-size", "16", "--latent-dim", "8", "--quiet", "--checkpoint-every", "2"]
 
@@ -83,7 +84,7 @@ def _scores(folder):
 def test_vmapped_encoders_and_scoring_equal_each_seed_alone(tmp_path):
     import shutil
 
-    from anogan_jax.encoder_run import load_encoder
+    from anogan_jax.runs.encoder_run import load_encoder
 
     gan = ["train", "--arch", "mlp", "--steps", "3", *TINY, "--seeds", "0,3"]
     assert cli.main([*gan, "--out", str(tmp_path / "multi")]) == 0
@@ -157,7 +158,7 @@ def test_multi_seed_scoring_resumes_and_refuses_other_settings(tmp_path, capsys)
 
 
 def test_seeds_must_share_every_setting_but_the_seed():
-    from anogan_jax.runner import RunConfig, check_same_settings
+    from anogan_jax.runs.config import RunConfig, check_same_settings
 
     a, b = RunConfig(seed=0), RunConfig(seed=1)
     check_same_settings([a, b], ["r/seed_0", "r/seed_1"], "hint")  # only the seed differs

@@ -1,10 +1,8 @@
 """A tiny study, run twice from scratch: byte-identical cell results; reruns skip cells."""
 
-from anogan_jax.encoder_run import EncoderConfig
-from anogan_jax.runner import RunConfig
-from anogan_jax.scoring import ScoreConfig
-from anogan_jax.study import Method, Study, cells, run_study
-from anogan_jax.study_report import total_hours, write_report
+from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.study import Method, Study, cells, run_study
+from anogan_jax.runs.study_report import total_hours, write_report
 
 TINY = Study(
     name="tiny",

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from anogan_jax import models, objectives
+from anogan_jax.loop import NonFiniteError, fit
 from anogan_jax.state import init_gan_state
-from anogan_jax.train import NonFiniteError, fit, make_gan_step
+from anogan_jax.train import make_gan_step
 
 B = 8
 

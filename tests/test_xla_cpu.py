@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from anogan_jax import conv, models, xla_cpu
+from anogan_jax import models
+from anogan_jax.ops import conv, xla_cpu
 
 pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU options")
 

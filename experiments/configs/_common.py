@@ -2,9 +2,8 @@
 2 cores, so the light `mlp` GAN of the seeds is used; every reduction is stated here and in
 each REPORT.md)."""
 
-from anogan_jax.encoder_run import EncoderConfig
-from anogan_jax.scoring import ScoreConfig
-from anogan_jax.study import Method
+from anogan_jax.runs.config import EncoderConfig, ScoreConfig
+from anogan_jax.runs.study import Method
 
 GAN = dict(
     arch="mlp",

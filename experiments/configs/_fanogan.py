@@ -9,9 +9,8 @@ no setting below was chosen by looking at any test label.
   encoder-initialised search for 10 / 30 / 100 steps (the quality-cost frontier).
 """
 
-from anogan_jax.encoder_run import EncoderConfig
-from anogan_jax.scoring import ScoreConfig
-from anogan_jax.study import Method
+from anogan_jax.runs.config import EncoderConfig, ScoreConfig
+from anogan_jax.runs.study import Method
 
 GAN = dict(
     objective="wgan_gp",

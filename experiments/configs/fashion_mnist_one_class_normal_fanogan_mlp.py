@@ -6,8 +6,8 @@ MLP GAN. Beside it, the old recipe's means from the committed
         experiments/configs/fashion_mnist_one_class_normal_fanogan_mlp.py
 """
 
-from anogan_jax.runner import RunConfig
-from anogan_jax.study import Study
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.study import Study
 from experiments.configs._common import main_study_means
 from experiments.configs._fanogan import ENCODER, GAN, METHODS, NOTES
 

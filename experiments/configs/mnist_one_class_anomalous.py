@@ -4,8 +4,8 @@ the seed, every image of the anomalous class in the test set).
     python -m experiments.run_study experiments/configs/mnist_one_class_anomalous.py
 """
 
-from anogan_jax.runner import RunConfig
-from anogan_jax.study import Study
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.study import Study
 from experiments.configs._common import ENCODER, GAN, METHODS, NOTES
 
 STUDY = Study(

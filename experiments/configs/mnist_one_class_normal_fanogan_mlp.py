@@ -5,8 +5,8 @@ Beside the published rows the report shows the old recipe's means (non-saturatin
     python -m experiments.run_study experiments/configs/mnist_one_class_normal_fanogan_mlp.py
 """
 
-from anogan_jax.runner import RunConfig
-from anogan_jax.study import Study
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.study import Study
 from experiments.configs._common import main_study_means
 from experiments.configs._fanogan import ENCODER, GAN, METHODS, NOTES
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN

@@ -8,8 +8,8 @@ from its committed cells), so the effect of training length is visible per class
 
 import dataclasses
 
-from anogan_jax.runner import RunConfig
-from anogan_jax.study import Study
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.study import Study
 from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, main_study_means
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN
 

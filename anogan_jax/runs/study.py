@@ -15,17 +15,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from anogan_jax.checkpoint import Checkpointer, read_json, write_json
-from anogan_jax.encoder_run import (
-    EncoderConfig,
-    encoder_dir,
-    train_encoder,
-    train_encoder_seeds,
-)
-from anogan_jax.runner import RunConfig
-from anogan_jax.scoring import ScoreConfig, score_seeds
-from anogan_jax.seeds import seed_dir, train_gan_seeds
+from anogan_jax.files import read_json, write_json
+from anogan_jax import metrics
+from anogan_jax.runs.checkpoint import latest_step
+from anogan_jax.runs.config import EncoderConfig
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.config import ScoreConfig
+from anogan_jax.runs.scoring import score_seeds
+from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +63,6 @@ def cells(study: Study):
 def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> list[dict]:
     """Runs every unfinished cell. ``results``: where cell JSONs go (committed); ``runs``:
     where checkpoints go (not committed). Returns all cell results."""
-    from tqdm.auto import tqdm
-
     results, runs = Path(results), Path(runs)
     todo = [(c, s, m) for c, s, m in cells(study) if not cell_path(results, c, s, m.name).exists()]
     bar = tqdm(
@@ -132,7 +130,7 @@ def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) 
     if all(p.exists() and read_json(p)["step"] >= steps for p in summaries):
         return 0.0
     t0 = time.perf_counter()
-    latest = {_latest_step(encoder_dir(r, mode) / "checkpoints") for r in runs}
+    latest = {latest_step(encoder_dir(r, mode) / "checkpoints") for r in runs}
     if len(latest) == 1:
         train_encoder_seeds(
             class_dir, study.encoder, seeds, resume=True, data_dir=data_dir, progress=False
@@ -143,20 +141,8 @@ def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) 
     return time.perf_counter() - t0
 
 
-def _latest_step(ckpt_dir: Path) -> int | None:
-    if not ckpt_dir.exists():
-        return None
-    ckpt = Checkpointer(ckpt_dir)
-    try:
-        return ckpt.latest_step()
-    finally:
-        ckpt.close()
-
-
 def _roc_points(out: Path, column: str, num: int = 101) -> dict:
     """The ROC curve of a score column, resampled at ``num`` FPRs (for the report's plot)."""
-    from anogan_jax import metrics
-
     rows = [line.split(",") for line in (out / "scores.csv").read_text().splitlines()]
     header, body = rows[0], [r for r in rows[1:] if r[1] == "test"]
     col = header.index(column)

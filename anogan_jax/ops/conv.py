@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from anogan_jax import xla_cpu
+from anogan_jax.ops import xla_cpu
 
 IMPLS = ("lax", "patches", "im2col", "subpixel", "tuned")
 _DIMS = ("NHWC", "HWIO", "NHWC")

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from anogan_jax.checkpoint import atomic_write_bytes  # noqa: E402
+from anogan_jax.files import atomic_write_bytes  # noqa: E402
 
 
 def _save(fig, path) -> None:

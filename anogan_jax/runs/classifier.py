@@ -38,45 +38,23 @@ from jax import lax
 
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
-from anogan_jax import xla_cpu
-from anogan_jax.checkpoint import Checkpointer, read_json, write_json
 from anogan_jax.errors import UserError
-from anogan_jax.runner import RunError, folder_lock, prepare_output
-from anogan_jax.train import fit
+from anogan_jax.files import read_json, write_json
+from anogan_jax.keys import named_keys
+from anogan_jax.loop import all_finite, fit
+from anogan_jax.ops import xla_cpu
+from anogan_jax.runs.checkpoint import Checkpointer
+from anogan_jax.runs.config import ClassifierConfig, load_config
+from anogan_jax.runs.folders import check_output, clear_owned, continue_config, folder_lock
 
 ENV_VAR = "ANOGAN_JAX_CLASSIFIER_DIR"
+# What `train-classifier` writes into its folder; --overwrite removes these and nothing else.
+OWNED = ("config.json", "checkpoints", "classifier.json")
 DEFAULT_ROOT = Path("~/.cache/anogan_jax/classifiers")
 
 
 class ClassifierError(UserError, FileNotFoundError):
     """No trained classifier where one was looked for; the message names the command to run."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassifierConfig:
-    dataset: str = "mnist"
-    steps: int = 3000
-    batch_size: int = 128
-    lr: float = 1e-3
-    # Adam's learning rate halves every ``lr_half_life`` steps. The schedule does not depend on
-    # ``steps``, so training on with --resume gives the same parameters as a longer run.
-    lr_half_life: int = 1000
-    max_shift: int = 2  # random translation of up to this many pixels; 0 turns it off
-    seed: int = 0
-    checkpoint_every: int = 500
-
-    def validate(self) -> ClassifierConfig:
-        if not data_lib.is_dataset_name(self.dataset):
-            raise RunError(
-                f"unknown dataset {self.dataset!r}; choose one of "
-                f"{', '.join(data_lib.DATASETS)} or a .npz file"
-            )
-        for name in ("steps", "batch_size", "lr_half_life", "checkpoint_every"):
-            if getattr(self, name) <= 0:
-                raise RunError(f"{name} must be positive, got {getattr(self, name)}")
-        if not self.lr > 0 or self.max_shift < 0:
-            raise RunError(f"need lr > 0 and max_shift >= 0, got {self.lr}, {self.max_shift}")
-        return self
 
 
 class ClassifierState(NamedTuple):
@@ -138,8 +116,7 @@ def make_classifier_step(network, tx: optax.GradientTransformation, *, max_shift
         )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        leaves = jax.tree_util.tree_leaves(params)
-        finite = jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+        finite = jnp.isfinite(loss) & all_finite(params)
         new_state = ClassifierState(state.step + 1, params, opt_state)
         return new_state, {"loss": loss, "accuracy": accuracy, "finite": finite}
 
@@ -166,8 +143,7 @@ def _build(lr: float, lr_half_life: int, max_shift: int):
 
 
 def _keys(seed: int) -> dict:
-    names = ("init", "data", "train")
-    return dict(zip(names, jax.random.split(jax.random.key(seed), len(names)), strict=True))
+    return named_keys(seed, ("init", "data", "train"))
 
 
 @functools.lru_cache(maxsize=2)
@@ -255,15 +231,15 @@ def train_classifier(
     ).validate()
     out = classifier_dir(dataset, root)
     with folder_lock(out):
-        prepare_output(out, resume=resume, overwrite=overwrite, marker="config.json")
-        if resume and (out / "config.json").exists():
-            saved = ClassifierConfig(**read_json(out / "config.json"))
-            config = dataclasses.replace(saved, steps=config.steps)
-        (out / "classifier.json").unlink(missing_ok=True)
-        write_json(out / "config.json", dataclasses.asdict(config))
+        check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
+        config = continue_config(config, out / "config.json", resume=resume)
         train, test = data_lib.load_dataset(dataset, data_dir)
         for split in (train, test):
             _check_labels(split.labels, dataset)
+        if overwrite:
+            clear_owned(out, OWNED)
+        (out / "classifier.json").unlink(missing_ok=True)
+        write_json(out / "config.json", dataclasses.asdict(config))
         t0 = time.perf_counter()
         state = _fit(config, out, train, progress)
         seconds = time.perf_counter() - t0
@@ -291,9 +267,7 @@ def _fit(config: ClassifierConfig, out: Path, train: data_lib.Split, progress: b
 
     ckpt = Checkpointer(out / "checkpoints", keep=2, every=config.checkpoint_every)
     try:
-        state = init()
-        if ckpt.latest_step() is not None:
-            state = ckpt.restore(jax.eval_shape(init))
+        state = ckpt.restore_or_init(init)
         sampler = data_lib.BatchSampler(train.images, config.batch_size, keys["data"])
 
         def batch_fn(step):
@@ -307,7 +281,8 @@ def _fit(config: ClassifierConfig, out: Path, train: data_lib.Split, progress: b
             keys["train"],
             num_steps=config.steps,
             log_every=100,
-            on_step_end=ckpt.save,
+            sync_at=lambda step: step % config.checkpoint_every == 0,
+            on_sync=lambda step, state: ckpt.save(state, step=step),
             nonfinite_hint="a lower learning rate (lr=...)",
             progress=progress,
             desc=f"classifier {config.dataset}",
@@ -334,7 +309,7 @@ def load_classifier(dataset: str, root=None) -> TrainedClassifier:
             f"point ${ENV_VAR} at the folder that holds <dataset>/classifier.json"
         )
     info = read_json(out / "classifier.json")
-    config = ClassifierConfig(**read_json(out / "config.json"))
+    config = load_config(ClassifierConfig, out / "config.json")
     network, tx, _ = _build(config.lr, config.lr_half_life, config.max_shift)
     init_key = _keys(config.seed)["init"]
     ckpt = Checkpointer(out / "checkpoints", keep=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax import plotting
-from anogan_jax.checkpoint import atomic_write_text
+from anogan_jax.runs import plotting
+from anogan_jax.files import atomic_write_text
 
 
 def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
@@ -62,8 +63,6 @@ def _hardware() -> str:
                 break
     except OSError:
         pass
-    import os
-
     return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
 
 

@@ -1,11 +1,8 @@
 """orbax checkpoints of whole state pytrees, restored against ``jax.eval_shape`` of the
-constructor; small JSON files written atomically."""
+constructor."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import jax
@@ -16,36 +13,6 @@ from anogan_jax.errors import UserError
 
 class CheckpointError(UserError, RuntimeError):
     """A checkpoint that is missing, does not match the run's config, or cannot be read."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path) -> dict:
-    with open(path) as f:
-        return json.load(f)
 
 
 class Checkpointer:
@@ -66,8 +33,10 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, state, *, force: bool = False) -> bool:
-        step = int(state.step)
+    def save(self, state, *, step: int | None = None, force: bool = False) -> bool:
+        """Saves ``state`` when ``step`` is a multiple of ``every`` (or ``force``) and not
+        saved yet. ``step``: the state's step when the caller knows it (no device read)."""
+        step = int(state.step) if step is None else step
         if not force and step % self.every:
             return False
         if step in self.manager.all_steps():
@@ -87,6 +56,11 @@ class Checkpointer:
             raise CheckpointError(
                 f"no checkpoint in {self.directory}; train first or check the --run folder"
             )
+        if step not in self.manager.all_steps():
+            raise CheckpointError(
+                f"no checkpoint at step {step} in {self.directory}; the saved steps are "
+                f"{sorted(self.manager.all_steps())}"
+            )
         try:
             return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
         except Exception as err:
@@ -96,10 +70,24 @@ class Checkpointer:
                 "run with another architecture or latent size; retrain or point --run elsewhere."
             ) from err
 
+    def restore_or_init(self, init):
+        """The latest checkpoint, restored against ``jax.eval_shape(init)``; ``init()`` when
+        there is none (a new run)."""
+        if self.latest_step() is None:
+            return init()
+        return self.restore(jax.eval_shape(init))
+
     def close(self) -> None:
         self.manager.close()
 
 
-def abstract_like(constructor, *args):
-    """``jax.eval_shape`` of a state constructor: the restore target, with no allocation."""
-    return jax.eval_shape(constructor, *args)
+def latest_step(directory) -> int | None:
+    """The latest checkpoint step in ``directory``, None when there is none (the folder is not
+    created)."""
+    if not Path(directory).is_dir():
+        return None
+    ckpt = Checkpointer(directory)
+    try:
+        return ckpt.latest_step()
+    finally:
+        ckpt.close()

@@ -17,60 +17,37 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from anogan_jax import metrics as metrics_lib
-from anogan_jax import plotting, xla_cpu
-from anogan_jax.checkpoint import atomic_write_bytes, atomic_write_text, write_json
 from anogan_jax.data import check_images
-from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
-from anogan_jax.latent_search import initial_z, make_search, pad_batch
-from anogan_jax.runner import (
-    RunError,
-    check_same_settings,
-    folder_lock,
-    load_data,
-    load_gan,
-    prepare_output,
+from anogan_jax.devices import check_divisible, make_mesh
+from anogan_jax.files import atomic_write_bytes, atomic_write_text, read_json, write_json
+from anogan_jax.latent_search import pad_batch
+from anogan_jax.runs import plotting
+from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
+from anogan_jax.runs.folders import check_output, clear_owned, folder_lock
+from anogan_jax.runs.gan import load_data, load_gan
+from anogan_jax.runs.methods import jit_method, method_for, vmap_method
+from anogan_jax.runs.seeds import seed_dir
+from anogan_jax.state import g_variables
+
+# What `score` writes into its folder; --overwrite removes these and nothing else.
+OWNED = (
+    "score_config.json",
+    "scored.json",
+    "parts",
+    "scores.csv",
+    "metrics.json",
+    "roc.png",
+    "pr.png",
+    "histograms.png",
+    "extremes.png",
+    "seed_*",
 )
-from anogan_jax.scores import anogan_scores
-
-METHODS = ("anogan", "fanogan")
-
-
-@dataclasses.dataclass(frozen=True)
-class ScoreConfig:
-    method: str = "anogan"
-    num_steps: int = 500
-    batch_size: int = 256
-    lr: float = 0.05
-    schedule: str = "constant"
-    lam: float = 0.1
-    disc: str = "feature"
-    clip_to_prior: bool = False
-    init: str = "prior"  # or "encoder" (needs a trained encoder in the run)
-    kappa: str = "1.0"  # f-AnoGAN: a number, or "calibrated"
-    encoder: str = "izi_f"  # which trained encoder (fanogan, or --init encoder)
-    seed: int = 0
-    limit: int = 0  # 0: the full test set; else a stratified subsample of this size
-    val_images: int = 128  # normal validation images scored for the threshold
-
-    def validate(self) -> ScoreConfig:
-        if self.method not in METHODS:
-            raise RunError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.batch_size <= 0 or self.num_steps <= 0:
-            raise RunError("--batch-size and --num-steps must be positive")
-        if self.init not in ("prior", "encoder"):
-            raise RunError(f"unknown --init {self.init!r}; choose prior or encoder")
-        if self.kappa != "calibrated":
-            try:
-                float(self.kappa)
-            except ValueError:
-                raise RunError(f"--kappa {self.kappa!r}: give a number or 'calibrated'") from None
-        return self
 
 
 def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -101,12 +78,11 @@ def run_batches(
 
     Returns:
       dict of arrays concatenated over all images (padded rows dropped), plus
-      ``compute_seconds`` (wall time of the batches computed in this call).
+      ``compute_seconds`` (wall time of the batches computed in this call) and
+      ``computed_images`` (how many images those batches held).
     """
-    from tqdm.auto import tqdm
-
     parts_dir.mkdir(parents=True, exist_ok=True)
-    outputs, seconds = [], 0.0
+    outputs, seconds, computed = [], 0.0, 0
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
     for start in range(0, len(images), batch_size):
         part = parts_dir / f"{start:08d}.npz"
@@ -126,80 +102,14 @@ def run_batches(
         np.savez(buf, **out)
         atomic_write_bytes(part, buf.getvalue())
         outputs.append(out)
+        computed += int(mask.sum())
         bar.update(int(mask.sum()))
-        bar.set_postfix(img_per_s=f"{int(mask.sum()) / max(seconds, 1e-9):.2f}", refresh=False)
+        bar.set_postfix(img_per_s=f"{computed / max(seconds, 1e-9):.2f}", refresh=False)
     bar.close()
     merged = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
     merged["compute_seconds"] = seconds
+    merged["computed_images"] = computed
     return merged
-
-
-class MethodFn(NamedTuple):
-    """A scoring method as data: ``fn(params, images, indices) -> dict`` of per-image arrays,
-    pure in ``params`` (one run's pytree), so that it can be jitted for one run or vmapped over
-    the stacked params of several seeds. ``fn`` must close over nothing run-specific."""
-
-    params: Any
-    fn: Callable
-
-
-def gan_vars(state):
-    g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    d_vars = {"params": state.d_params, "batch_stats": state.d_batch_stats}
-    return g_vars, d_vars
-
-
-def anogan_method(models, state, config: ScoreConfig, prior: str, encode=None, e_params=None):
-    """The AnoGAN method: vmapped latent search from z0, then scores. z0 is a prior draw from
-    ``fold_in(key, index)`` or, with ``encode(e_params, images)``, the encoder's E(x)."""
-    search = make_search(
-        models,
-        num_steps=config.num_steps,
-        lr=config.lr,
-        schedule=config.schedule,
-        lam=config.lam,
-        disc=config.disc,
-        prior=prior,
-        clip_to_prior=config.clip_to_prior,
-    )
-    key = jax.random.fold_in(jax.random.key(config.seed), 1)
-
-    def fn(params, images, indices):
-        g_vars, d_vars, enc = params
-        if encode is None:
-            z0 = initial_z(key, indices, models.latent_dim, prior)
-        else:
-            z0 = encode(enc, images)
-        result = search(g_vars, d_vars, images, z0)
-        return {**anogan_scores(result, config.lam), "z": result.z}
-
-    return MethodFn((*gan_vars(state), e_params), fn)
-
-
-def jit_method(method: MethodFn, mesh=None):
-    """``batch_fn(images, indices)`` of one run; with a ``mesh`` every batch is split across
-    its devices and the params replicated."""
-    fn = xla_cpu.jit(method.fn)
-    params = method.params if mesh is None else put_replicated(method.params, mesh)
-    put = to_mesh(mesh)
-    return lambda images, indices: fn(params, put(images), put(indices))
-
-
-def vmap_method(methods: list[MethodFn]):
-    """``batch_fn(images, indices)`` of S seeds in one program: images (B, S, H, W, C) and
-    indices (B, S) in, arrays with a seed axis 1 out."""
-    from anogan_jax.seeds import stack
-
-    params = stack([m.params for m in methods])
-    fn = xla_cpu.jit(jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1))
-    return lambda images, indices: fn(params, images, indices)
-
-
-def to_mesh(mesh):
-    """Host batch -> device batch: split across ``mesh`` when given, else left to jit."""
-    if mesh is None:
-        return lambda x: x
-    return lambda x: put_batch(np.asarray(x), mesh)
 
 
 def score_items(data, config: ScoreConfig):
@@ -215,31 +125,34 @@ def score_items(data, config: ScoreConfig):
     return images, indices, labels, classes, split
 
 
-def _check_saved(out: Path, saved: dict, resume: bool) -> None:
-    """A resumed score folder must have been started with the same settings."""
-    path = out / "score_config.json"
-    if resume and path.exists():
-        previous = json.loads(path.read_text())
-        if previous != saved:
-            keys = sorted(set(previous) | set(saved))
-            diff = {k: (previous.get(k), saved.get(k)) for k in keys}
-            diff = {k: v for k, v in diff.items() if v[0] != v[1]}
-            raise RunError(
-                f"--resume with settings that differ from the saved ones {diff} "
-                "(saved, given); rerun with the saved settings or use --overwrite"
-            )
-    write_json(path, saved)
+def _check_saved(out: Path, name: str, now: dict, resume: bool) -> None:
+    """A resumed score folder must have been started with the same settings
+    (``score_config.json``), on the same run at the same checkpoint step (``scored.json``).
+    Raises RunError naming what differs."""
+    path = out / name
+    if not resume or not path.exists():
+        return
+    previous = read_json(path)
+    keys = sorted(set(previous) | set(now))
+    diff = {k: (previous.get(k), now.get(k)) for k in keys}
+    diff = {k: v for k, v in diff.items() if v[0] != v[1]}
+    if diff:
+        raise RunError(
+            f"--resume of {out} with settings or a model that differ from the saved ones "
+            f"{diff} (saved, now); rerun with the saved settings on the same run, or use "
+            "--overwrite or another --out"
+        )
 
 
-def method_for(run, config: ScoreConfig, run_config, models, state, data) -> MethodFn:
-    """The MethodFn of ``config`` for one trained run."""
-    if config.method == "anogan" and config.init == "prior":
-        return anogan_method(models, state, config, run_config.prior)
-    from anogan_jax import encoder_run  # it builds on this module
+def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
+    if overwrite:
+        clear_owned(out, OWNED)
+    write_json(out / "score_config.json", saved)
+    write_json(out / "scored.json", scored)
 
-    if config.method == "fanogan":
-        return encoder_run.fanogan_method(run, config, run_config, models, state, data)
-    return encoder_run.encoder_init_method(run, config, run_config, models, state)
+
+def _provenance(run, state) -> dict:
+    return {"run": str(Path(run).resolve()), "gan_step": int(state.step)}
 
 
 def score_run(
@@ -258,16 +171,23 @@ def score_run(
     ``devices`` > 1 (or "all") splits every batch of images across that many devices."""
     out, config = Path(out), config.validate()
     with folder_lock(out):
-        prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
-        _check_saved(out, dataclasses.asdict(config), resume)
+        check_output(
+            out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=[run]
+        )
+        saved = dataclasses.asdict(config)
+        _check_saved(out, "score_config.json", saved, resume)
         run_config, models, state = load_gan(run)
+        scored = _provenance(run, state)
+        _check_saved(out, "scored.json", scored, resume)
         data = load_data(run_config, data_dir)
         images, indices, labels, classes, split = score_items(data, config)
         check_images(images, "images to score")
+        _check_labels(labels, split)
         mesh = None if devices == 1 else make_mesh(devices)
         if mesh is not None:
             check_divisible(config.batch_size, mesh)
         method = method_for(run, config, run_config, models, state, data)
+        _start(out, saved, scored, overwrite)
         t0 = time.perf_counter()
         results = run_batches(
             jit_method(method, mesh),
@@ -281,6 +201,17 @@ def score_run(
         wall = time.perf_counter() - t0
         return write_report(
             out, results, images, labels, classes, split, models, state, wall_seconds=wall
+        )
+
+
+def _check_labels(labels: np.ndarray, split: np.ndarray) -> None:
+    test = labels[split == "test"]
+    if len(np.unique(test)) < 2:
+        kind = "anomalous" if test.size and test[0] else "normal"
+        raise RunError(
+            f"the test images to score are all {kind} ({test.size} images): AUROC needs both "
+            "normal and anomalous test images. Use a dataset whose test split holds both, or "
+            "a larger --limit"
         )
 
 
@@ -303,18 +234,20 @@ def score_seeds(
     ``score_run(<root>/seed_<s>, ...)`` up to float rounding; the shared batch parts live in
     ``<out>/parts``. Returns the per-seed metrics dicts.
     """
-    from anogan_jax.seeds import seed_dir
-
     out, config = Path(out), config.validate()
     with folder_lock(out):
-        prepare_output(out, resume=resume, overwrite=overwrite, marker="score_config.json")
-        _check_saved(out, {**dataclasses.asdict(config), "seeds": list(seeds)}, resume)
-        loaded = [load_gan(seed_dir(root, s)) for s in seeds]
+        runs = [seed_dir(root, s) for s in seeds]
+        check_output(
+            out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=runs
+        )
+        saved = {**dataclasses.asdict(config), "seeds": list(seeds)}
+        _check_saved(out, "score_config.json", saved, resume)
+        loaded = [load_gan(r) for r in runs]
+        scored = {"runs": [_provenance(r, st) for r, (_, _, st) in zip(runs, loaded, strict=True)]}
+        _check_saved(out, "scored.json", scored, resume)
         models = loaded[0][1]
         check_same_settings(
-            [rc for rc, _, _ in loaded],
-            [seed_dir(root, s) for s in seeds],
-            "score them one by one (without --seeds)",
+            [rc for rc, _, _ in loaded], runs, "score them one by one (without --seeds)"
         )
         datas = [load_data(rc, data_dir) for rc, _, _ in loaded]
         items = [score_items(d, config) for d in datas]
@@ -325,10 +258,12 @@ def score_seeds(
             )
         for it in items:
             check_images(it[0], "images to score")
+            _check_labels(it[2], it[4])
         methods = [
-            method_for(seed_dir(root, s), config, rc, m, st, d)
-            for s, (rc, m, st), d in zip(seeds, loaded, datas, strict=True)
+            method_for(r, config, rc, m, st, d)
+            for r, (rc, m, st), d in zip(runs, loaded, datas, strict=True)
         ]
+        _start(out, saved, scored, overwrite)
         t0 = time.perf_counter()
         results = run_batches(
             vmap_method(methods),
@@ -341,12 +276,15 @@ def score_seeds(
         )
         wall = time.perf_counter() - t0
         reports = []
-        for i, s in enumerate(seeds):
+        shared = ("compute_seconds", "computed_images")
+        for i, (s, r) in enumerate(zip(seeds, runs, strict=True)):
             seed_out = seed_dir(out, s)
             seed_out.mkdir(parents=True, exist_ok=True)
             write_json(seed_out / "score_config.json", dataclasses.asdict(config))
-            mine = {k: v[:, i] for k, v in results.items() if k != "compute_seconds"}
+            write_json(seed_out / "scored.json", _provenance(r, loaded[i][2]))
+            mine = {k: v[:, i] for k, v in results.items() if k not in shared}
             mine["compute_seconds"] = results["compute_seconds"] / len(seeds)
+            mine["computed_images"] = results["computed_images"]
             reports.append(
                 write_report(
                     seed_out,
@@ -364,7 +302,7 @@ def score_seeds(
 
 
 def _score_columns(results: dict) -> list[str]:
-    skip = {"index", "z", "compute_seconds"}
+    skip = {"index", "z", "compute_seconds", "computed_images"}
     return [k for k, v in results.items() if k not in skip and np.ndim(v) == 1]
 
 
@@ -404,9 +342,11 @@ def write_report(out, results, images, labels, classes, split, models, state, *,
         prec, rec, _ = metrics_lib.pr_curve(y, s)
         curves_roc[c] = (fpr, tpr, report["scores"][c]["auroc"])
         curves_pr[c] = (rec, prec, report["scores"][c]["auprc"])
-    computed = results["compute_seconds"]
+    seconds = results["compute_seconds"]
+    computed = results.get("computed_images", len(labels))
     report["wall_seconds"] = wall_seconds
-    report["images_per_second"] = float(len(labels) / computed) if computed > 0 else None
+    # Images computed in this call over their time (batches loaded from parts/ excluded).
+    report["images_per_second"] = float(computed / seconds) if seconds > 0 else None
     write_json(out / "metrics.json", report)
     plotting.roc_pr_curves(out / "roc.png", curves_roc, kind="roc")
     plotting.roc_pr_curves(out / "pr.png", curves_pr, kind="pr")
@@ -424,8 +364,7 @@ def _extremes(path, results, images, labels, test, models, state, k: int = 5):
     score = results["A"]
     order = np.flatnonzero(test)[np.argsort(score[test])]
     chosen = np.concatenate([order[::-1][:k], order[:k]])
-    g_vars = {"params": state.g_params, "batch_stats": state.g_batch_stats}
-    gx = np.asarray(models.generator.apply(g_vars, results["z"][chosen], train=False)[0])
+    gx = np.asarray(models.generator.apply(g_variables(state), results["z"][chosen], train=False)[0])
     rows = []
     for j, i in enumerate(chosen):
         tag = "high" if j < k else "low"

@@ -1,0 +1,100 @@
+"""Files the package writes: atomic writes (never a half-written file where a good one was),
+JSON and JSON-lines, created with the user's umask."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from anogan_jax.errors import UserError
+
+
+class FileFormatError(UserError, ValueError):
+    """A file the package wrote earlier that can no longer be read (damaged or edited)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``.
+    The file gets the permissions a plain ``open(path, "w")`` would (0666 less the umask)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_json(path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path) -> dict:
+    """The JSON object in ``path``. Raises FileFormatError naming the file when it is not a
+    readable JSON object."""
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FileFormatError(
+            f"{path} is damaged ({err}); restore it from a backup, or start that folder again "
+            "with --overwrite"
+        ) from None
+    if not isinstance(obj, dict):
+        raise FileFormatError(
+            f"{path} holds a JSON {type(obj).__name__}, not an object; restore it from a "
+            "backup, or start that folder again with --overwrite"
+        )
+    return obj
+
+
+def read_jsonl(path) -> list[dict]:
+    """The records of a JSON-lines file ([] when it does not exist). A damaged LAST line (a
+    write cut short) is dropped with a warning; a damaged line before it is an error."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as err:
+            if i == len(lines) - 1:
+                warnings.warn(
+                    f"{path}: dropped its damaged last line ({err})", RuntimeWarning, stacklevel=2
+                )
+                break
+            raise FileFormatError(
+                f"{path} line {i + 1} is damaged ({err}); remove that line, or start the "
+                "folder again with --overwrite"
+            ) from None
+        records.append(record)
+    return records
+
+
+def write_jsonl(path, records: list[dict]) -> None:
+    """Rewrites a JSON-lines file atomically."""
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))

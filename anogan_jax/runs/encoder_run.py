@@ -1,0 +1,302 @@
+"""Encoder training into a run folder (``<run>/encoder_<mode>/``) and the f-AnoGAN batch
+functions used by ``score --method fanogan`` and ``score --method anogan --init encoder``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from anogan_jax import data as data_lib
+from anogan_jax import models as models_lib
+from anogan_jax.encoder import encoder_tx, make_encoder_step, make_fanogan_scorer, near_bound_share
+from anogan_jax.files import read_json, write_json
+from anogan_jax.keys import named_keys
+from anogan_jax.loop import fit
+from anogan_jax.runs import plotting
+from anogan_jax.runs.checkpoint import Checkpointer, latest_step
+from anogan_jax.runs.config import EncoderConfig, RunError, check_same_settings, load_config
+from anogan_jax.runs.folders import (
+    MetricsLog,
+    check_output,
+    clear_owned,
+    continue_config,
+    folder_lock,
+    folder_locks,
+)
+from anogan_jax.runs.gan import load_data, load_gan
+from anogan_jax.runs.seeds import check_same_step, fit_seeds, seed_dir, unstack
+from anogan_jax.state import d_variables, g_variables, init_encoder_state
+
+# What `train-encoder` writes into its folder; --overwrite removes these and nothing else.
+OWNED = (
+    "encoder_config.json",
+    "gan.json",
+    "checkpoints",
+    "metrics.jsonl",
+    "loss_curve.png",
+    "reconstructions.png",
+    "summary.json",
+)
+ENCODER_NONFINITE_HINT = "a lower --lr"
+
+
+def encoder_dir(run, mode: str) -> Path:
+    return Path(run) / f"encoder_{mode}"
+
+
+def _build(run_config, config: EncoderConfig):
+    encoder = models_lib.make_encoder(
+        run_config.arch,
+        latent_dim=run_config.latent_dim,
+        bounded=run_config.prior == "uniform",
+        conv_impl=run_config.conv_impl,
+    )
+    keys = named_keys(config.seed, ("init", "data", "train"), stream=2)
+    return encoder, encoder_tx(config.lr), keys
+
+
+def _frozen(state):
+    return g_variables(state), d_variables(state)
+
+
+class _EncoderRun:
+    """One GAN run's encoder folder: config, data sampler, checkpoints, metrics log. The
+    constructor only checks and writes nothing; ``open`` writes and restores."""
+
+    def __init__(self, run, config: EncoderConfig, *, resume, overwrite, data_dir):
+        self.out = out = encoder_dir(run, config.mode)
+        self.run_config, self.models, gan_state = load_gan(run)
+        check_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
+        self.config = config = continue_config(
+            config, out / "encoder_config.json", resume=resume
+        )
+        self.overwrite = overwrite
+        self.data = load_data(self.run_config, data_dir)
+        self.encoder, self.tx, keys = _build(self.run_config, config)
+        self.keys, self.train_key = keys, keys["train"]
+        self.frozen = _frozen(gan_state)
+        self.gan_step = int(gan_state.step)
+        self.sampler = data_lib.BatchSampler(self.data.train, config.batch_size, keys["data"])
+        trained_on = None if overwrite else _gan_step_of(out)
+        if trained_on is not None and trained_on != self.gan_step:
+            raise RunError(
+                f"{out} was trained against the GAN at step {trained_on}; the GAN is now at "
+                f"step {self.gan_step}. Start the encoder again with --overwrite"
+            )
+        done = None if overwrite else latest_step(out / "checkpoints")
+        if done is not None and done > config.steps:
+            raise RunError(
+                f"{out} is already at step {done}; --steps {config.steps} would go back. "
+                f"Give --steps >= {done}"
+            )
+
+    def open(self) -> _EncoderRun:
+        out, config = self.out, self.config
+        if self.overwrite:
+            clear_owned(out, OWNED)
+        write_json(out / "encoder_config.json", dataclasses.asdict(config))
+        write_json(out / "gan.json", {"gan_step": self.gan_step})
+        self.ckpt = Checkpointer(
+            out / "checkpoints", keep=config.keep, every=config.checkpoint_every
+        )
+        self.state = self.ckpt.restore_or_init(
+            lambda: init_encoder_state(self.encoder, self.tx, self.keys["init"])
+        )
+        self.metrics = MetricsLog(out / "metrics.jsonl", int(self.state.step))
+        return self
+
+    def make_step(self, jit: bool = True):
+        c = self.config
+        return make_encoder_step(
+            c.mode,
+            self.encoder,
+            self.models,
+            self.tx,
+            kappa=c.kappa,
+            prior=self.run_config.prior,
+            jit=jit,
+        )
+
+    def on_log(self, step, metrics, rate):
+        self.metrics.append({"step": step, "steps_per_s": rate, **metrics})
+
+    def on_sync(self, step, state):
+        self.ckpt.save(state, step=step)
+
+    def sync_at(self, step: int) -> bool:
+        return step % self.config.checkpoint_every == 0
+
+    def finish(self, state):
+        self.ckpt.save(state, force=True)
+        self.ckpt.close()
+        _encoder_report(
+            self.out,
+            self.encoder,
+            self.models,
+            self.frozen,
+            state,
+            self.data,
+            self.run_config,
+            self.metrics.records,
+            self.gan_step,
+        )
+
+
+def train_encoder(
+    run, config: EncoderConfig, *, resume=False, overwrite=False, data_dir=None, progress=True
+):
+    """Trains the f-AnoGAN encoder of a GAN run; G and D stay frozen. Returns EncoderState."""
+    config = config.validate()
+    with folder_lock(encoder_dir(run, config.mode)):
+        r = _EncoderRun(run, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
+        r.open()
+        step = r.make_step()
+        try:
+            state = fit(
+                r.state,
+                lambda s, b, k: step(s, r.frozen, b, k),
+                r.sampler,
+                r.train_key,
+                num_steps=r.config.steps,
+                log_every=r.config.log_every,
+                on_log=r.on_log,
+                sync_at=r.sync_at,
+                on_sync=r.on_sync,
+                nonfinite_hint=ENCODER_NONFINITE_HINT,
+                progress=progress,
+                desc=f"encoder {r.config.mode}",
+            )
+        except BaseException:
+            r.ckpt.close()
+            raise
+        r.finish(state)
+        return state
+
+
+def train_encoder_seeds(
+    root,
+    config: EncoderConfig,
+    seeds: list[int],
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+):
+    """Trains the encoders of the seeds' GANs (``<root>/seed_<s>``, from ``train --seeds``) in
+    one vmapped program (``seeds.fit_seeds``): the S encoder states and frozen GANs are
+    stacked on a leading axis.
+
+    Every seed uses the same EncoderConfig (so the same encoder seed: the GAN seed is what
+    varies), and each equals ``train_encoder(<root>/seed_<s>, config)`` up to float rounding.
+    Returns the stacked EncoderState.
+    """
+    config = config.validate()
+    runs_dirs = [seed_dir(root, s) for s in seeds]
+    with folder_locks([encoder_dir(d, config.mode) for d in runs_dirs]):
+        runs = [
+            _EncoderRun(d, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
+            for d in runs_dirs
+        ]
+        _check_same(runs)
+        runs = [r.open() for r in runs]
+        check_same_step(
+            [int(r.state.step) for r in runs], "`train-encoder --run <root>/seed_S --resume`"
+        )
+        first = runs[0]
+        try:
+            state = fit_seeds(
+                first.make_step(jit=False),
+                [r.state for r in runs],
+                [r.sampler for r in runs],
+                [r.train_key for r in runs],
+                frozen=[r.frozen for r in runs],
+                on_log_each=[r.on_log for r in runs],
+                on_sync_each=[r.on_sync for r in runs],
+                sync_at=first.sync_at,
+                num_steps=first.config.steps,
+                log_every=first.config.log_every,
+                nonfinite_hint=ENCODER_NONFINITE_HINT,
+                progress=progress,
+                desc=f"encoder {first.config.mode} x {len(runs)} seeds",
+            )
+        except BaseException:
+            for r in runs:
+                r.ckpt.close()
+            raise
+        for r, s in zip(runs, unstack(state, len(runs)), strict=True):
+            r.finish(s)
+        return state
+
+
+def _check_same(runs) -> None:
+    """The seeds of one vmapped program must share the model, the encoder settings and the
+    step they resume from."""
+    first = runs[0]
+    check_same_settings(
+        [r.run_config for r in runs],
+        [r.out.parent for r in runs],
+        "train the seeds together with `train --seeds`",
+    )
+    for r in runs[1:]:
+        if r.config != first.config:
+            raise RunError(
+                f"{r.out} was started with other encoder settings than {first.out}; "
+                "use --overwrite, or resume each seed alone"
+            )
+
+
+def _encoder_report(out, encoder, models, frozen, state, data, run_config, records, gan_step):
+    scorer = make_fanogan_scorer(encoder, models)
+    x = data.train[:64]
+    res = jax.device_get(scorer(state.e_params, frozen, x))
+    recon = np.asarray(models.generator.apply(frozen[0], res["z"], train=False)[0])
+    pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
+    plotting.image_grid(out / "reconstructions.png", pairs[:64], ncols=8, title="x | G(E(x))")
+    keys = [k for k in ("loss", "img_mse", "feat_mse", "z_mse") if records and k in records[-1]]
+    if records:
+        plotting.loss_curves(out / "loss_curve.png", records, keys, title=out.name)
+    share = near_bound_share(res["z"], run_config.prior == "uniform")
+    summary = {"step": int(state.step), "near_bound_share": share, "gan_step": gan_step}
+    write_json(out / "summary.json", summary)
+
+
+def load_encoder(run, mode: str, run_config, gan_step: int | None = None):
+    """(encoder network, EncoderState) of ``<run>/encoder_<mode>``. With ``gan_step``,
+    refuses an encoder that was trained against another checkpoint of the GAN."""
+    out = encoder_dir(run, mode)
+    if not (out / "encoder_config.json").exists():
+        raise RunError(
+            f"{out} holds no trained encoder; run `anogan-jax train-encoder --run {run} "
+            f"--mode {mode}` first"
+        )
+    config = load_config(EncoderConfig, out / "encoder_config.json")
+    trained_on = _gan_step_of(out)
+    if gan_step is not None and trained_on is not None and trained_on != gan_step:
+        raise RunError(
+            f"the encoder in {out} was trained against the GAN at step {trained_on}, but the "
+            f"GAN in {run} is now at step {gan_step}: it no longer belongs to that generator. "
+            f"Retrain it: `anogan-jax train-encoder --run {run} --mode {mode} --overwrite`"
+        )
+    encoder, tx, keys = _build(run_config, config)
+    ckpt = Checkpointer(out / "checkpoints", keep=config.keep)
+    try:
+        state = ckpt.restore(jax.eval_shape(lambda: init_encoder_state(encoder, tx, keys["init"])))
+    finally:
+        ckpt.close()
+    return encoder, state
+
+
+def _gan_step_of(out: Path) -> int | None:
+    """The GAN step an encoder folder was trained against (None: not recorded)."""
+    path = out / "gan.json"
+    if not path.exists():
+        return None
+    step = read_json(path).get("gan_step")
+    if not isinstance(step, int):
+        raise RunError(f"{path} is damaged (no integer gan_step); retrain with --overwrite")
+    return step

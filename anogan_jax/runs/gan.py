@@ -1,0 +1,320 @@
+"""A GAN run folder: building models, data and state from its config, and training into it.
+
+Layout of a run folder::
+
+    config.json        the RunConfig
+    checkpoints/       orbax GAN checkpoints (last k kept), model.json (the model signature)
+    metrics.jsonl      one JSON object per logged step
+    samples/           sample grids, every ``sample_every`` steps
+    loss_curve.png
+    fid.jsonl, checkpoints_best/   with ``fid_every``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from anogan_jax import data as data_lib
+from anogan_jax import models as models_lib
+from anogan_jax import objectives
+from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
+from anogan_jax.files import read_json, write_json
+from anogan_jax.keys import named_keys
+from anogan_jax.loop import fit
+from anogan_jax.ops import xla_cpu
+from anogan_jax.prior import sample_prior
+from anogan_jax.runs import plotting
+from anogan_jax.runs.checkpoint import Checkpointer, CheckpointError, latest_step
+from anogan_jax.runs.config import RunConfig, RunError, load_config, signature
+from anogan_jax.runs.fid import make_fid_monitor
+from anogan_jax.runs.folders import (
+    MetricsLog,
+    check_output,
+    clear_owned,
+    continue_config,
+    folder_lock,
+)
+from anogan_jax.state import g_variables, init_gan_state
+from anogan_jax.train import make_gan_step
+
+# What `train` writes into a run folder; --overwrite removes these and nothing else.
+OWNED = (
+    "config.json",
+    "checkpoints",
+    "checkpoints_best",
+    "metrics.jsonl",
+    "fid.jsonl",
+    "samples",
+    "loss_curve.png",
+    "evaluation*.json",
+)
+NONFINITE_HINT = (
+    "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
+    "safe norm"
+)
+
+
+def build_models(config: RunConfig):
+    """Parameters stay float32; convolutions and matmuls run in ``config.compute_dtype``."""
+    return models_lib.make_gan(
+        config.arch,
+        latent_dim=config.latent_dim,
+        objective=config.objective,
+        conv_impl=config.conv_impl,
+        compute_dtype=jnp.dtype(config.compute_dtype),
+    )
+
+
+def build_optimizers(config: RunConfig):
+    g_tx, d_tx, n_critic = objectives.default_optimizers(
+        config.objective, g_lr=config.g_lr, d_lr=config.d_lr
+    )
+    return g_tx, d_tx, config.n_critic or n_critic
+
+
+def build_step(config: RunConfig, models, g_tx, d_tx, n_critic: int, **kwargs):
+    """The config's training step (``train.make_gan_step``; kwargs: mesh, jit)."""
+    return make_gan_step(
+        objectives.get_objective(config.objective),
+        models,
+        g_tx,
+        d_tx,
+        n_critic=n_critic,
+        update=config.update,
+        prior=config.prior,
+        **kwargs,
+    )
+
+
+def run_keys(seed: int) -> dict:
+    """Named keys of a GAN run, split once from the root key of ``seed``."""
+    return named_keys(seed, ("init", "data", "train", "sample"))
+
+
+def load_data(config: RunConfig, data_dir: str | None = None) -> data_lib.OneClassData:
+    return data_lib.load_one_class(
+        config.dataset,
+        protocol=config.protocol,
+        cls=config.cls,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        gcn=config.gcn,
+        data_dir=data_dir,
+    )
+
+
+def check_signature(ckpt_dir: Path, config: RunConfig) -> None:
+    """Raises CheckpointError naming the fields in which the checkpoints and config differ."""
+    path = Path(ckpt_dir) / "model.json"
+    if not path.exists():
+        return
+    saved, wanted = read_json(path), signature(config)
+    diff = {k: (saved.get(k), v) for k, v in wanted.items() if saved.get(k) != v}
+    if diff:
+        shown = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(
+            f"the checkpoints in {ckpt_dir} were written by another model ({shown}); "
+            "point --run at the matching run folder or retrain"
+        )
+
+
+class GanRun:
+    """One GAN run folder opened for training: its data sampler, keys, checkpoints, state
+    and log. The constructor only checks (data, model signature, step count) and writes
+    nothing; ``open`` then removes what an earlier ``train`` wrote (with ``overwrite``),
+    writes the config and restores or initialises the state."""
+
+    def __init__(self, config: RunConfig, out: Path, models, optimizers, *, data_dir, overwrite):
+        self.config, self.out, self.models, self.optimizers = config, out, models, optimizers
+        self.overwrite = overwrite
+        self.keys = run_keys(config.seed)
+        self.train_key = self.keys["train"]
+        data = load_data(config, data_dir)
+        data_lib.check_images(data.train, "training images")
+        self.data = data
+        self.sampler = data_lib.BatchSampler(
+            data.train, config.batch_size, self.keys["data"], group=optimizers[2]
+        )
+        if not overwrite:
+            check_signature(out / "checkpoints", config)
+            done = latest_step(out / "checkpoints")
+            if done is not None and done > config.steps:
+                raise RunError(
+                    f"{out} is already at step {done}; --steps {config.steps} would go back. "
+                    f"Give --steps >= {done}"
+                )
+
+    def open(self) -> GanRun:
+        config, out = self.config, self.out
+        if self.overwrite:
+            clear_owned(out, OWNED)
+        write_json(out / "config.json", dataclasses.asdict(config))
+        write_json(out / "checkpoints" / "model.json", signature(config))
+        self.ckpt = Checkpointer(
+            out / "checkpoints", keep=config.keep, every=config.checkpoint_every
+        )
+        g_tx, d_tx, _ = self.optimizers
+        self.state = self.ckpt.restore_or_init(
+            lambda: init_gan_state(self.models, g_tx, d_tx, self.keys["init"])
+        )
+        self.log = RunLog(out, config, self.models, self.ckpt, int(self.state.step))
+        return self
+
+
+def open_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir):
+    """Checks the output folder and the config (against the saved one when resuming) and
+    opens the run. Returns (GanRun, models, (g_tx, d_tx, n_critic))."""
+    check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
+    config = continue_config(config, out / "config.json", resume=resume)
+    models = build_models(config)
+    optimizers = build_optimizers(config)
+    run = GanRun(config, out, models, optimizers, data_dir=data_dir, overwrite=overwrite)
+    return run.open(), models, optimizers
+
+
+def train_gan(
+    config: RunConfig,
+    out,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    devices: int | str = 1,
+    fid_every: int = 0,
+    classifier_root=None,
+):
+    """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState.
+
+    ``devices`` > 1 (or "all") trains data-parallel over a mesh of that many devices.
+    ``fid_every`` > 0 logs FID / KID of samples against the NORMAL validation split every that
+    many steps (``fid.jsonl``) and keeps the checkpoint with the lowest FID in
+    ``checkpoints_best/``: label-free model selection (needs ``train-classifier`` first)."""
+    out = Path(out)
+    config = config.validate()
+    if fid_every < 0:
+        raise RunError(f"fid_every must be >= 0, got {fid_every}")
+    with folder_lock(out):
+        run, models, (g_tx, d_tx, n_critic) = open_run(
+            config, out, resume=resume, overwrite=overwrite, data_dir=data_dir
+        )
+        config, state, batch_fn, mesh = run.config, run.state, run.sampler, None
+        if devices != 1:
+            mesh = make_mesh(devices)
+            check_divisible(config.batch_size, mesh)
+            state = put_replicated(state, mesh)
+            batch_fn = lambda step: put_batch(run.sampler(step), mesh, 1)  # noqa: E731
+        step_fn = build_step(config, models, g_tx, d_tx, n_critic, mesh=mesh)
+        if fid_every:
+            run.log.watch_fid(run.data, fid_every, classifier_root)
+        try:
+            state = fit(
+                state,
+                step_fn,
+                batch_fn,
+                run.train_key,
+                num_steps=config.steps,
+                log_every=config.log_every,
+                on_log=run.log.on_log,
+                sync_at=run.log.sync_at,
+                on_sync=run.log.on_sync,
+                nonfinite_hint=NONFINITE_HINT,
+                progress=progress,
+            )
+            run.ckpt.save(state, force=True)
+        finally:
+            run.log.close()
+        run.log.finish()
+        return state
+
+
+class RunLog:
+    """What a run folder records while training: metrics.jsonl (rewritten atomically at each
+    log), checkpoints every ``checkpoint_every`` steps, sample grids, FID with ``watch_fid``,
+    the final loss curve."""
+
+    def __init__(self, out: Path, config: RunConfig, models, ckpt: Checkpointer, start: int):
+        self.out, self.config, self.ckpt, self.models, self.start = out, config, ckpt, models, start
+        self.fid_every, self.best = 0, None
+        fixed_z = sample_prior(
+            run_keys(config.seed)["sample"], (64, config.latent_dim), config.prior
+        )
+        self.sample_fn = xla_cpu.jit(lambda g: models.generator.apply(g, fixed_z, train=False)[0])
+        self.metrics = MetricsLog(out / "metrics.jsonl", start)
+
+    def on_log(self, step, metrics, rate):
+        self.metrics.append({"step": step, "steps_per_s": rate, **metrics})
+
+    def watch_fid(self, data, every: int, classifier_root) -> None:
+        self.fid_every = every
+        self.monitor = make_fid_monitor(
+            self.config, self.models, data, classifier_root=classifier_root
+        )
+        self.best = Checkpointer(self.out / "checkpoints_best", keep=1, every=1)
+        self.fid = MetricsLog(self.out / "fid.jsonl", self.start)
+
+    def sync_at(self, step: int) -> bool:
+        """Whether ``on_sync`` has work at ``step`` (so the loop reads the device only then)."""
+        every = [self.config.checkpoint_every, self.config.sample_every]
+        every += [self.fid_every] if self.fid_every else []
+        return any(step % e == 0 for e in every)
+
+    def _check_fid(self, state, step: int) -> None:
+        if not self.fid_every or step % self.fid_every:
+            return
+        record = {"step": step, **self.monitor(state)}
+        best = min((r["fid"] for r in self.fid.records), default=float("inf"))
+        self.fid.append(record)
+        if record["fid"] < best:
+            self.best.save(state, step=step, force=True)
+            write_json(self.out / "checkpoints_best" / "best.json", record)
+
+    def on_sync(self, step: int, state) -> None:
+        self.ckpt.save(state, step=step)
+        self._check_fid(state, step)
+        if step % self.config.sample_every == 0 or step == self.config.steps:
+            plotting.image_grid(
+                self.out / "samples" / f"step_{step:07d}.png",
+                np.asarray(self.sample_fn(g_variables(state))),
+                title=f"{self.config.arch} {self.config.objective} step {step}",
+            )
+
+    def close(self) -> None:
+        self.ckpt.close()
+        if self.best is not None:
+            self.best.close()
+
+    def finish(self):
+        if self.metrics.records:
+            plotting.loss_curves(
+                self.out / "loss_curve.png",
+                self.metrics.records,
+                ["d_loss", "g_loss"],
+                title=str(self.out.name),
+            )
+
+
+def load_gan(run, *, step: int | None = None):
+    """Loads a trained run: (config, models, state). Raises RunError / CheckpointError."""
+    run = Path(run)
+    if not run.is_dir():
+        raise RunError(f"run folder {run} does not exist; train one with `anogan-jax train`")
+    if not (run / "config.json").exists():
+        raise RunError(f"{run} holds no config.json: it is not a run folder from `train`")
+    config = load_config(RunConfig, run / "config.json")
+    models = build_models(config)
+    g_tx, d_tx, _ = build_optimizers(config)
+    keys = run_keys(config.seed)
+    check_signature(run / "checkpoints", config)
+    ckpt = Checkpointer(run / "checkpoints", keep=config.keep)
+    try:
+        abstract = jax.eval_shape(lambda: init_gan_state(models, g_tx, d_tx, keys["init"]))
+        state = ckpt.restore(abstract, step)
+    finally:
+        ckpt.close()
+    return config, models, state

@@ -1,0 +1,166 @@
+"""Many seeds in one program: S states stacked on a leading axis and trained with
+``jax.vmap`` over the state (one compile, one program). Each seed keeps its own folder
+(``<out>/seed_<s>/``, an ordinary run folder), its own data order and its own keys, so each
+equals that seed alone up to float rounding. ``fit_seeds`` is the one driver of GAN and
+encoder training over seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from anogan_jax.loop import fit
+from anogan_jax.ops import xla_cpu
+from anogan_jax.runs.config import RunConfig, RunError
+from anogan_jax.runs.folders import check_output, continue_config, folder_locks
+from anogan_jax.runs.gan import NONFINITE_HINT, GanRun, build_models, build_optimizers, build_step
+
+
+def stack(trees):
+    """[tree] * S -> one tree with a leading axis S."""
+    return jax.tree.map(lambda *xs: jax.numpy.stack(xs), *trees)
+
+
+def unstack(tree, n: int):
+    """The inverse of ``stack``."""
+    return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(n)]
+
+
+def seed_dir(out, seed: int) -> Path:
+    return Path(out) / f"seed_{seed}"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """ "0,1,2" or "0-4" -> [0, 1, 2] / [0, 1, 2, 3, 4]; rejects duplicates and empties."""
+    try:
+        if "-" in text.strip()[1:] and "," not in text:
+            lo, hi = (int(x) for x in text.split("-"))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise RunError(f"--seeds {text!r}: give comma-separated integers, e.g. 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise RunError(f"--seeds {text!r}: give distinct integers, e.g. 0,1,2")
+    return seeds
+
+
+def check_same_step(steps: list[int], resume_hint: str) -> None:
+    if len(set(steps)) > 1:
+        raise RunError(
+            f"the seeds' checkpoints are at different steps {sorted(set(steps))}; resume each "
+            f"seed alone ({resume_hint}) to the same step"
+        )
+
+
+def fit_seeds(
+    raw_step: Callable,
+    states: list,
+    batch_fns: list[Callable],
+    keys: list,
+    *,
+    frozen: list | None = None,
+    on_log_each: list[Callable],
+    on_sync_each: list[Callable],
+    sync_at: Callable[[int], bool],
+    **fit_kwargs,
+):
+    """Trains S states in one ``jit(vmap(raw_step))`` program (``loop.fit`` underneath).
+
+    Args:
+      raw_step: the un-jitted ``step(state, batch, key)``, or ``step(state, frozen, batch,
+        key)`` with ``frozen`` (one frozen pytree per seed, stacked here).
+      states, batch_fns, keys: one per seed.
+      on_log_each / on_sync_each: one per seed, called with that seed's metrics / state.
+    Returns:
+      the stacked final state.
+    """
+    n = len(states)
+    vstep = xla_cpu.jit(jax.vmap(raw_step), donate_argnums=0)
+    if frozen is not None:
+        stacked = stack(frozen)
+        step_fn = lambda s, b, k: vstep(s, stacked, b, k)  # noqa: E731
+    else:
+        step_fn = vstep
+
+    def on_log(step, metrics, rate):
+        for i, callback in enumerate(on_log_each):
+            callback(step, {k: v[i] for k, v in metrics.items()}, rate)
+
+    def on_sync(step, state):
+        for callback, s in zip(on_sync_each, unstack(state, n), strict=True):
+            callback(step, s)
+
+    return fit(
+        stack(states),
+        step_fn,
+        lambda i: np.stack([b(i) for b in batch_fns]),
+        jax.numpy.stack(keys),
+        on_log=on_log,
+        on_sync=on_sync,
+        sync_at=sync_at,
+        **fit_kwargs,
+    )
+
+
+def train_gan_seeds(
+    config: RunConfig,
+    seeds: list[int],
+    out,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+):
+    """Trains one GAN per seed, all in one vmapped program; each seed's folder is opened (and
+    resumed: its saved settings must match) exactly as ``train_gan`` opens a single run.
+    Returns the stacked state."""
+    out, config = Path(out), config.validate()
+    dirs = [seed_dir(out, s) for s in seeds]
+    with folder_locks([out, *dirs]):
+        configs = [dataclasses.replace(config, seed=s) for s in seeds]
+        for c, d in zip(configs, dirs, strict=True):
+            check_output(d, resume=resume, overwrite=overwrite, marker="config.json")
+        configs = [
+            continue_config(c, d / "config.json", resume=resume)
+            for c, d in zip(configs, dirs, strict=True)
+        ]
+        config = configs[0]
+        models = build_models(config)
+        g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
+        runs = [
+            GanRun(c, d, models, optimizers, data_dir=data_dir, overwrite=overwrite)
+            for c, d in zip(configs, dirs, strict=True)
+        ]  # every seed checked before any is written
+        runs = [r.open() for r in runs]
+        check_same_step(
+            [int(r.state.step) for r in runs], "`train --seed S --out <out>/seed_S --resume`"
+        )
+        try:
+            state = fit_seeds(
+                build_step(config, models, g_tx, d_tx, n_critic, jit=False),
+                [r.state for r in runs],
+                [r.sampler for r in runs],
+                [r.train_key for r in runs],
+                on_log_each=[r.log.on_log for r in runs],
+                on_sync_each=[r.log.on_sync for r in runs],
+                sync_at=runs[0].log.sync_at,
+                num_steps=config.steps,
+                log_every=config.log_every,
+                nonfinite_hint=NONFINITE_HINT,
+                progress=progress,
+                desc=f"train {len(runs)} seeds",
+            )
+            for r, s in zip(runs, unstack(state, len(runs)), strict=True):
+                r.ckpt.save(s, force=True)
+        finally:
+            for r in runs:
+                r.log.close()
+        for r in runs:
+            r.log.finish()
+        return state

@@ -1,0 +1,96 @@
+"""The package's shape: two floors (the library; ``runs/`` above it), no import cycle, and no
+function-level import of the package that could hide one."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "anogan_jax"
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(imported anogan_jax module, at module level?) for every import in ``path``."""
+    tree = ast.parse(path.read_text())
+    top = {id(n) for n in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("anogan_jax")
+        ):
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                name = (
+                    candidate
+                    if (PACKAGE.parent / f"{candidate.replace('.', '/')}.py").exists()
+                    else node.module
+                )
+                found.append((name, id(node) in top))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("anogan_jax"):
+                    found.append((alias.name, id(node) in top))
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        graph[_module_name(path)] = {m for m, _ in _imports(path)} - {"anogan_jax"}
+    return graph
+
+
+def test_no_function_level_imports_of_the_package():
+    inner = [
+        (_module_name(p), m) for p in PACKAGE.rglob("*.py") for m, top in _imports(p) if not top
+    ]
+    assert inner == []
+
+
+def test_library_never_imports_runs():
+    graph = _graph()
+    library = [
+        m
+        for m in graph
+        if not m.startswith("anogan_jax.runs") and m not in ("anogan_jax.cli", "anogan_jax.demo")
+    ]
+    bad = {m: sorted(d for d in graph[m] if d.startswith("anogan_jax.runs")) for m in library}
+    assert {m: d for m, d in bad.items() if d} == {}
+    assert not any("anogan_jax.cli" in deps for deps in graph.values())
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, stack):
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep) :] + [dep])
+            elif dep not in state:
+                visit(dep, stack + [dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_flax_only_in_models():
+    users = [
+        _module_name(p)
+        for p in PACKAGE.rglob("*.py")
+        if "import flax" in p.read_text() or "from flax" in p.read_text()
+    ]
+    assert users == ["anogan_jax.models"]
