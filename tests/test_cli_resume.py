@@ -1,0 +1,103 @@
+"""Resuming through the CLI takes a run's settings from its folder; multi-seed runs refuse
+options they do not honour; a refused command changes no byte of the run."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anogan_jax import cli
+
+TINY = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]
+TINY += ["--checkpoint-every", "2", "--sample-every", "2", "--log-every", "2"]
+
+
+def _snapshot(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seeds") / "m"
+    assert cli.main(["train", *TINY, "--steps", "2", "--seeds", "0,1", "--out", str(out)]) == 0
+    return out
+
+
+def test_multi_seed_resume_restores_the_saved_settings(seeds_run, tmp_path):
+    import shutil
+
+    out = tmp_path / "m"
+    shutil.copytree(seeds_run, out)
+    # Only --steps repeated: the saved arch, batch size and latent size are kept (bug 1 of
+    # the architecture issue: the defaults were taken instead).
+    argv = ["train", "--steps", "4", "--seeds", "0,1", "--quiet", "--out", str(out), "--resume"]
+    assert cli.main(argv) == 0
+    for s in (0, 1):
+        config = json.loads((out / f"seed_{s}" / "config.json").read_text())
+        assert (config["arch"], config["batch_size"], config["latent_dim"]) == ("mlp", 16, 8)
+        assert (config["steps"], config["seed"]) == (4, s)
+        records = (out / f"seed_{s}" / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(r)["step"] for r in records] == [2, 4]
+
+
+def test_multi_seed_resume_with_other_settings_is_refused_and_changes_nothing(
+    seeds_run, tmp_path, capsys
+):
+    import shutil
+
+    out = tmp_path / "m"
+    shutil.copytree(seeds_run, out)
+    before = _snapshot(out)
+    argv = ["train", "--steps", "4", "--seeds", "0,1", "--quiet", "--out", str(out), "--resume"]
+    assert cli.main([*argv, "--arch", "dcgan28_light"]) == 2
+    err = capsys.readouterr().err
+    assert "arch: saved 'mlp', given 'dcgan28_light'" in err and "Traceback" not in err
+    assert _snapshot(out) == before
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (["--fid-every", "2"], "--fid-every"),
+        (["--classifier-dir", "x"], "--classifier-dir"),
+        (["--devices", "2"], "--devices"),
+        (["--coordinator", "localhost:1"], "--coordinator"),
+        (["--seed", "3"], "--seed and --seeds"),
+    ],
+)
+def test_multi_seed_refuses_options_it_does_not_honour(tmp_path, capsys, extra, named):
+    out = tmp_path / "m"
+    argv = ["train", *TINY, "--steps", "2", "--seeds", "0,1", "--out", str(out), *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+    assert not out.exists() or _snapshot(out) == {}
+
+
+def test_single_resume_keeps_saved_settings_and_refuses_changes(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert cli.main(["train", *TINY, "--steps", "2", "--seed", "5", "--out", str(out)]) == 0
+    saved = _snapshot(out)
+    for extra, shown in [
+        (["--seed", "6"], "seed: saved 5, given 6"),
+        (["--objective", "wgan_gp"], "objective: saved 'non_saturating', given 'wgan_gp'"),
+        (["--batch-size", "8"], "batch_size: saved 16, given 8"),
+        (["--g-lr", "0.001"], "g_lr: saved None, given 0.001"),
+    ]:
+        argv = ["train", "--steps", "4", "--quiet", "--out", str(out), "--resume", *extra]
+        assert cli.main(argv) == 2
+        assert shown in capsys.readouterr().err
+        assert _snapshot(out) == saved
+    # --resume without repeating anything continues with the saved settings.
+    assert cli.main(["train", "--steps", "4", "--quiet", "--out", str(out), "--resume"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["seed"], config["arch"], config["steps"]) == (5, "mlp", 4)
+    # Going back is refused.
+    before = _snapshot(out)
+    assert cli.main(["train", "--steps", "2", "--quiet", "--out", str(out), "--resume"]) == 2
+    assert "already at step 4" in capsys.readouterr().err
+    assert _snapshot(out) == before
