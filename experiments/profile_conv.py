@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax.ops import conv, xla_cpu  # noqa: E402
+from anogan_jax.ops import xla_cpu  # noqa: E402
+from experiments import conv_variants  # noqa: E402
 
 
 class Layer(NamedTuple):
@@ -63,8 +64,10 @@ LAYERS = (
 def layer_fn(layer: Layer, impl: str):
     if layer.transpose:
         kw = dict(stride=layer.stride, padding=layer.padding, output_padding=layer.output_padding)
-        return lambda x, w: conv.conv_transpose2d(x, w, impl=impl, **kw)
-    return lambda x, w: conv.conv2d(x, w, stride=layer.stride, padding=layer.padding, impl=impl)
+        return lambda x, w: conv_variants.conv_transpose2d(x, w, impl=impl, **kw)
+    return lambda x, w: conv_variants.conv2d(
+        x, w, stride=layer.stride, padding=layer.padding, impl=impl
+    )
 
 
 # Formulations whose compiled program does this many times the useful flops are not timed
@@ -77,8 +80,8 @@ PASSES = {"fwd": 1, "fwd+dx": 2, "fwd+bwd": 3}
 def distinct_impls(layer: Layer) -> list[str]:
     """Formulations that lower differently for this layer (at stride 1 subpixel* == engine)."""
     if layer.stride > 1:
-        return list(conv.IMPLS)
-    return [impl for impl in conv.IMPLS if not impl.startswith("subpixel")]
+        return list(conv_variants.IMPLS)
+    return [impl for impl in conv_variants.IMPLS if not impl.startswith("subpixel")]
 
 
 def useful_flops(layer: Layer, batch: int) -> float:
@@ -314,7 +317,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--layers", default=",".join(ly.name for ly in LAYERS))
-    parser.add_argument("--impls", default=",".join(conv.IMPLS))
+    parser.add_argument("--impls", default=",".join(conv_variants.IMPLS))
     parser.add_argument("--modes", default=",".join(PASSES))
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--min-seconds", type=float, default=0.05)

@@ -18,8 +18,10 @@ import pytest
 from jax import lax
 
 from anogan_jax.ops import conv, xla_cpu
+from experiments import conv_variants
 
-OTHER_IMPLS = [impl for impl in conv.IMPLS if impl != "lax"]
+# The library's formulations and the two profiled-only ones of experiments/conv_variants.py.
+OTHER_IMPLS = [impl for impl in conv_variants.IMPLS if impl != "lax"]
 EPS32 = float(np.finfo(np.float32).eps)
 
 
@@ -61,7 +63,7 @@ ODD_LAYERS = {
 
 def apply(layer: Layer, impl: str, x, kernel):
     if layer.transpose:
-        return conv.conv_transpose2d(
+        return conv_variants.conv_transpose2d(
             x,
             kernel,
             stride=layer.stride,
@@ -69,7 +71,7 @@ def apply(layer: Layer, impl: str, x, kernel):
             output_padding=layer.output_padding,
             impl=impl,
         )
-    return conv.conv2d(x, kernel, stride=layer.stride, padding=layer.padding, impl=impl)
+    return conv_variants.conv2d(x, kernel, stride=layer.stride, padding=layer.padding, impl=impl)
 
 
 @functools.cache
