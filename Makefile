@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test test-slow lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,7 +15,10 @@ demo: $(STAMP)
 	$(PY) -m anogan_jax.demo --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -x --durations=15
+	$(PY) -m pytest -q -x -m "not slow" --durations=15
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -x -m slow --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check anogan_jax experiments tests

@@ -3,9 +3,12 @@
 
 import json
 
+import pytest
+
 from experiments import bench_latent_search, bench_train
 
 
+@pytest.mark.slow
 def test_bench_train_quick_writes_results(tmp_path):
     argv = ["--quick", "--allow-busy", "--no-torch", "--archs", "mlp"]
     bench_train.main([*argv, "--objectives", "non_saturating", "--out", str(tmp_path / "t")])
@@ -17,6 +20,7 @@ def test_bench_train_quick_writes_results(tmp_path):
     assert "| mlp | non_saturating |" in (tmp_path / "t.md").read_text()
 
 
+@pytest.mark.slow
 def test_bench_latent_search_quick_writes_results(tmp_path):
     argv = ["--quick", "--allow-busy", "--no-torch", "--archs", "dcgan28_light"]
     bench_latent_search.main([*argv, "--batches", "1,4", "--out", str(tmp_path / "s")])

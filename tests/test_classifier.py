@@ -12,6 +12,7 @@ from anogan_jax.runs import classifier as clf
 from anogan_jax.runs.config import RunError
 
 
+@pytest.mark.slow
 def test_trains_well_above_chance_on_digits_and_loads_back(tmp_path):
     # Measured over seeds 0-4 at 100 steps: test accuracy 0.948-0.976 (chance: 0.1).
     trained = clf.train_classifier(

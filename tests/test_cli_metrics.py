@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from anogan_jax import cli
 
 TRAIN = ["train", "--arch", "mlp", "--latent-dim", "8", "--batch-size", "16", "--quiet"]
 
 
+@pytest.mark.slow
 def test_classifier_fid_selection_and_evaluate(tmp_path, capsys):
     root = tmp_path / "classifiers"
     argv = ["train-classifier", "--dataset", "digits", "--steps", "30", "--quiet"]

@@ -35,6 +35,7 @@ def eight():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_training_on_8_devices_equals_1(eight):
     assert eight["device_count"] == 8
     # Tolerance: the 8-way batch reductions add in another order (float32 rounding ~1e-7);
@@ -57,6 +58,7 @@ def test_indivisible_batch_is_a_clear_error(eight):
     assert "batch size 12 does not split evenly over 8 devices" in eight["indivisible_error"]
 
 
+@pytest.mark.slow
 def test_two_process_distributed_run_matches_one_process():
     with socket.socket() as s:
         s.bind(("localhost", 0))

@@ -82,6 +82,7 @@ TRAIN = ["train", "--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "-
 ENC = ["train-encoder", "--batch-size", "16", "--checkpoint-every", "3", "--quiet"]
 
 
+@pytest.mark.slow
 def test_encoder_cli_frozen_gan_resume_and_scoring(tmp_path):
     run = tmp_path / "r"
     assert cli.main([*TRAIN, "--steps", "3", "--out", str(run)]) == 0

@@ -48,6 +48,7 @@ def rng():
     return random.Random(SEED)
 
 
+@pytest.mark.slow
 def test_kill_train_then_resume_is_bit_identical(tmp_path, rng):
     args = [*TINY, "--steps", "200", "--checkpoint-every", "5", "--log-every", "50"]
     assert cli.main(["train", "--out", str(tmp_path / "full"), *args]) == 0
@@ -70,6 +71,7 @@ def gan_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_kill_train_encoder_then_resume_is_bit_identical(tmp_path, gan_run, rng):
     import shutil
 
@@ -88,6 +90,7 @@ def test_kill_train_encoder_then_resume_is_bit_identical(tmp_path, gan_run, rng)
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_kill_score_then_resume_is_bit_identical(tmp_path, gan_run, rng):
     args = [
         "--run",

@@ -81,6 +81,7 @@ def _scores(folder):
     return {h: np.array([float(r[i]) for r in body]) for i, h in enumerate(header) if i >= 4}
 
 
+@pytest.mark.slow
 def test_vmapped_encoders_and_scoring_equal_each_seed_alone(tmp_path):
     import shutil
 

@@ -1,5 +1,7 @@
 """A tiny study, run twice from scratch: byte-identical cell results; reruns skip cells."""
 
+import pytest
+
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.study import Method, Study, cells, run_study
 from anogan_jax.runs.study_report import total_hours, write_report
@@ -30,6 +32,7 @@ def _cell_bytes(results):
     return {p.name: p.read_bytes() for p in sorted((results / "cells").glob("*.json"))}
 
 
+@pytest.mark.slow
 def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     first = run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
     assert len(first) == len(cells(TINY)) == 4
