@@ -1,0 +1,291 @@
+"""The configs of every run folder (GAN, encoder, score, classifier), their validation, and
+the one rule for reading a saved config back: the same validation as the command line.
+
+Each config is a frozen dataclass written to its folder as JSON; ``load_config`` reads it
+back, refusing unknown keys, wrong types and invalid values with a message that names the
+file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+from anogan_jax import data as data_lib
+from anogan_jax import models as models_lib
+from anogan_jax import objectives
+from anogan_jax.encoder import MODES
+from anogan_jax.errors import UserError
+from anogan_jax.files import read_json
+from anogan_jax.latent_search import DISC_TERMS
+from anogan_jax.prior import PRIORS
+from anogan_jax.train import UPDATES
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+MAX_SEED = 2**32 - 1  # jax.random.key takes the seed modulo 2**32: larger ones would collide
+SCORE_METHODS = ("anogan", "fanogan")
+SCHEDULES = ("constant", "cosine")
+
+
+class RunError(UserError, ValueError):
+    """A user error about a run folder or its configuration; the message says what to do."""
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise RunError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+
+
+def _positive(config, *names: str) -> None:
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise RunError(f"{name} must be positive, got {getattr(config, name)}")
+
+
+def _seed(seed: int) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise RunError(f"seed must be in 0..{MAX_SEED} (2**32 - 1), got {seed}")
+
+
+def _rate(name: str, value) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise RunError(f"{name} must be a positive finite number, got {value}")
+
+
+class _Saved:
+    """What every config has: reading one back from its folder (validated)."""
+
+    @classmethod
+    def from_json(cls, path):
+        return load_config(cls, path)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(_Saved):
+    dataset: str = "digits"
+    protocol: str = "one_class_normal"
+    cls: int = 0
+    arch: str = "dcgan28_light"
+    objective: str = "non_saturating"
+    latent_dim: int = 100
+    prior: str = "normal"
+    steps: int = 2000
+    batch_size: int = 64
+    seed: int = 0
+    g_lr: float | None = None
+    d_lr: float | None = None
+    n_critic: int | None = None
+    update: str = "alternating"
+    val_fraction: float = 0.1
+    gcn: bool = False
+    conv_impl: str = "auto"
+    compute_dtype: str = "float32"
+    checkpoint_every: int = 500
+    keep: int = 3
+    sample_every: int = 500
+    log_every: int = 50
+
+    def validate(self) -> RunConfig:
+        """Raises RunError naming the bad field and the allowed values."""
+        if not data_lib.is_dataset_name(self.dataset):
+            raise RunError(
+                f"unknown dataset {self.dataset!r}; choose one of "
+                f"{', '.join(data_lib.DATASETS)} or a .npz file"
+            )
+        _choice("protocol", self.protocol, data_lib.PROTOCOLS)
+        _choice("arch", self.arch, models_lib.ARCHS)
+        _choice("objective", self.objective, objectives.OBJECTIVES)
+        _choice("update", self.update, UPDATES)
+        _choice("prior", self.prior, PRIORS)
+        _choice("compute dtype", self.compute_dtype, COMPUTE_DTYPES)
+        _positive(self, "steps", "batch_size", "latent_dim", "checkpoint_every", "log_every")
+        _positive(self, "sample_every", "keep")
+        _seed(self.seed)
+        _rate("g_lr", self.g_lr)
+        _rate("d_lr", self.d_lr)
+        if not 0 <= self.cls < data_lib.NUM_CLASSES:
+            raise RunError(f"class {self.cls} does not exist; classes are 0-9")
+        if self.n_critic is not None and self.n_critic < 1:
+            raise RunError(f"n_critic must be >= 1, got {self.n_critic}")
+        if not 0 < self.val_fraction < 1:
+            raise RunError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        return self
+
+    @property
+    def critic_norm(self) -> str:
+        return objectives.get_objective(self.objective).critic_norm
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig(_Saved):
+    mode: str = "izi_f"
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 5e-5
+    kappa: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 500
+    keep: int = 3
+    log_every: int = 50
+
+    def validate(self) -> EncoderConfig:
+        _choice("encoder mode", self.mode, MODES)
+        _positive(self, "steps", "batch_size", "checkpoint_every", "keep", "log_every")
+        _seed(self.seed)
+        _rate("lr", self.lr)
+        if not (math.isfinite(self.kappa) and self.kappa >= 0):
+            raise RunError(f"kappa must be a finite number >= 0, got {self.kappa}")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig(_Saved):
+    method: str = "anogan"
+    num_steps: int = 500
+    batch_size: int = 256
+    lr: float = 0.05
+    schedule: str = "constant"
+    lam: float = 0.1
+    disc: str = "feature"
+    clip_to_prior: bool = False
+    init: str = "prior"  # or "encoder" (needs a trained encoder in the run)
+    kappa: str = "1.0"  # f-AnoGAN: a number, or "calibrated"
+    encoder: str = "izi_f"  # which trained encoder (fanogan, or --init encoder)
+    seed: int = 0
+    limit: int = 0  # 0: the full test set; else a stratified subsample of this size
+    val_images: int = 128  # normal validation images scored for the threshold
+
+    def validate(self) -> ScoreConfig:
+        _choice("method", self.method, SCORE_METHODS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("disc", self.disc, DISC_TERMS)
+        _choice("--init", self.init, ("prior", "encoder"))
+        _choice("--encoder", self.encoder, MODES)
+        if self.batch_size <= 0 or self.num_steps <= 0:
+            raise RunError("--batch-size and --num-steps must be positive")
+        _seed(self.seed)
+        _rate("lr", self.lr)
+        if not (math.isfinite(self.lam) and self.lam >= 0):
+            raise RunError(f"lam must be a finite number >= 0, got {self.lam}")
+        if self.limit < 0:
+            raise RunError(f"--limit must be >= 0 (0: the whole test set), got {self.limit}")
+        if self.val_images < 1:
+            raise RunError(
+                f"--val-images must be >= 1 (the threshold is chosen on these normal "
+                f"validation images), got {self.val_images}"
+            )
+        if self.kappa != "calibrated":
+            try:
+                kappa = float(self.kappa)
+            except ValueError:
+                raise RunError(f"--kappa {self.kappa!r}: give a number or 'calibrated'") from None
+            if not (math.isfinite(kappa) and kappa >= 0):
+                raise RunError(f"--kappa must be a finite number >= 0, got {self.kappa}")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig(_Saved):
+    dataset: str = "mnist"
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 1e-3
+    # Adam's learning rate halves every ``lr_half_life`` steps. The schedule does not depend on
+    # ``steps``, so training on with --resume gives the same parameters as a longer run.
+    lr_half_life: int = 1000
+    max_shift: int = 2  # random translation of up to this many pixels; 0 turns it off
+    seed: int = 0
+    checkpoint_every: int = 500
+
+    def validate(self) -> ClassifierConfig:
+        if not data_lib.is_dataset_name(self.dataset):
+            raise RunError(
+                f"unknown dataset {self.dataset!r}; choose one of "
+                f"{', '.join(data_lib.DATASETS)} or a .npz file"
+            )
+        _positive(self, "steps", "batch_size", "lr_half_life", "checkpoint_every")
+        _seed(self.seed)
+        if not self.lr > 0 or self.max_shift < 0:
+            raise RunError(f"need lr > 0 and max_shift >= 0, got {self.lr}, {self.max_shift}")
+        return self
+
+
+def _type_ok(value, default) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float) or default is None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok or (default is None and value is None)
+    return isinstance(value, type(default))
+
+
+def config_from_dict(cls, raw: dict, where: str):
+    """A validated ``cls`` from a dict (a saved file, or a study's settings). Raises RunError
+    naming ``where`` for unknown keys, wrong types and invalid values."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise RunError(f"{where}: unknown settings {unknown}; known: {sorted(fields)}")
+    defaults = cls()
+    for name, value in raw.items():
+        if not _type_ok(value, getattr(defaults, name)):
+            raise RunError(
+                f"{where}: {name} = {value!r} has the wrong type (expected one like "
+                f"{getattr(defaults, name)!r})"
+            )
+    try:
+        return cls(**raw).validate()
+    except RunError as err:
+        raise RunError(f"{where}: {err}") from None
+
+
+def load_config(cls, path):
+    """The ``cls`` saved in ``path``, validated like the command line's. Raises RunError (or
+    FileFormatError) naming the file and what to do."""
+    try:
+        return config_from_dict(cls, read_json(path), str(path))
+    except RunError as err:
+        raise RunError(f"{err}. Restore the file, or start the folder again with --overwrite") from None
+
+
+# Settings that may change when a run is resumed: they change what is logged and kept, not
+# the maths. ``steps`` may change too (to continue longer).
+RESUMABLE = frozenset({"steps", "log_every", "checkpoint_every", "sample_every", "keep"})
+
+
+def resumed_config(saved, given: dict, where: Path):
+    """The config a resumed run continues with: ``saved`` updated with the settings the user
+    gave (``given``: name -> value). A given setting that differs from the saved value and is
+    not in ``RESUMABLE`` is refused, naming both values."""
+    changed = {k: (getattr(saved, k), v) for k, v in given.items() if getattr(saved, k) != v}
+    fixed = {k: ab for k, ab in changed.items() if k not in RESUMABLE}
+    if fixed:
+        shown = ", ".join(f"{k}: saved {a!r}, given {b!r}" for k, (a, b) in sorted(fixed.items()))
+        raise RunError(
+            f"{where} was started with settings that differ from the saved ones ({shown}); "
+            "--resume continues a run with its saved settings: drop those options, or start a "
+            "new run in another folder (or with --overwrite)"
+        )
+    return dataclasses.replace(saved, **{k: v for k, v in given.items() if k in RESUMABLE})
+
+
+def signature(config: RunConfig) -> dict:
+    """What a GAN checkpoint's shapes depend on; stored beside the checkpoints."""
+    return {
+        "arch": config.arch,
+        "latent_dim": config.latent_dim,
+        "objective": config.objective,
+        "critic": config.critic_norm,
+    }
+
+
+def check_same_settings(configs: list, folders: list, hint: str) -> None:
+    """Runs handled together (the seeds of one vmapped program) must differ in their seed
+    only. Raises RunError naming the first folder that differs, followed by ``hint``."""
+    first = configs[0]
+    for config, folder in zip(configs[1:], folders[1:], strict=True):
+        if dataclasses.replace(config, seed=first.seed) != first:
+            raise RunError(f"{folder} was trained with other settings than {folders[0]}; {hint}")

@@ -1,0 +1,165 @@
+"""Output folders: one process per folder (a lock), refusing to clobber results, removing only
+what the tool wrote, and the settings a resumed run continues with.
+
+The order every driver follows: ``folder_lock`` -> ``check_output`` (refuses, changes
+nothing) -> build and validate everything (data, models, checkpoints) -> ``clear_owned``
+when overwriting -> write. So a refused command changes no byte of an existing run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import os
+import shutil
+from pathlib import Path
+
+from anogan_jax.files import read_jsonl, write_jsonl
+from anogan_jax.runs.config import RunError, load_config, resumed_config
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Refuses a second process on the same output folder (a lock file holding our pid)."""
+    folder = Path(folder)
+    _check_creatable(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            pid = lock.read_text().strip() or "0"
+            if pid.isdigit() and _alive(int(pid)):
+                raise RunError(
+                    f"{folder} is in use by another process (pid {pid}, lock file {lock}); "
+                    "wait for it to finish or choose another output folder"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise RunError(f"could not take the lock {lock}")
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def folder_locks(folders):
+    """``folder_lock`` on each of ``folders`` (all or none)."""
+    with contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(folder_lock(folder))
+        yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _check_creatable(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{folder} is a file, not a folder; choose another output folder")
+    for parent in folder.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RunError(f"{folder} lies under {parent}, which is a file; choose another folder")
+
+
+def _forbidden(out: Path) -> str | None:
+    resolved = out.resolve()
+    if resolved == Path(resolved.anchor):
+        return "the root folder"
+    if resolved == Path.home().resolve():
+        return "your home folder"
+    if resolved == Path.cwd().resolve():
+        return "the current folder"
+    return None
+
+
+def check_output(
+    out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()
+) -> None:
+    """Refuses, before anything is written, an output folder that already holds results
+    (``marker``) unless resuming or overwriting; ``--overwrite`` of a folder that is not the
+    tool's own (no ``marker``, not empty), of /, home or the current folder, or of a folder
+    that is or holds one of ``protect`` (the run being scored, say)."""
+    if resume and overwrite:
+        raise RunError("--resume and --overwrite exclude each other; choose one")
+    out = Path(out)
+    if (out / marker).exists() and not (resume or overwrite):
+        raise RunError(
+            f"{out} already holds results ({marker}); pass --resume to continue them or "
+            "--overwrite to start again"
+        )
+    if not overwrite:
+        return
+    where = _forbidden(out)
+    if where:
+        raise RunError(f"--overwrite refuses {out}: it is {where}; choose a dedicated folder")
+    for p in protect:
+        p = Path(p).resolve()
+        if p == out.resolve() or out.resolve() in p.parents:
+            raise RunError(
+                f"--overwrite of {out} would delete {p}, which this command reads; choose "
+                "an output folder outside it"
+            )
+    others = [c.name for c in out.iterdir() if c.name != ".lock"] if out.is_dir() else []
+    if others and not (out / marker).exists():
+        raise RunError(
+            f"--overwrite refuses {out}: it holds files ({', '.join(sorted(others)[:5])}) but "
+            f"no {marker}, so it is not a folder this tool wrote; choose another folder"
+        )
+
+
+def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
+    """Removes the entries of ``out`` whose names match one of ``owned`` (glob patterns):
+    what this kind of folder's command writes. Anything else is left alone."""
+    if not Path(out).is_dir():
+        return
+    for child in Path(out).iterdir():
+        if any(fnmatch.fnmatch(child.name, pattern) for pattern in owned):
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def settings_for(cls, path: Path, given: dict, *, resume: bool):
+    """The config a command runs with: with ``resume`` and a saved config at ``path``, the
+    saved settings updated with the ``given`` ones (see ``config.resumed_config``); else the
+    given ones over the defaults."""
+    path = Path(path)
+    if resume and path.exists():
+        return resumed_config(load_config(cls, path), given, path.parent)
+    return cls(**given)
+
+
+def continue_config(config, path: Path, *, resume: bool):
+    """``config`` checked against the one saved at ``path`` when resuming: every setting must
+    match except those in ``config.RESUMABLE``. Returns the config to run with."""
+    path = Path(path)
+    if resume and path.exists():
+        return resumed_config(
+            load_config(type(config), path), dataclasses.asdict(config), path.parent
+        )
+    return config
+
+
+class MetricsLog:
+    """A JSON-lines log rewritten atomically at each record, continuing a resumed run's
+    records up to its step."""
+
+    def __init__(self, path: Path, start: int):
+        self.path = Path(path)
+        self.records = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start]
+
+    def append(self, record: dict) -> None:
+        self.records.append(record)
+        write_jsonl(self.path, self.records)
