@@ -139,7 +139,10 @@ def _decode_tfds(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
 
     out = {}
     for part in ("train", "test"):
-        src = source[part]
+        try:
+            src = source[part]
+        except (KeyError, TypeError) as err:  # a folder without the prepared splits
+            raise DataError(_missing_data_message(name, data_dir, err)) from None
         records = [src[i] for i in range(len(src))]
         out[f"x_{part}"] = np.stack([r["image"] for r in records]).astype(np.uint8)
         out[f"y_{part}"] = np.array([r["label"] for r in records], np.int32)
@@ -165,16 +168,38 @@ def _load_npz(path: str) -> tuple[Split, Split]:
         if x.ndim == 3:
             x = x[..., None]
         what = f"{part} images in {path}"
+        if len(x) == 0:
+            raise DataError(f"{path}: the {part} split is empty; give it at least one image")
         if x.dtype == np.uint8:
             check_images(x, what)
             x = _to_unit(x)
-        else:
+        elif np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float32)
             check_images(x, what, value_range=(-1.0, 1.0))
-        if len(y) != len(x):
-            raise DataError(f"{path}: {len(x)} {part} images but {len(y)} labels")
-        splits.append(Split(x, y.astype(np.int32)))
+            if x.min() >= 0.0:
+                raise DataError(
+                    f"{what} are floats in [0, 1]; float images must be scaled to [-1, 1] "
+                    "(x * 2 - 1), or give uint8 images in 0..255"
+                )
+        else:
+            raise DataError(
+                f"{what} have dtype {x.dtype}; give uint8 (0..255) or float images in [-1, 1]"
+            )
+        splits.append(Split(x, _check_npz_labels(y, len(x), f"{part} labels in {path}")))
     return splits[0], splits[1]
+
+
+def _check_npz_labels(y: np.ndarray, num_images: int, what: str) -> np.ndarray:
+    """Integer class labels 0..NUM_CLASSES-1, one per image, as int32."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        raise DataError(f"{what} have shape {y.shape}; give a flat array of shape (N,)")
+    if y.ndim != 1 or len(y) != num_images:
+        raise DataError(f"{what}: shape {y.shape} for {num_images} images; give shape (N,)")
+    if not np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        raise DataError(f"{what} have dtype {y.dtype}; give integer class labels 0-9")
+    if y.min() < 0 or y.max() >= NUM_CLASSES:
+        raise DataError(f"{what} range over {int(y.min())}..{int(y.max())}; classes must be 0-9")
+    return y.astype(np.int32)
 
 
 def is_dataset_name(name: str) -> bool:
