@@ -11,21 +11,21 @@ median of the samples; when several programs are compared, their samples are int
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import importlib
-import json
 import math
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+
+from anogan_jax.files import atomic_write_text, write_json
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Above this 1-minute load average per core, timings on a shared machine are not trustworthy.
@@ -205,41 +205,44 @@ def xla_flops(compiled) -> float | None:
     return float(flops) if flops is not None and flops >= 0 else None
 
 
-def timed_call(fn: Callable[[], object]) -> float:
-    """Seconds of one call of ``fn`` (which must block until its work is done)."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def time_interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int, min_seconds: float
-) -> dict[str, dict]:
-    """Median seconds per call of each ``fn``, samples interleaved across the fns.
+    programs: dict, repeats: int, min_seconds: float, stat: Callable | None = statistics.median
+) -> dict:
+    """Seconds per call of each program, from samples interleaved across the programs.
 
-    Each fn must block until its work is done. The first call of each is a warm-up (reported
-    as ``first_call_s``); ``inner`` (calls per sample) is the least that makes a sample last
+    A program is a zero-argument callable or a ``(fn, args)`` pair called as ``fn(*args)``. A
+    sample makes ``inner`` calls, then passes the last output to ``jax.block_until_ready`` (a
+    callable that blocks by itself, such as a PyTorch one, may return anything). The first call
+    of each program is a warm-up; ``inner`` is the least that makes a sample last
     ``min_seconds``, calibrated by one more call when the warm-up was shorter than that. The
-    order of the fns alternates between repeats.
+    order of the programs alternates between repeats (A, B, B, A, ...).
 
     Returns:
+      name -> ``stat(samples)`` (by default the median seconds per call); with ``stat=None``
       name -> {"median_s", "min_s", "max_s", "samples_s", "inner", "first_call_s"}.
     """
-    first = {name: timed_call(fn) for name, fn in fns.items()}
+    calls = {k: p if callable(p) else functools.partial(p[0], *p[1]) for k, p in programs.items()}
+
+    def sample(call, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            out = call()
+        jax.block_until_ready(out)
+        return time.perf_counter() - start
+
+    first = {name: sample(call, 1) for name, call in calls.items()}
     inner = {}
-    for name, fn in fns.items():
+    for name, call in calls.items():
         # A warm-up call that already lasts min_seconds needs no calibration call.
-        one = first[name] if first[name] >= min_seconds else timed_call(fn)
+        one = first[name] if first[name] >= min_seconds else sample(call, 1)
         inner[name] = max(1, math.ceil(min_seconds / max(one, 1e-9)))
-    samples = {name: [] for name in fns}
-    names = list(fns)
+    samples = {name: [] for name in calls}
+    names = list(calls)
     for r in range(repeats):
         for name in names if r % 2 == 0 else names[::-1]:
-            fn = fns[name]
-            start = time.perf_counter()
-            for _ in range(inner[name]):
-                fn()
-            samples[name].append((time.perf_counter() - start) / inner[name])
+            samples[name].append(sample(calls[name], inner[name]) / inner[name])
+    if stat is not None:
+        return {name: stat(s) for name, s in samples.items()}
     return {
         name: {
             "median_s": statistics.median(s),
@@ -267,18 +270,18 @@ def matmul_peak(torch=None, *, n: int | None = None, repeats: int = 7) -> dict:
     x = jax.random.normal(kx, (n, n), jnp.float32)
     y = jax.random.normal(ky, (n, n), jnp.float32)
     dot, _ = compile_timed(jax.jit(jnp.dot), x, y)
-    fns = {"jax": lambda: dot(x, y).block_until_ready()}
+    programs = {"jax": (dot, (x, y))}
     if torch is not None:
         tx, ty = torch.randn(n, n), torch.randn(n, n)
-        fns["torch"] = lambda: torch.mm(tx, ty)
-    times = time_interleaved(fns, repeats, min_seconds=0.2)
+        programs["torch"] = lambda: torch.mm(tx, ty)
+    times = time_interleaved(programs, repeats, min_seconds=0.2)
     flops = 2.0 * n**3
     out = {"n": n, "dtype": "float32", "repeats": repeats}
-    out["jax_gflops"] = round(flops / times["jax"]["median_s"] / 1e9, 1)
+    out["jax_gflops"] = round(flops / times["jax"] / 1e9, 1)
     if on_gpu():
         out["jax_precision"] = str(jax.config.jax_default_matmul_precision or "default")
     if "torch" in times:
-        out["torch_gflops"] = round(flops / times["torch"]["median_s"] / 1e9, 1)
+        out["torch_gflops"] = round(flops / times["torch"] / 1e9, 1)
         out["torch_device"] = "cpu"
     out["peak_gflops"] = max(out["jax_gflops"], out.get("torch_gflops", 0.0))
     return out
@@ -322,40 +325,47 @@ def out_stem(out: str | None, name: str, quick: bool) -> Path:
 # ----------------------------------------------------------------------------- writers
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_results(stem: Path, payload: dict, markdown: str) -> tuple[Path, Path]:
-    """Writes ``stem``.json and ``stem``.md atomically (temp file, then os.replace)."""
+    """Writes ``stem``.json and ``stem``.md, each atomically."""
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
-    atomic_write(json_path, json.dumps(payload, indent=1, default=str) + "\n")
-    atomic_write(md_path, markdown.rstrip() + "\n")
+    write_json(json_path, payload)
+    atomic_write_text(md_path, markdown.rstrip() + "\n")
     return json_path, md_path
 
 
-def md_table(headers: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+def fmt(x, digits: int = 3) -> str:
+    """A number for a table: ints and strings as they are, floats to ``digits`` significant
+    digits (no exponent from 10**(digits - 1) up); '-' for None/NaN."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    if not isinstance(x, float):
+        return str(x)
+    if x == 0 or abs(x) >= 10 ** (digits - 1):
+        return f"{x:.0f}"
+    return f"{x:.{digits}g}"
+
+
+def lookup(row: dict, key: str):
+    """``row[key]``, a dotted key looking into nested dicts ("jax.steps_per_s"); None if absent."""
+    for part in key.split("."):
+        if not isinstance(row, dict):
+            return None
+        row = row.get(part)
+    return row
+
+
+def markdown_table(rows: list[dict], columns: list[str], digits: int = 3) -> str:
+    """A Markdown table with one column per key of ``columns`` (see ``lookup``), cells by
+    ``fmt``."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(lookup(row, c), digits) for c in columns) + " |")
     return "\n".join(lines)
 
 
-def fmt(x, digits: int = 3) -> str:
-    """A number with ``digits`` significant digits; '-' for None/NaN."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    if x == 0:
-        return "0"
-    return f"{x:.{digits}g}" if abs(x) < 10 ** (digits + 1) else f"{x:.0f}"
+def row_line(row: dict, columns: list[str]) -> str:
+    """One progress line: ``key=value`` for ``columns`` of ``row``."""
+    return "  ".join(f"{c}={fmt(lookup(row, c))}" for c in columns)
 
 
 def header_lines(title: str, info: dict, load: dict, peak: dict, quick: bool) -> list[str]:
@@ -387,6 +397,19 @@ def header_lines(title: str, info: dict, load: dict, peak: dict, quick: bool) ->
         "",
     ]
     return lines
+
+
+def report(title: str, payload: dict, *sections: str) -> str:
+    """A benchmark's Markdown: machine, load and matmul-peak header, the PyTorch note, then
+    ``sections`` (paragraphs or tables)."""
+    lines = header_lines(
+        title, payload["machine"], payload["load"], payload["matmul_peak"], payload["quick"]
+    )
+    if payload.get("torch_note"):
+        lines += [payload["torch_note"], ""]
+    for section in sections:
+        lines += [section, ""]
+    return "\n".join(lines)
 
 
 def start(args) -> tuple[dict, object, dict, dict]:

@@ -21,7 +21,7 @@ Step counts. Images/s are quoted at ``--report-steps`` (500). When ``--num-steps
 every program is timed at num_steps/2 and num_steps and the line time = a + b * steps is fitted
 through both; the 500-step figure is extrapolated from it ONLY when the measurements show time
 linear in steps: b > 0 and the fixed part a between 0 and one step (the final objective
-evaluation), within ``--linear-tol`` of the measured time. Otherwise it is left out. The output
+evaluation), within ``--linear-tol`` of the measured time. Otherwise it is left out. The JSON
 says which figures are measured and which extrapolated. Compile time is reported apart.
 
 FLOPs: XLA's cost analysis counts a ``lax.scan`` body once, so the work of an S-step search is
@@ -54,8 +54,6 @@ from experiments import bench_common as bc  # noqa: E402
 NAME = "bench_latent_search"
 ARCHS = ("dcgan28", "dcgan28_light")
 LAM, LR = 0.1, 0.05  # make_search's defaults, used by the PyTorch search too
-# "Where we start" in the issue: 500-step search, best batch, images/s (PyTorch, starting JAX).
-ISSUE = {"dcgan28": (0.53, 0.15), "dcgan28_light": (3.5, 1.45)}
 
 
 # ----------------------------------------------------------------------------- JAX programs
@@ -268,7 +266,7 @@ def bench_batch(setup: Setup, batch: int, tsearch, args, peak: float) -> dict:
         flops[steps] = search_flops(compiled, per_step, steps)
         if tsearch is not None:
             fns["torch"] = tsearch.batched(batch, steps)
-        for name, t in bc.time_interleaved(fns, args.repeats, args.min_seconds).items():
+        for name, t in bc.time_interleaved(fns, args.repeats, args.min_seconds, stat=None).items():
             timings[name][steps] = t
     row = {"batch": batch, "step_flops": per_step, "flops": flops}
     for name, t in timings.items():
@@ -292,7 +290,7 @@ def bench_loop(setup: Setup, tsearch, args) -> dict:
         fns["jax"], compile_s[steps] = jax_loop(setup, args.loop_images, steps)
         if tsearch is not None:
             fns["torch"] = tsearch.loop(args.loop_images, steps)
-        for name, t in bc.time_interleaved(fns, args.repeats, args.min_seconds).items():
+        for name, t in bc.time_interleaved(fns, args.repeats, args.min_seconds, stat=None).items():
             timings[name][steps] = t
     row = {"images": args.loop_images}
     for name, t in timings.items():
@@ -307,7 +305,8 @@ def bench_encoder(setup: Setup, batch: int, search_row: dict, args) -> dict:
     # and add that search's measured time per step up to --encoder-init-steps.
     enc_steps = min(args.encoder_init_steps, step_counts(args.num_steps, args.report_steps)[0])
     score, init_search, compile_s = encoder_programs(setup, batch, enc_steps)
-    t = bc.time_interleaved({"score": score, "init": init_search}, args.repeats, args.min_seconds)
+    fns = {"score": score, "init": init_search}
+    t = bc.time_interleaved(fns, args.repeats, args.min_seconds, stat=None)
     score_rate = batch / t["score"]["median_s"]
     search_rate = search_row["jax"]["report"]["images_per_s"]
     out = {"batch": batch, "compile_s": compile_s, "score_images_per_s": score_rate}
@@ -329,214 +328,72 @@ def bench_encoder(setup: Setup, batch: int, search_row: dict, args) -> dict:
     return out
 
 
-def bench_arch(arch: str, args, torch, peak: float) -> dict:
+def bench_arch(arch: str, args, torch, peak: float) -> tuple[dict, list[dict]]:
+    """(the measurements in full, the table's rows)."""
     setup = Setup(arch, args.conv_impl, max(max(args.batches), args.loop_images), args.seed)
     tsearch = TorchSearch(torch, setup, args.seed) if torch is not None else None
-    out = {"batched": []}
+    out, rows = {"batched": []}, []
     for batch in args.batches:
         out["batched"].append(bench_batch(setup, batch, tsearch, args, peak))
-        print(batch_line(arch, out["batched"][-1], args), flush=True)
+        rows.append(table_row(arch, "batched", batch, out["batched"][-1]))
+        print(bc.row_line(rows[-1], COLUMNS), flush=True)
     out["loop"] = bench_loop(setup, tsearch, args)
-    print(loop_line(arch, out["loop"]), flush=True)
-    out["encoder"] = bench_encoder(setup, max(args.batches), out["batched"][-1], args)
-    print(encoder_line(arch, out["encoder"]), flush=True)
-    return out
+    rows.append(table_row(arch, "loop", 1, out["loop"]))
+    enc = out["encoder"] = bench_encoder(setup, max(args.batches), out["batched"][-1], args)
+    init = enc["encoder_init_search"]
+    rows += [
+        {"arch": arch, "program": "fanogan_score", "batch": enc["batch"],
+         "jax_compile_s": enc["compile_s"]["scorer"], "jax_img_s": enc["score_images_per_s"]},
+        {"arch": arch, "program": "encoder_init_search", "batch": enc["batch"],
+         "steps": init["steps"], "jax_compile_s": enc["compile_s"]["search"],
+         "jax_img_s": init["images_per_s"]},
+    ]  # fmt: skip
+    for row in rows[-3:]:
+        print(bc.row_line(row, COLUMNS), flush=True)
+    return out, rows
 
 
 # ----------------------------------------------------------------------------- reporting
 
-
-def rate_text(summary: dict | None, steps: int) -> str:
-    if summary is None:
-        return "-"
-    return bc.fmt(summary["images_per_s"].get(steps))
+COLUMNS = ["arch", "program", "batch", "steps", "jax_compile_s", "jax_img_s", "torch_img_s",
+           "jax_over_torch", "jax_gflops", "peak_share", "jax_img_s_report",
+           "torch_img_s_report"]  # fmt: skip
 
 
-def report_text(summary: dict | None) -> str:
-    if summary is None:
-        return "-"
-    rep = summary["report"]
-    mark = "" if rep["how"] == "measured" else "*" if rep["images_per_s"] else " (n/a)"
-    return bc.fmt(rep["images_per_s"]) + mark
-
-
-def batch_line(arch: str, row: dict, args) -> str:
-    s = max(row["flops"])
+def table_row(arch: str, program: str, batch: int, row: dict) -> dict:
+    """images/s at the most steps timed (JAX, PyTorch, ratio), JAX compile s, GFLOP/s and share
+    of the matmul peak there, and images/s at --report-steps."""
     j, t = row["jax"], row["torch"]
-    text = (
-        f"{arch:14s} B={row['batch']:<4d} {s} steps: JAX {rate_text(j, s)} img/s "
-        f"({bc.fmt(j['gflops'].get(s))} GFLOP/s), PyTorch {rate_text(t, s)} img/s | "
-        f"{args.report_steps} steps: JAX {report_text(j)}, PyTorch {report_text(t)}"
-    )
-    return text
-
-
-def loop_line(arch: str, row: dict) -> str:
-    return (
-        f"{arch:14s} loop over {row['images']} images: JAX {report_text(row['jax'])} img/s, "
-        f"PyTorch {report_text(row['torch'])} img/s (at the report step count)"
-    )
-
-
-def encoder_line(arch: str, enc: dict) -> str:
-    init = enc["encoder_init_search"]
-    return (
-        f"{arch:14s} encoder B={enc['batch']}: {bc.fmt(enc['score_images_per_s'])} img/s, "
-        f"{bc.fmt(enc['speedup_vs_search'])}x the search; encoder-init search "
-        f"({init['steps']} steps): {bc.fmt(init['images_per_s'])} img/s ({init['how']})"
-    )
-
-
-def ratio(a, b):
-    return a / b if a and b else None
-
-
-def compare(a: dict | None, b: dict | None) -> tuple[float | None, str]:
-    """images/s of a over b: at the largest step count both measured (a measured ratio), else
-    at the report step count when both have a figure there (measured or extrapolated)."""
-    if a is None or b is None:
-        return None, "not measured"
-    common = set(a["images_per_s"]) & set(b["images_per_s"])
-    if common:
-        s = max(common)
-        return ratio(a["images_per_s"][s], b["images_per_s"][s]), f"measured at {s} steps"
-    r = ratio(a["report"]["images_per_s"], b["report"]["images_per_s"])
-    return r, f"at report steps ({a['report']['how']} / {b['report']['how']})"
-
-
-def best_batch(res: dict) -> dict:
-    """The batch row with the highest JAX images/s (all batches share their step counts)."""
-    return max(res["batched"], key=lambda r: r["jax"]["images_per_s"][max(r["flops"])])
-
-
-def targets(payload: dict) -> list[dict]:
-    out = []
-    for arch, res in payload["archs"].items():
-        for row in (r for r in res["batched"] if r["batch"] >= 16):
-            r, how = compare(row["jax"], row["torch"])
-            out.append(target(f"{arch} B={row['batch']}: JAX / batched PyTorch", r, 1.0, "x", how))
-    if "dcgan28" in payload["archs"]:
-        best = best_batch(payload["archs"]["dcgan28"])
-        share = best["jax"]["peak_share"].get(max(best["flops"]))
-        name = f"dcgan28 share of matmul peak (best B={best['batch']})"
-        out.append(target(name, share, 0.5, "", "XLA-counted flops / measured matmul peak"))
-    for arch, res in payload["archs"].items():
-        r, how = compare(best_batch(res)["jax"], res["loop"]["jax"])
-        tgt = target(f"{arch}: best batched / per-image loop (JAX)", r, 100.0, "x", how)
-        if not bc.on_gpu():
-            tgt.update(met=None, note=f"GPU figures pending (no GPU here); CPU ratio {how}")
-        out.append(tgt)
-        enc = res["encoder"]
-        name = f"{arch}: encoder scoring / {payload['settings']['report_steps']}-step search"
-        note = f"B={enc['batch']}; search {best_batch_how(res, enc['batch'])}"
-        out.append(target(name, enc["speedup_vs_search"], 1000.0, "x", note))
-    return out
-
-
-def best_batch_how(res: dict, batch: int) -> str:
-    row = next(r for r in res["batched"] if r["batch"] == batch)
-    return row["jax"]["report"]["how"]
-
-
-def report_rate(summary: dict | None) -> float | None:
-    return summary["report"]["images_per_s"] if summary else None
-
-
-def target(name: str, value, goal: float, unit: str, note: str = "") -> dict:
-    met = None if value is None else bool(value >= goal)
-    return {"name": name, "value": value, "goal": f">= {goal:g}{unit}", "met": met, "note": note}
+    steps = max(j["images_per_s"])
+    jr, tr = j["images_per_s"][steps], t["images_per_s"][steps] if t else None
+    return {
+        "arch": arch,
+        "program": program,
+        "batch": batch,
+        "steps": steps,
+        "jax_compile_s": j["compile_s"][steps],
+        "jax_img_s": jr,
+        "torch_img_s": tr,
+        "jax_over_torch": jr / tr if tr else None,
+        "jax_gflops": j.get("gflops", {}).get(steps),
+        "peak_share": j.get("peak_share", {}).get(steps),
+        "jax_img_s_report": j["report"]["images_per_s"],
+        "torch_img_s_report": t["report"]["images_per_s"] if t else None,
+    }
 
 
 def markdown(payload: dict) -> str:
     st = payload["settings"]
-    lines = bc.header_lines(
-        "AnoGAN latent search throughput",
-        payload["machine"],
-        payload["load"],
-        payload["matmul_peak"],
-        payload["quick"],
+    settings = (
+        f"float32, conv_impl={st['conv_impl']}, random-init networks, median of {st['repeats']} "
+        f"interleaved samples. '*_report' columns: images/s at {st['report_steps']} steps, "
+        f"measured or extrapolated (time linear in steps within {st['linear_tol']:.0%}), '-' "
+        "where not shown linear; how each was got is in the JSON's 'archs'. peak_share = JAX "
+        "GFLOP/s (XLA-counted) / the measured matmul peak. 'loop': a batch-1 program called per "
+        "image. encoder_init_search: z0 = E(x) then that many steps."
     )
-    lines += [
-        f"float32, conv_impl={st['conv_impl']}, random-init networks, median of "
-        f"{st['repeats']} interleaved samples. Steps timed: {st['step_counts']} (batched), "
-        f"{st['loop_step_counts']} (loops, {st['loop_images']} images). Figures at "
-        f"{st['report_steps']} steps: plain = measured, * = extrapolated (time linear in steps, "
-        f"tolerance {st['linear_tol']:.0%}; fit in the JSON 'report'), n/a = not shown linear, "
-        "so not extrapolated. Share of peak = JAX GFLOP/s (XLA-counted) / the higher of the "
-        "two measured matmul peaks.",
-        "",
-    ]
-    if payload["torch_note"]:
-        lines += [payload["torch_note"], ""]
-    if not bc.on_gpu():
-        lines += ["No GPU on this machine: GPU figures pending.", ""]
-    for arch, res in payload["archs"].items():
-        lines += arch_section(arch, res, st)
-    lines += ["## Targets", ""]
-    rows = [[t["name"], bc.fmt(t.get("value")), t.get("goal", ""),
-             {True: "met", False: "NOT met", None: "-"}[t["met"]], t.get("note", "")]
-            for t in payload["targets"]]  # fmt: skip
-    lines += [bc.md_table(["target", "value", "goal", "status", "note"], rows), ""]
-    lines += issue_section(payload)
-    return "\n".join(lines)
-
-
-def arch_section(arch: str, res: dict, st: dict) -> list[str]:
-    s_hi, rep = max(st["step_counts"]), st["report_steps"]
-    headers = ["B", f"JAX compile s ({s_hi} st)", f"JAX img/s @{s_hi}", f"PyTorch img/s @{s_hi}",
-               f"JAX/PyTorch @{s_hi}", f"JAX GFLOP/s @{s_hi}", "share of peak",
-               f"JAX img/s @{rep}", f"PyTorch img/s @{rep}"]  # fmt: skip
-    rows = []
-    for r in res["batched"]:
-        j, t = r["jax"], r["torch"]
-        rows.append([r["batch"], j["compile_s"][s_hi], rate_text(j, s_hi), rate_text(t, s_hi),
-                     bc.fmt(compare(j, t)[0]), bc.fmt(j["gflops"].get(s_hi)),
-                     percent(j["peak_share"].get(s_hi)),
-                     report_text(j), report_text(t)])  # fmt: skip
-    loop, enc = res["loop"], res["encoder"]
-    init = enc["encoder_init_search"]
-    return [
-        f"## {arch}",
-        "",
-        bc.md_table(headers, rows),
-        "",
-        f"Per-image loop ({loop['images']} images, batch-1 program per image), @{rep} steps: "
-        f"JAX {report_text(loop['jax'])} img/s, PyTorch {report_text(loop['torch'])} img/s.",
-        "",
-        f"f-AnoGAN encoder scoring at B={enc['batch']}: {bc.fmt(enc['score_images_per_s'])} "
-        f"img/s = {bc.fmt(enc['speedup_vs_search'])}x the {rep}-step search at that batch. "
-        f"Encoder-initialised search ({init['steps']} steps, encoder pass included): "
-        f"{bc.fmt(init['images_per_s'])} img/s ({init['how']}).",
-        "",
-    ]
-
-
-def percent(x) -> str:
-    return "-" if x is None else f"{100 * x:.0f}%"
-
-
-def issue_section(payload: dict) -> list[str]:
-    rows = []
-    for arch, res in payload["archs"].items():
-        if arch not in ISSUE:
-            continue
-        best_j = max((report_rate(r["jax"]) or 0.0 for r in res["batched"]), default=0.0)
-        best_t = max((report_rate(r["torch"]) or 0.0 for r in res["batched"]), default=0.0)
-        rows.append([arch, *ISSUE[arch], bc.fmt(best_t or None), bc.fmt(best_j or None)])
-    if not rows:
-        return []
-    headers = ["arch", "issue: PyTorch", "issue: starting JAX", "here: PyTorch", "here: JAX"]
-    return [
-        f"## Against the issue's starting point (best batch, {payload['settings']['report_steps']}"
-        "-step search, images/s)",
-        "",
-        "Another machine: compare ratios. '-' where no batch has a 500-step figure (measured or "
-        "extrapolated). The issue's dcgan28_light may not be this "
-        "repository's (here G: Linear(100, 7x7x256)+BN+ReLU, ConvT 256->64 s2 +BN+ReLU, "
-        "ConvT 64->1 s2; D: conv 1->32 s2, conv 32->64 s2 +norm, Linear(3136, 1)).",
-        "",
-        bc.md_table(headers, rows),
-    ]
+    table = bc.markdown_table(payload["rows"], COLUMNS)
+    return bc.report("AnoGAN latent search throughput", payload, settings, table)
 
 
 # ----------------------------------------------------------------------------- main
@@ -572,7 +429,10 @@ def main(argv=None):
     args = parse_args(argv)
     load, torch, info, peak = bc.start(args)
     start = time.perf_counter()
-    archs = {arch: bench_arch(arch, args, torch, peak["peak_gflops"]) for arch in args.archs}
+    archs, rows = {}, []
+    for arch in args.archs:
+        archs[arch], arch_rows = bench_arch(arch, args, torch, peak["peak_gflops"])
+        rows += arch_rows
     payload = {
         **bc.payload_head(NAME, args, load, torch, info, peak),
         "torch": torch is not None,
@@ -589,11 +449,10 @@ def main(argv=None):
             "lam": LAM,
             "lr": LR,
         },
-        "wall_s": None,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "rows": rows,
         "archs": archs,
     }
-    payload["targets"] = targets(payload)
-    payload["wall_s"] = round(time.perf_counter() - start, 1)
     paths = bc.write_results(bc.out_stem(args.out, NAME, args.quick), payload, markdown(payload))
     print(f"wrote {paths[0]} and {paths[1]}")
 

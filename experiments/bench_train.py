@@ -6,14 +6,14 @@ Run from the repository root on a quiet machine (PyTorch rows need ``pip install
     .venv/bin/python experiments/bench_train.py --quick --allow-busy  # smoke test
 
 One JAX step is ``anogan_jax.train.make_gan_step`` with the CLI's default optimisers
-(``runner.build_optimizers``): n_critic critic updates then one generator update in one
-program (n_critic = 5 for wgan_gp, else 1), batch 64, float32. The PyTorch step does the same
-updates with the same layers (``experiments/torch_models.py``): per critic update a fresh z,
-G's forward without gradients, D on the real and on the fake batch, for WGAN-GP the penalty via
-``torch.autograd.grad(create_graph=True)``, one Adam step; then a generator update on a fresh z
-with D's parameters frozen (``requires_grad_(False)``). Both report steps/s and critic steps/s
-(= n_critic x steps/s, the issue's WGAN-GP unit). JAX and PyTorch samples are interleaved in
-one process; compile time is reported apart.
+(``anogan_jax.runs.gan.build_optimizers``): n_critic critic updates then one generator update
+in one program (n_critic = 5 for wgan_gp, else 1), batch 64, float32. The PyTorch step does the
+same updates with the same layers (``experiments/torch_models.py``): per critic update a fresh
+z, G's forward without gradients, D on the real and on the fake batch, for WGAN-GP the penalty
+via ``torch.autograd.grad(create_graph=True)``, one Adam step; then a generator update on a
+fresh z with D's parameters frozen (``requires_grad_(False)``). Both report steps/s and critic
+steps/s (= n_critic x steps/s). JAX and PyTorch samples are interleaved in one process; compile
+time is reported apart.
 """
 
 from __future__ import annotations
@@ -35,14 +35,6 @@ from anogan_jax.train import make_gan_step  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 
 NAME = "bench_train"
-# "Where we start" in the issue (PyTorch 2.13 CPU vs straightforward flax/jit, batch 64, fp32,
-# medians of 3): (unit, PyTorch, starting JAX). Their dcgan28_light may not be ours.
-ISSUE = {
-    ("dcgan28", "non_saturating"): ("steps/s", 2.70, 0.19),
-    ("dcgan28", "wgan_gp"): ("critic steps/s", 3.97, 0.73),
-    ("dcgan28_light", "non_saturating"): ("steps/s", 11.2, 2.43),
-    ("dcgan28_light", "wgan_gp"): ("critic steps/s", 9.4, 2.22),
-}
 # objectives.default_optimizers, spelled out for torch.optim.Adam: (lr, betas, n_critic).
 TORCH_ADAM = {"wgan_gp": (1e-4, (0.0, 0.9), 5)}
 TORCH_ADAM_DEFAULT = (2e-4, (0.5, 0.999), 1)
@@ -100,13 +92,17 @@ def torch_gradient_penalty(torch, d, real, fake):
     return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
 
 
-def torch_program(torch, arch: str, objective: str, batch_size: int, seed: int):
-    """(run, info): ``run()`` does n_critic critic updates then one generator update."""
+def torch_program(
+    torch, arch: str, objective: str, batch_size: int, seed: int, n_critic: int | None = None
+):
+    """(run, info): ``run()`` does n_critic critic updates (default: the objective's) then one
+    generator update."""
     from experiments import torch_models
 
     torch.manual_seed(seed)
     g, d = torch_models.make_gan(arch, objective=objective)
-    lr, betas, n_critic = TORCH_ADAM.get(objective, TORCH_ADAM_DEFAULT)
+    lr, betas, default_n_critic = TORCH_ADAM.get(objective, TORCH_ADAM_DEFAULT)
+    n_critic = n_critic or default_n_critic
     g_opt = torch.optim.Adam(g.parameters(), lr, betas=betas)
     d_opt = torch.optim.Adam(d.parameters(), lr, betas=betas)
     d_loss_fn, g_loss_fn = torch_losses(torch, objective)
@@ -159,7 +155,7 @@ def bench_row(arch: str, objective: str, args, torch) -> dict:
         fns["torch"], info["torch"] = torch_program(
             torch, arch, objective, args.batch_size, args.seed
         )
-    times = bc.time_interleaved(fns, args.repeats, args.min_seconds)
+    times = bc.time_interleaved(fns, args.repeats, args.min_seconds, stat=None)
     n_critic = info["jax"]["n_critic"]
     row = {"arch": arch, "objective": objective, "batch_size": args.batch_size}
     row.update(n_critic=n_critic, repeats=args.repeats)
@@ -171,73 +167,20 @@ def bench_row(arch: str, objective: str, args, torch) -> dict:
     return row
 
 
-def row_line(row: dict) -> str:
-    j, t = row["jax"], row["torch"]
-    text = (
-        f"{row['arch']:14s} {row['objective']:15s} JAX {bc.fmt(j['steps_per_s'])} steps/s "
-        f"({bc.fmt(j['critic_steps_per_s'])} critic/s, compile {j['compile_s']} s)"
-    )
-    if t:
-        text += (
-            f" | PyTorch {bc.fmt(t['steps_per_s'])} steps/s "
-            f"({bc.fmt(t['critic_steps_per_s'])} critic/s) | JAX/PyTorch "
-            f"{bc.fmt(row['jax_over_torch'])}x"
-        )
-    return text
+COLUMNS = ["arch", "objective", "n_critic", "jax.compile_s", "jax.steps_per_s",
+           "jax.critic_steps_per_s", "torch.steps_per_s", "torch.critic_steps_per_s",
+           "jax_over_torch"]  # fmt: skip
 
 
 def markdown(payload: dict) -> str:
-    info, load, peak = payload["machine"], payload["load"], payload["matmul_peak"]
-    lines = bc.header_lines("GAN training throughput", info, load, peak, payload["quick"])
-    lines += [
+    settings = (
         f"Batch {payload['batch_size']}, float32, conv_impl={payload['conv_impl']}, median of "
         f"{payload['repeats']} samples (each >= {payload['min_seconds']} s), JAX and PyTorch "
         "samples interleaved in one process. One step = n_critic critic updates + 1 generator "
-        "update (n_critic = 5 for wgan_gp); critic steps/s = n_critic x steps/s.",
-        "",
-    ]
-    if payload["torch_note"]:
-        lines += [payload["torch_note"], ""]
-    headers = ["arch", "objective", "n_critic", "JAX compile s", "JAX steps/s",
-               "JAX critic steps/s", "PyTorch steps/s", "PyTorch critic steps/s",
-               "JAX / PyTorch"]  # fmt: skip
-    rows = []
-    for r in payload["rows"]:
-        j, t, x = r["jax"], r["torch"] or {}, r["jax_over_torch"]
-        rows.append([r["arch"], r["objective"], r["n_critic"], j["compile_s"],
-                     bc.fmt(j["steps_per_s"]), bc.fmt(j["critic_steps_per_s"]),
-                     bc.fmt(t.get("steps_per_s")), bc.fmt(t.get("critic_steps_per_s")),
-                     bc.fmt(x) + ("x" if x else "")])  # fmt: skip
-    lines += [bc.md_table(headers, rows), ""]
-    lines += issue_section(payload["rows"], payload["batch_size"])
-    return "\n".join(lines)
-
-
-def issue_section(rows: list[dict], batch_size: int) -> list[str]:
-    out = []
-    for r in rows:
-        key = (r["arch"], r["objective"])
-        if key not in ISSUE:
-            continue
-        unit, torch_then, jax_then = ISSUE[key]
-        field = "critic_steps_per_s" if unit.startswith("critic") else "steps_per_s"
-        torch_now = r["torch"][field] if r["torch"] else None
-        out.append([*key, unit, torch_then, jax_then, bc.fmt(torch_now), bc.fmt(r["jax"][field])])
-    if not out:
-        return []
-    headers = ["arch", "objective", "unit", "issue: PyTorch", "issue: starting JAX",
-               "here: PyTorch", "here: JAX"]  # fmt: skip
-    return [
-        "## Against the issue's starting point",
-        "",
-        "The issue's figures were taken on another machine; compare ratios, not absolute rates. "
-        "The issue's dcgan28_light may not be this repository's (here: G Linear(100, 7x7x256)"
-        "+BN+ReLU, ConvT 256->64 s2 +BN+ReLU, ConvT 64->1 s2, tanh; D conv 1->32 s2 +LReLU(0.2), "
-        "conv 32->64 s2 +norm+LReLU(0.2), Linear(3136, 1))."
-        + ("" if batch_size == 64 else f" This run used batch {batch_size}, the issue 64."),
-        "",
-        bc.md_table(headers, out),
-    ]
+        "update; critic steps/s = n_critic x steps/s; compile s apart."
+    )
+    table = bc.markdown_table(payload["rows"], COLUMNS)
+    return bc.report("GAN training throughput", payload, settings, table)
 
 
 def parse_args(argv=None):
@@ -272,7 +215,7 @@ def main(argv=None):
     for arch in args.archs:
         for objective in args.objectives:
             rows.append(bench_row(arch, objective, args, torch))
-            print(row_line(rows[-1]), flush=True)
+            print(bc.row_line(rows[-1], COLUMNS), flush=True)
     payload = {
         **bc.payload_head(NAME, args, load, torch, info, peak),
         "batch_size": args.batch_size,

@@ -13,16 +13,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.files import atomic_write_text, write_json
-from anogan_jax.runs.config import EncoderConfig, ScoreConfig
-from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
-from anogan_jax.runs.scoring import score_run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from anogan_jax.files import atomic_write_text, write_json  # noqa: E402
+from anogan_jax.runs.config import EncoderConfig, ScoreConfig  # noqa: E402
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder  # noqa: E402
+from anogan_jax.runs.scoring import score_run  # noqa: E402
+from experiments.bench_common import markdown_table  # noqa: E402
+
+COLUMNS = ["encoder_steps", "auroc_kappa1", "auroc_calibrated", "auroc_img_only",
+           "auroc_feat_only", "feat_to_img_ratio"]  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -77,19 +83,10 @@ def _table(run, rows) -> str:
         "# Calibrated kappa vs kappa = 1 over encoder training lengths",
         "",
         f"GAN run: `{run}` (its izi_f encoder retrained from scratch in a copy). AUROC on the "
-        "full test set.",
+        "full test set of A (kappa = 1), A_cal, img_mse and feat_mse alone; feat_to_img_ratio: "
+        "mean feat_mse / mean img_mse on the normal test images.",
         "",
-        "| encoder steps | A (kappa=1) | A_cal | img_mse only | feat_mse only | "
-        "mean feat / mean img (normal test) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['encoder_steps']} | {r['auroc_kappa1']:.4f} | {r['auroc_calibrated']:.4f} | "
-            f"{r['auroc_img_only']:.4f} | {r['auroc_feat_only']:.4f} | "
-            f"{r['feat_to_img_ratio']:.3g} |"
-        )
-    lines += [
+        markdown_table(rows, COLUMNS, digits=4),
         "",
         f"Spread (max - min) of AUROC over the lengths: kappa=1 {max(a1) - min(a1):.4f}, "
         f"calibrated {max(ac) - min(ac):.4f}.",

@@ -20,10 +20,8 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
-import time
 from typing import NamedTuple
 
 import jax
@@ -32,6 +30,7 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.ops import xla_cpu  # noqa: E402
 from experiments import conv_variants  # noqa: E402
+from experiments.bench_common import time_interleaved  # noqa: E402
 
 
 class Layer(NamedTuple):
@@ -142,25 +141,6 @@ def hlo_summary(compiled) -> str:
             kind = "conv" if " convolution(" in body else "dot" if " dot(" in body else "ew"
             ops.append(f"ynn-{kind}")
     return " ".join(ops)
-
-
-def time_interleaved(programs: dict, repeats: int, min_seconds: float, stat=statistics.median):
-    """Per-call seconds of each program (``stat`` over samples interleaved across programs)."""
-    inner = {}
-    for name, (fn, args) in programs.items():
-        jax.block_until_ready(fn(*args))
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        inner[name] = max(1, int(min_seconds / max(time.perf_counter() - start, 1e-6)))
-    samples = {name: [] for name in programs}
-    for _ in range(repeats):
-        for name, (fn, args) in programs.items():
-            start = time.perf_counter()
-            for _ in range(inner[name]):
-                out = fn(*args)
-            jax.block_until_ready(out)
-            samples[name].append((time.perf_counter() - start) / inner[name])
-    return {name: stat(s) for name, s in samples.items()}
 
 
 def profile_layer(

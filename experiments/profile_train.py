@@ -4,7 +4,7 @@ Run from the repository root (PyTorch rows need ``pip install -e '.[bench]'``):
 
     .venv/bin/python experiments/profile_train.py                      # all, batch 64
     .venv/bin/python experiments/profile_train.py --archs dcgan28_light --objectives wgan_gp
-    git show HEAD~1:anogan_jax/conv.py > /tmp/conv_before.py   # an older formulation
+    git show HEAD~1:anogan_jax/ops/conv.py > /tmp/conv_before.py   # an older formulation
     taskset -c 1 .venv/bin/python experiments/profile_train.py --no-trace --no-components \
         --before-conv /tmp/conv_before.py --out /tmp/before_after
 
@@ -219,7 +219,7 @@ def jax_components(arch: str, objective: str, batch_size: int, conv_impl: str, s
     fns = {}
     for name, (fn, *fn_args) in programs.items():
         compiled, _ = bc.compile_timed(xla_cpu.jit(fn), *fn_args)
-        fns[name] = lambda c=compiled, a=fn_args: jax.block_until_ready(c(*a))
+        fns[name] = (compiled, fn_args)
     return fns
 
 
@@ -229,7 +229,7 @@ def torch_components(torch, arch: str, objective: str, batch_size: int, seed: in
 
     torch.manual_seed(seed)
     g, d = torch_models.make_gan(arch, objective=objective)
-    lr, betas, n_critic = bench_train.TORCH_ADAM.get(objective, bench_train.TORCH_ADAM_DEFAULT)
+    n_critic = bench_train.TORCH_ADAM.get(objective, bench_train.TORCH_ADAM_DEFAULT)[2]
     z = torch.randn(batch_size, 100)
     real = torch.rand(batch_size, 1, 28, 28) * 2 - 1
     with torch.no_grad():
@@ -259,23 +259,10 @@ def torch_components(torch, arch: str, objective: str, batch_size: int, seed: in
     }
     if objective == "wgan_gp":
         fns["gradient penalty + its gradient"] = gp_grad
-    one, _ = one_critic_torch_program(torch, arch, objective, batch_size, seed)
+    one, _ = bench_train.torch_program(torch, arch, objective, batch_size, seed, n_critic=1)
     fns["1 critic + 1 generator update"] = one
     fns[f"whole step ({n_critic} critic + 1 G)"] = step
     return fns
-
-
-def one_critic_torch_program(torch, arch, objective, batch_size, seed):
-    saved = bench_train.TORCH_ADAM.get(objective)
-    lr, betas, _ = saved or bench_train.TORCH_ADAM_DEFAULT
-    bench_train.TORCH_ADAM[objective] = (lr, betas, 1)
-    try:
-        return bench_train.torch_program(torch, arch, objective, batch_size, seed)
-    finally:
-        if saved is None:
-            del bench_train.TORCH_ADAM[objective]
-        else:
-            bench_train.TORCH_ADAM[objective] = saved
 
 
 def profile_components(arch: str, objective: str, args, torch) -> list[dict]:
@@ -285,8 +272,8 @@ def profile_components(arch: str, objective: str, args, torch) -> list[dict]:
     for name, jfn in jfns.items():
         fns = {"jax": jfn, **({"torch": tfns[name]} if name in tfns else {})}
         t = bc.time_interleaved(fns, args.repeats, args.min_seconds)
-        jms = t["jax"]["median_s"] * 1e3
-        tms = t["torch"]["median_s"] * 1e3 if "torch" in t else None
+        jms = t["jax"] * 1e3
+        tms = t["torch"] * 1e3 if "torch" in t else None
         rows.append({"component": name, "jax_ms": jms, "torch_ms": tms,
                      "torch_over_jax": tms / jms if tms else None})  # fmt: skip
         print(f"  {name:36s} JAX {jms:8.2f} ms  PyTorch {bc.fmt(tms)} ms", flush=True)
@@ -323,7 +310,7 @@ def before_after(arch: str, objective: str, args, torch) -> dict:
         fns["torch"], _ = bench_train.torch_program(
             torch, arch, objective, args.batch_size, args.seed
         )
-    times = bc.time_interleaved(fns, args.repeats, args.min_seconds)
+    times = bc.time_interleaved(fns, args.repeats, args.min_seconds, stat=None)
     ms = {k: t["median_s"] * 1e3 for k, t in times.items()}
     row = {"ms": ms, "samples_s": {k: t["samples_s"] for k, t in times.items()}}
     if "torch" in ms:
@@ -360,29 +347,23 @@ def markdown(payload: dict) -> str:
                 f"PyTorch {bc.fmt(ba.get('before_x'))}x -> {bc.fmt(ba.get('after_x'))}x.",
                 "",
             ]
-        comps = row.get("components")
-        if comps:
-            table = [[c["component"], bc.fmt(c["jax_ms"]), bc.fmt(c["torch_ms"]),
-                      bc.fmt(c["torch_over_jax"])] for c in comps]  # fmt: skip
-            lines += [bc.md_table(["component", "JAX ms", "PyTorch ms", "PyTorch / JAX"], table)]
-            lines += [""]
+        if row.get("components"):
+            cols = ["component", "jax_ms", "torch_ms", "torch_over_jax"]
+            lines += [bc.markdown_table(row["components"], cols), ""]
         ops = row.get("ops")
         if ops:
             lines += [
                 f"Trace: {bc.fmt(ops['wall_ms'])} ms wall per step, op times sum to "
                 f"{bc.fmt(ops['op_ms_sum'])} ms (concurrent ops overlap). By layer, pass and "
-                "kind (top 15):",
+                "kind (top 15), then the top 10 single ops, ms per step:",
+                "",
+                bc.markdown_table(ops["groups"][:15], ["network", "layer", "pass", "kind", "ms"]),
+                "",
+                bc.markdown_table(
+                    ops["ops"][:10], ["name", "network", "layer", "pass", "kind", "shape", "ms"]
+                ),
                 "",
             ]
-            table = [[g["network"], g["layer"], g["pass"], g["kind"], bc.fmt(g["ms"]),
-                      f"{100 * g['ms'] / ops['op_ms_sum']:.1f}%"]
-                     for g in ops["groups"][:15]]  # fmt: skip
-            lines += [bc.md_table(["net", "layer", "pass", "kind", "ms/step", "share"], table)]
-            lines += ["", "Top 10 single ops:", ""]
-            table = [[o["name"], o["network"], o["layer"], o["pass"], o["kind"], o["shape"],
-                      bc.fmt(o["ms"])] for o in ops["ops"][:10]]  # fmt: skip
-            lines += [bc.md_table(["op", "net", "layer", "pass", "kind", "shape", "ms/step"],
-                                  table), ""]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -27,4 +27,8 @@ def test_bench_latent_search_quick_writes_results(tmp_path):
     payload = json.loads((tmp_path / "s.json").read_text())
     assert payload["benchmark"] == "bench_latent_search" and payload["torch"] is False
     assert set(payload["archs"]) == {"dcgan28_light"}
-    assert "## dcgan28_light" in (tmp_path / "s.md").read_text()
+    programs = [(r["program"], r["batch"]) for r in payload["rows"]]
+    assert programs == [("batched", 1), ("batched", 4), ("loop", 1),
+                        ("fanogan_score", 4), ("encoder_init_search", 4)]  # fmt: skip
+    assert payload["rows"][1]["jax_img_s"] > 0 and payload["rows"][3]["jax_img_s"] > 0
+    assert "| dcgan28_light | batched | 4 |" in (tmp_path / "s.md").read_text()
