@@ -248,7 +248,8 @@ def load_config(cls, path):
     try:
         return config_from_dict(cls, read_json(path), str(path))
     except RunError as err:
-        raise RunError(f"{err}. Restore the file, or start the folder again with --overwrite") from None
+        hint = "Restore the file, or start the folder again with --overwrite"
+        raise RunError(f"{err}. {hint}") from None
 
 
 # Settings that may change when a run is resumed: they change what is logged and kept, not

@@ -7,7 +7,6 @@ import dataclasses
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from anogan_jax import data as data_lib
@@ -71,9 +70,7 @@ class _EncoderRun:
         self.out = out = encoder_dir(run, config.mode)
         self.run_config, self.models, gan_state = load_gan(run)
         check_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
-        self.config = config = continue_config(
-            config, out / "encoder_config.json", resume=resume
-        )
+        self.config = config = continue_config(config, out / "encoder_config.json", resume=resume)
         self.overwrite = overwrite
         self.data = load_data(self.run_config, data_dir)
         self.encoder, self.tx, keys = _build(self.run_config, config)

@@ -105,5 +105,3 @@ def make_fid_monitor(
     sample_fn = make_sample_fn(models, run_config.prior, num_samples, keys["z"])
     val_features, _ = features_fn(data.val)
     return FIDMonitor(features_fn, sample_fn, val_features, keys["kid"])
-
-

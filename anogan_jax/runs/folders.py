@@ -86,9 +86,7 @@ def _forbidden(out: Path) -> str | None:
     return None
 
 
-def check_output(
-    out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()
-) -> None:
+def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()) -> None:
     """Refuses, before anything is written, an output folder that already holds results
     (``marker``) unless resuming or overwriting; ``--overwrite`` of a folder that is not the
     tool's own (no ``marker``, not empty), of /, home or the current folder, or of a folder

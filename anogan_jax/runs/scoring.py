@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -364,7 +363,8 @@ def _extremes(path, results, images, labels, test, models, state, k: int = 5):
     score = results["A"]
     order = np.flatnonzero(test)[np.argsort(score[test])]
     chosen = np.concatenate([order[::-1][:k], order[:k]])
-    gx = np.asarray(models.generator.apply(g_variables(state), results["z"][chosen], train=False)[0])
+    z = results["z"][chosen]
+    gx = np.asarray(models.generator.apply(g_variables(state), z, train=False)[0])
     rows = []
     for j, i in enumerate(chosen):
         tag = "high" if j < k else "low"

@@ -124,7 +124,7 @@ def train_gan_seeds(
     dirs = [seed_dir(out, s) for s in seeds]
     with folder_locks([out, *dirs]):
         configs = [dataclasses.replace(config, seed=s) for s in seeds]
-        for c, d in zip(configs, dirs, strict=True):
+        for d in dirs:
             check_output(d, resume=resume, overwrite=overwrite, marker="config.json")
         configs = [
             continue_config(c, d / "config.json", resume=resume)

@@ -17,13 +17,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from anogan_jax.files import read_json, write_json
 from anogan_jax import metrics
+from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
-from anogan_jax.runs.config import EncoderConfig
+from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
-from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.config import ScoreConfig
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
 

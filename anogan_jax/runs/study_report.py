@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.runs import plotting
 from anogan_jax.files import atomic_write_text
+from anogan_jax.runs import plotting
 
 
 def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
