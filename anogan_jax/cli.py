@@ -220,6 +220,13 @@ def _add_score(sub) -> None:
     _field(p, C, "seed", "seeds the search's starting points and the subsample")
     _field(p, C, "limit", "stratified test subsample of this many images (0: all)")
     _field(p, C, "val_images", "normal validation images scored to set the threshold")
+    _field(
+        p,
+        C,
+        "micro_batch",
+        "images per compiled block: scores are bit-identical for any "
+        "--batch-size with the same --micro-batch (raise it on a GPU)",
+    )
     p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (results in <out>/seed_<s>/)")
     _add_common(p)
 

@@ -108,3 +108,38 @@ def test_calibrated_term_with_zero_mean_is_left_out():
     np.testing.assert_allclose(_calibrated(term, np.float32(2.0)), [0.0, 1.0, 2.0])
     # A discriminator whose features collapsed: feat_mse is 0 on every normal image.
     np.testing.assert_array_equal(_calibrated(np.zeros(3, np.float32), np.float32(0.0)), 0.0)
+
+
+def _score_columns(path):
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[1:]]
+    return {c: [r[i] for r in rows] for i, c in enumerate(header)}
+
+
+@pytest.mark.parametrize("arch", ["dcgan28_light", pytest.param("mlp", marks=pytest.mark.slow)])
+def test_scores_are_bit_identical_for_any_batch_size(tmp_path, arch):
+    """Every image's scores (written with 9 significant digits, and compared as arrays in
+    metrics) are the same whatever --batch-size: batches run in blocks of --micro-batch."""
+    run = tmp_path / "run"
+    tiny = ["--batch-size", "16", "--latent-dim", "8", "--quiet", "--arch", arch]
+    assert cli.main(["train", *tiny, "--steps", "2", "--out", str(run)]) == 0
+    enc = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "16", "--quiet"]
+    assert cli.main(enc) == 0
+    for method in ("anogan", "fanogan"):
+        base = ["score", "--run", str(run), "--method", method, "--num-steps", "3"]
+        base += ["--limit", "21", "--val-images", "2", "--quiet"]
+        results = {}
+        for bs in (1, 3, 7, 16, 64):
+            out = tmp_path / f"{method}_{bs}"
+            assert cli.main([*base, "--batch-size", str(bs), "--out", str(out)]) == 0
+            results[bs] = _score_columns(out / "scores.csv")
+            parts = [np.load(p) for p in sorted((out / "parts").glob("*.npz"))]
+            results[bs]["_A"] = np.concatenate([p["A"] for p in parts])
+        for bs in (3, 7, 16, 64):
+            assert results[bs].keys() == results[1].keys()
+            for column, values in results[1].items():
+                if column == "_A":
+                    assert np.array_equal(results[bs][column], values), (method, bs)
+                else:
+                    assert results[bs][column] == values, (method, bs, column)

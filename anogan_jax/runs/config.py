@@ -155,6 +155,9 @@ class ScoreConfig(_Saved):
     seed: int = 0
     limit: int = 0  # 0: the full test set; else a stratified subsample of this size
     val_images: int = 128  # normal validation images scored for the threshold
+    # Images per compiled block: each image's scores are bit-identical for any batch size
+    # with the same micro_batch (batches are padded to a multiple of it).
+    micro_batch: int = 16
 
     def validate(self) -> ScoreConfig:
         _choice("method", self.method, SCORE_METHODS)
@@ -164,6 +167,7 @@ class ScoreConfig(_Saved):
         _choice("--encoder", self.encoder, MODES)
         if self.batch_size <= 0 or self.num_steps <= 0:
             raise RunError("--batch-size and --num-steps must be positive")
+        _positive(self, "micro_batch")
         _seed(self.seed)
         _rate("lr", self.lr)
         if not (math.isfinite(self.lam) and self.lam >= 0):

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from anogan_jax.devices import put_batch, put_replicated
 from anogan_jax.encoder import make_fanogan_scorer
@@ -124,10 +125,32 @@ def method_for(run, config: ScoreConfig, run_config, models, state, data) -> Met
     return anogan_method(models, state, config, run_config.prior)
 
 
-def jit_method(method: MethodFn, mesh=None):
-    """``batch_fn(images, indices)`` of one run; with a ``mesh`` every batch is split across
-    its devices and the params replicated."""
-    fn = xla_cpu.jit(method.fn)
+def in_blocks(fn: Callable, block: int) -> Callable:
+    """``fn(params, images, indices)`` applied to consecutive blocks of ``block`` rows of the
+    batch axis (0) in turn (``lax.map``): every image is computed by the same compiled block,
+    so its result is bit-identical whatever the batch size (a multiple of ``block``) and
+    wherever it sits in the batch. Without blocks, rows that fall in a kernel's remainder
+    block are summed in another order (measured: up to 3.4e-4 relative on the search)."""
+
+    def blocked(params, images, indices):
+        def one(chunk):
+            return fn(params, *chunk)
+
+        chunks = jax.tree.map(lambda a: a.reshape(-1, block, *a.shape[1:]), (images, indices))
+        out = lax.map(one, chunks)
+        return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+    return blocked
+
+
+def jit_method(method: MethodFn, mesh=None, block: int | None = None):
+    """``batch_fn(images, indices)`` of one run, in blocks of ``block`` rows when given; with
+    a ``mesh`` every batch is split across its devices and the params replicated (no blocks:
+    each device computes its rows as one block)."""
+    if mesh is None and block:
+        fn = xla_cpu.jit(in_blocks(method.fn, block))
+    else:
+        fn = xla_cpu.jit(method.fn)
     if mesh is None:
         return lambda images, indices: fn(method.params, images, indices)
     params = put_replicated(method.params, mesh)
@@ -138,9 +161,10 @@ def jit_method(method: MethodFn, mesh=None):
     return lambda images, indices: fn(params, put(images), put(indices))
 
 
-def vmap_method(methods: list[MethodFn]):
+def vmap_method(methods: list[MethodFn], block: int | None = None):
     """``batch_fn(images, indices)`` of S seeds in one program: images (B, S, H, W, C) and
-    indices (B, S) in, arrays with a seed axis 1 out."""
+    indices (B, S) in, arrays with a seed axis 1 out; in blocks of ``block`` rows of B."""
     params = stack([m.params for m in methods])
-    fn = xla_cpu.jit(jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1))
+    fn = jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1)
+    fn = xla_cpu.jit(in_blocks(fn, block) if block else fn)
     return lambda images, indices: fn(params, images, indices)

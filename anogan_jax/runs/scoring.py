@@ -69,11 +69,13 @@ def run_batches(
     *,
     batch_size: int,
     parts_dir: Path,
+    block: int = 1,
     progress: bool = True,
     desc: str = "score",
 ) -> dict[str, np.ndarray]:
-    """Applies ``batch_fn`` to fixed-size batches (the last one padded and masked), saving each
-    batch's outputs atomically to ``parts_dir``; batches already saved are loaded, not redone.
+    """Applies ``batch_fn`` to fixed-size batches (every batch padded to a multiple of
+    ``block`` rows, the last one too, and masked), saving each batch's outputs atomically to
+    ``parts_dir``; batches already saved are loaded, not redone.
 
     Returns:
       dict of arrays concatenated over all images (padded rows dropped), plus
@@ -91,7 +93,7 @@ def run_batches(
             bar.update(len(outputs[-1]["index"]))
             continue
         sl = slice(start, start + batch_size)
-        imgs, idx, mask = pad_batch(images[sl], indices[sl], batch_size)
+        imgs, idx, mask = pad_batch(images[sl], indices[sl], -(-batch_size // block) * block)
         t0 = time.perf_counter()
         out = jax.device_get(batch_fn(imgs, idx))
         seconds += time.perf_counter() - t0
@@ -188,11 +190,13 @@ def score_run(
         method = method_for(run, config, run_config, models, state, data)
         _start(out, saved, scored, overwrite)
         t0 = time.perf_counter()
+        block = config.micro_batch if mesh is None else 1
         results = run_batches(
-            jit_method(method, mesh),
+            jit_method(method, mesh, block),
             images,
             indices,
             batch_size=config.batch_size,
+            block=block,
             parts_dir=out / "parts",
             progress=progress,
             desc=config.method,
@@ -265,10 +269,11 @@ def score_seeds(
         _start(out, saved, scored, overwrite)
         t0 = time.perf_counter()
         results = run_batches(
-            vmap_method(methods),
+            vmap_method(methods, config.micro_batch),
             np.stack([it[0] for it in items], axis=1),
             np.stack([it[1] for it in items], axis=1),
             batch_size=config.batch_size,
+            block=config.micro_batch,
             parts_dir=out / "parts",
             progress=progress,
             desc=f"{config.method} x {len(seeds)} seeds",
