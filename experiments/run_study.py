@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import run_study
+from anogan_jax.runs.study import ensemble_cells, load_cells, run_study
 from anogan_jax.runs.study_report import total_hours, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,11 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="default experiments/results/<study>")
     p.add_argument("--runs", default=None, help="default runs/studies/<study>")
     p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
-    p.add_argument("--report-only", action="store_true", help="aggregate finished cells only")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="aggregate finished cells only (and add seed ensembles from the score folders)",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -45,8 +49,7 @@ def main(argv=None) -> int:
         results = Path(args.results or ROOT / "experiments" / "results" / study.name)
         runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
         if args.report_only:
-            from anogan_jax.runs.study import load_cells
-
+            ensemble_cells(study, results, runs)
             cells = load_cells(results)
         else:
             cells = run_study(study, results, runs, data_dir=args.data_dir, progress=not args.quiet)

@@ -1,9 +1,14 @@
 """A tiny study, run twice from scratch: byte-identical cell results; reruns skip cells."""
 
+import dataclasses
+import json
+
+import numpy as np
 import pytest
 
+from anogan_jax import metrics
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
-from anogan_jax.runs.study import Method, Study, cells, run_study
+from anogan_jax.runs.study import Method, Study, cells, ensemble_cells, run_study
 from anogan_jax.runs.study_report import total_hours, write_report
 
 TINY = Study(
@@ -25,6 +30,8 @@ TINY = Study(
     ),
     encoder=EncoderConfig(steps=3, batch_size=16, checkpoint_every=3),
     published={"paper": {0: 90.0, 1: 80.0}},
+    ensembles=("fanogan",),
+    frontier=("fanogan", "anogan"),
 )
 
 
@@ -35,10 +42,10 @@ def _cell_bytes(results):
 @pytest.mark.slow
 def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     first = run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
-    assert len(first) == len(cells(TINY)) == 4
+    assert len(first) == len(cells(TINY)) + 1 == 5  # + the seed ensemble of fanogan
     run_study(TINY, tmp_path / "r2", tmp_path / "runs2", progress=False)
     a, b = _cell_bytes(tmp_path / "r1"), _cell_bytes(tmp_path / "r2")
-    assert len(a) == 4 and a == b
+    assert len(a) == 5 and a == b
     # A rerun skips every finished cell: nothing is rewritten.
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "r1" / "cells").iterdir()}
     run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
@@ -47,6 +54,8 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
         TINY, first, tmp_path / "r1", command="cmd", timings=total_hours(tmp_path / "r1")
     )
     assert "| 0 |" in text and "paper" in text and "**mean**" in text
+    assert "fanogan_ens AUROC" in text and "## Quality against cost" in text
+    assert (tmp_path / "r1" / "frontier.png").exists()
     assert (tmp_path / "r1" / "auroc_by_class.png").exists()
     assert (tmp_path / "r1" / "roc_seed0.png").exists()
     # A cell whose score was non-finite on every image is named and left out of the means.
@@ -57,3 +66,41 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     text = write_report(TINY, broken, tmp_path / "r3", command="cmd", timings={})
     name = "class {class} seed {seed} {method}".format_map(broken[0])
     assert f"Left out of the means, no finite score on any image: {name}." in text
+
+
+def _write_scores(path, index, labels, test, val):
+    lines = ["index,split,label,class,A"]
+    lines += [f"{i},test,{y},{y},{float(v)!r}" for i, y, v in zip(index, labels, test, strict=True)]
+    lines += [f"{1000 + i},val,0,-1,{float(v)!r}" for i, v in enumerate(val)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_seed_ensemble_standardises_each_seed_on_its_normal_validation_scores(tmp_path):
+    """Two seeds on scales 1 and 1000: the ensemble is the mean of the standardised scores,
+    with each seed's mean and std taken from its own normal validation images."""
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 30 + [1] * 10)
+    index = np.arange(40)
+    study = dataclasses.replace(TINY, seeds=(0, 1), ensembles=("anogan",), frontier=())
+    expected = []
+    for seed, scale in ((0, 1.0), (1, 1000.0)):
+        test = scale * (rng.normal(size=40) + 1.5 * labels)
+        val = scale * rng.normal(size=12) + scale
+        _write_scores(
+            tmp_path / "runs" / "class_0" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv",
+            index,
+            labels,
+            test,
+            val,
+        )
+        (tmp_path / "res" / "cells").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "res" / "cells" / f"c0_s{seed}_anogan.json").write_text("{}")
+        expected.append((test - val.mean()) / val.std())
+    ensemble_cells(study, tmp_path / "res", tmp_path / "runs")
+    cell = json.loads((tmp_path / "res" / "cells" / "c0_ens_anogan.json").read_text())
+    assert cell["method"] == "anogan_ens" and cell["seed"] == "ensemble"
+    want = metrics.auroc(labels, np.mean(expected, axis=0))
+    assert cell["scores"]["A"]["auroc"] == pytest.approx(want, abs=1e-12)
+    # Without standardising, the scale-1000 seed alone would decide the ranking.
+    assert want != metrics.auroc(labels, expected[0] + expected[1] * 1000)

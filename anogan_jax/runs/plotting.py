@@ -151,3 +151,19 @@ def roc_grid(path, curves: dict[int, dict[str, tuple]], *, title: str = "") -> N
         ax.set_axis_off()
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
+
+
+def frontier(path, points: list[tuple[str, float, float]], *, title: str = "") -> None:
+    """Quality against cost: (name, images per second, AUROC %) per method, log x."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for i, (name, rate, auroc) in enumerate(points):
+        ax.plot(rate, auroc, "o", color=f"C{i}", ms=7, label=name)
+    order = sorted(points, key=lambda p: p[1])
+    ax.plot([p[1] for p in order], [p[2] for p in order], "-", color="0.6", lw=1, zorder=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("images scored per second (log)")
+    ax.set_ylabel("mean AUROC (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    _save(fig, path)

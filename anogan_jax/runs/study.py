@@ -9,6 +9,7 @@ skipped on rerun. Model selection never looks at test labels: the last checkpoin
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import time
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from anogan_jax import metrics
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
-from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
@@ -45,6 +46,10 @@ class Study:
     encoder: EncoderConfig = EncoderConfig()
     published: dict = dataclasses.field(default_factory=dict)  # label -> {class: AUROC %}
     notes: str = ""
+    # Methods whose seeds are also combined per image (``ensemble_cells``): "<name>_ens".
+    ensembles: tuple[str, ...] = ()
+    # Methods drawn as the report's quality-cost frontier (AUROC against images/s).
+    frontier: tuple[str, ...] = ()
 
     def needs_encoder(self) -> bool:
         return any(m.score.method == "fanogan" or m.score.init == "encoder" for m in self.methods)
@@ -52,6 +57,10 @@ class Study:
 
 def cell_path(results: Path, cls: int, seed: int, method: str) -> Path:
     return results / "cells" / f"c{cls}_s{seed}_{method}.json"
+
+
+def ensemble_path(results: Path, cls: int, method: str) -> Path:
+    return results / "cells" / f"c{cls}_ens_{method}.json"
 
 
 def cells(study: Study):
@@ -114,7 +123,65 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
                 write_json(cell_path(results, cls, seed, method.name), cell)
                 bar.update(1)
     bar.close()
+    ensemble_cells(study, results, runs)
     return load_cells(results)
+
+
+def _seed_scores(path: Path, column: str):
+    """(test indices, test labels, test scores, normal-val scores) of one seed's scores.csv."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    test = [r for r in rows if r["split"] == "test"]
+    val = np.array([float(r[column]) for r in rows if r["split"] == "val"])
+    return (
+        np.array([int(r["index"]) for r in test]),
+        np.array([int(r["label"]) for r in test]),
+        np.array([float(r[column]) for r in test]),
+        val,
+    )
+
+
+def ensemble_cells(study: Study, results, runs) -> None:
+    """The seed ensemble of each method in ``study.ensembles``: per test image, the mean over
+    seeds of the seed's score standardised by the mean and std of that seed's scores on its
+    NORMAL validation images (no test label is used), written as the cell
+    ``c<class>_ens_<method>.json`` (method "<method>_ens"). Needs every seed's cell of the
+    class and the score folders under ``runs``; a class without them is skipped."""
+    results, runs = Path(results), Path(runs)
+    by_name = {m.name: m for m in study.methods}
+    for cls in study.classes:
+        for name in study.ensembles:
+            method = by_name[name]
+            members = [cell_path(results, cls, s, name) for s in study.seeds]
+            folders = [
+                seed_dir(runs / f"class_{cls}" / "scores" / name, s) / "scores.csv"
+                for s in study.seeds
+            ]
+            target = ensemble_path(results, cls, name)
+            if target.exists() or not all(p.exists() for p in members + folders):
+                continue
+            parts = [_seed_scores(f, method.column) for f in folders]
+            index, labels = parts[0][0], parts[0][1]
+            if any(not np.array_equal(p[0], index) for p in parts):
+                raise RunError(f"the seeds of class {cls} scored different images for {name}")
+            standardised = [(p[2] - p[3].mean()) / max(p[3].std(), 1e-12) for p in parts]
+            score = np.mean(standardised, axis=0)
+            finite = np.isfinite(score)
+            summary = metrics.summarize(labels[finite], score[finite])
+            summary["num_finite"] = int(finite.sum())
+            cell = {
+                "study": study.name,
+                "class": cls,
+                "seed": "ensemble",
+                "seeds": list(study.seeds),
+                "method": f"{name}_ens",
+                "column": method.column,
+                "scores": {method.column: summary},
+                "num_test": int(len(labels)),
+                "nonfinite": int((~finite).sum()),
+                "curve": _curve(labels[finite], score[finite]),
+            }
+            write_json(target, cell)
 
 
 def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) -> float:
@@ -147,6 +214,10 @@ def _roc_points(out: Path, column: str, num: int = 101) -> dict:
     labels = np.array([int(r[2]) for r in body])
     scores = np.array([float(r[col]) for r in body])
     labels, scores = labels[np.isfinite(scores)], scores[np.isfinite(scores)]
+    return _curve(labels, scores, num)
+
+
+def _curve(labels, scores, num: int = 101) -> dict:
     if len(np.unique(labels)) < 2:
         return {"fpr": [], "tpr": []}
     fpr, tpr, _ = metrics.roc_curve(labels, scores)

@@ -139,11 +139,66 @@ def _against_published(study, auroc: dict) -> list[str]:
     return lines
 
 
+def frontier_points(study, cells: list[dict], results) -> list[dict]:
+    """For each method of ``study.frontier``: mean AUROC (%) over classes (each class the mean
+    over its seeds) against images scored per second (all its cells' images over their
+    recorded scoring seconds; the seeds share one program, so each is charged 1/S of it)."""
+    auroc = summarize_cells(cells, "auroc")
+    points = []
+    for m in study.frontier:
+        mine = [c for c in cells if c["method"] == m and c["seed"] != "ensemble"]
+        seconds, images = 0.0, 0
+        for c in mine:
+            t = Path(results) / "timings" / f"c{c['class']}_s{c['seed']}_{m}.json"
+            if t.exists():
+                seconds += json.loads(t.read_text())["score"]
+                images += c["num_test"] + c["num_val"]
+        if m in auroc and seconds > 0:
+            per_class = [v[0] for v in auroc[m].values()]
+            points.append(
+                {
+                    "method": m,
+                    "auroc": float(np.mean(per_class)),
+                    "images_per_s": images / seconds,
+                    "classes": len(per_class),
+                }
+            )
+    return points
+
+
+def _frontier(study, cells, results) -> list[str]:
+    points = frontier_points(study, cells, results)
+    if not points:
+        return []
+    plotting.frontier(
+        results / "frontier.png",
+        [(p["method"], p["images_per_s"], p["auroc"]) for p in points],
+        title=f"{study.name}: quality against cost",
+    )
+    lines = [
+        "",
+        "## Quality against cost",
+        "",
+        "Mean AUROC over the classes scored so far against images scored per second on this "
+        "machine (scoring time of the cells, the seeds' shared program split evenly; the "
+        "machine was shared with other work, so the rates are indicative).",
+        "",
+        "| method | mean AUROC % | images/s | classes |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{p['method']}` | {p['auroc']:.1f} | {p['images_per_s']:.3g} | {p['classes']} |"
+        for p in points
+    ]
+    return [*lines, "", "![quality against cost](frontier.png)"]
+
+
 def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
     """Writes REPORT.md, auroc_by_class.png and roc_seed<s>.png into ``results``."""
     results = Path(results)
     auroc, auprc = summarize_cells(cells, "auroc"), summarize_cells(cells, "auprc")
-    expected = len(study.classes) * len(study.seeds) * len(study.methods)
+    per_class = len(study.seeds) * len(study.methods) + len(study.ensembles)
+    expected = len(study.classes) * per_class
     series = {
         m: (
             np.array([auroc[m].get(c, (np.nan,) * 3)[0] for c in study.classes]),
@@ -179,9 +234,12 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
     lines = [
         f"# {study.name}",
         "",
-        f"Cells finished: {len(cells)} of {expected} (classes x seeds x methods). "
-        "AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of every run is "
-        "used (no model selection, no test labels before scoring).",
+        f"Cells finished: {len(cells)} of {expected} (classes x (seeds x methods + seed "
+        "ensembles)). AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of "
+        "every run is used (no model selection, no test labels before scoring). A method "
+        "`<m>_ens` is the seed ensemble of `<m>`: per test image, the mean over the seeds of "
+        "each seed's score standardised by its mean and std on that seed's normal "
+        "validation images; one value per class, so no ± column.",
         *_unscored(cells),
         "",
         *_table(study, auroc, auprc),
@@ -208,6 +266,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
             else f"one pass, kappa {s.kappa}"
         )
         lines.append(f"- method `{m.name}`: {s.method} ({detail}); ranked by `{m.column}`; {test}")
+    lines += _frontier(study, cells, results)
     lines += _against_published(study, auroc)
     if study.notes:
         lines += ["", "## Notes", "", study.notes.strip()]

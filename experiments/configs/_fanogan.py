@@ -49,6 +49,8 @@ METHODS = (
     Method("hybrid30", _hybrid(30)),
     Method("hybrid", _hybrid(100)),
 )
+ENSEMBLES = ("fanogan", "fanogan_img", "hybrid")
+FRONTIER = ("fanogan", "hybrid10", "hybrid30", "hybrid", "anogan")
 NOTES = """\
 f-AnoGAN's recipe, every choice fixed in advance (no test label was looked at): WGAN-GP
 (n_critic 5, gradient penalty 10, Adam 1e-4 / b1 0 / b2 0.9) trained 3,700 generator steps at

@@ -9,7 +9,7 @@ MLP GAN. Beside it, the old recipe's means from the committed
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.study import Study
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import ENCODER, GAN, METHODS, NOTES
+from experiments.configs._fanogan import ENCODER, ENSEMBLES, FRONTIER, GAN, METHODS, NOTES
 
 STUDY = Study(
     name="fashion_mnist_one_class_normal_fanogan_mlp",
@@ -18,6 +18,8 @@ STUDY = Study(
     seeds=(0, 1, 2),
     methods=METHODS,
     encoder=ENCODER,
+    ensembles=ENSEMBLES,
+    frontier=FRONTIER,
     published=main_study_means(
         "fashion_mnist_one_class_normal", ("anogan", "fanogan", "hybrid"), "old recipe"
     ),

@@ -8,7 +8,7 @@ on the seeds' MLP GAN. Beside it, the old recipe's means from the committed
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.study import Study
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import ENCODER, GAN, METHODS, NOTES
+from experiments.configs._fanogan import ENCODER, ENSEMBLES, FRONTIER, GAN, METHODS, NOTES
 
 STUDY = Study(
     name="mnist_one_class_anomalous_fanogan_mlp",
@@ -17,6 +17,8 @@ STUDY = Study(
     seeds=(0, 1, 2),
     methods=METHODS,
     encoder=ENCODER,
+    ensembles=ENSEMBLES,
+    frontier=FRONTIER,
     published=main_study_means(
         "mnist_one_class_anomalous", ("anogan", "fanogan", "hybrid"), "old recipe"
     ),

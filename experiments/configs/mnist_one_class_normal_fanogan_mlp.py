@@ -8,7 +8,7 @@ Beside the published rows the report shows the old recipe's means (non-saturatin
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.study import Study
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import ENCODER, GAN, METHODS, NOTES
+from experiments.configs._fanogan import ENCODER, ENSEMBLES, FRONTIER, GAN, METHODS, NOTES
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN
 
 STUDY = Study(
@@ -18,6 +18,8 @@ STUDY = Study(
     seeds=(0, 1, 2),
     methods=METHODS,
     encoder=ENCODER,
+    ensembles=ENSEMBLES,
+    frontier=FRONTIER,
     published={
         "AnoGAN (Ruff+ 2018)": ANOGAN,
         "OC Deep SVDD (Ruff+ 2018)": OC_DEEP_SVDD,
