@@ -68,7 +68,13 @@ def _add_train(sub) -> None:
     _field(p, C, "g_lr", "generator learning rate (default: the objective's)", type=float)
     _field(p, C, "d_lr", "critic learning rate, TTUR (default: the objective's)", type=float)
     _field(p, C, "n_critic", "critic updates per step (default: the objective's)", type=int)
-    _field(p, C, "update", "alternating | merged (one joint backward pass)")
+    _field(
+        p,
+        C,
+        "update",
+        "alternating | merged (one joint backward pass) | reuse (one generator "
+        "forward for both updates, as the PyTorch DCGAN example)",
+    )
     _field(p, C, "val_fraction", "share of the normal training images held out for validation")
     _field(p, C, "gcn", "Deep SVDD GCN + min-max preprocessing")
     _field(p, C, "conv_impl", "convolution formulation: auto | lax | im2col | tuned")

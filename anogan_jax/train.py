@@ -17,7 +17,7 @@ from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.state import GANState
 
-UPDATES = ("alternating", "merged")
+UPDATES = ("alternating", "merged", "reuse")
 
 
 class _Players(NamedTuple):
@@ -128,6 +128,42 @@ def _merged(p: _Players):
     return body
 
 
+def _reuse(p: _Players):
+    """The PyTorch DCGAN example's update: ONE generator forward per step. The critic is
+    updated on that fake batch (detached), then the generator's gradient goes through the
+    UPDATED critic back into the same forward (its saved VJP), as ``D(fake)`` after
+    ``optimizerD.step()`` does in PyTorch. Saves one generator forward per step against
+    ``_alternating`` with n_critic 1, which draws a fresh z for the generator update."""
+
+    def body(state, batch, key):
+        real = batch[0]
+        k_z, k_loss, k_g = jax.random.split(key, 3)
+        z = p.sample_z(k_z, real.shape[0])
+        fake, g_vjp, g_bs = jax.vjp(
+            lambda g_params: p.generate(g_params, state.g_batch_stats, z),
+            state.g_params,
+            has_aux=True,
+        )
+        (d_loss, (d_bs, metrics)), d_grads = jax.value_and_grad(p.critic_loss, has_aux=True)(
+            state.d_params, state.d_batch_stats, real, fake, k_loss
+        )
+        d_up, d_opt = p.d_tx.update(d_grads, state.d_opt_state, state.d_params)
+        d_params = optax.apply_updates(state.d_params, d_up)
+
+        def g_loss_of_fake(x):
+            (fake_logit, _), _ = p.d_apply(d_params, d_bs, x, k_g)
+            return p.objective.g_loss(fake_logit)
+
+        g_loss, fake_cotangent = jax.value_and_grad(g_loss_of_fake)(fake)
+        (g_grads,) = g_vjp(fake_cotangent)
+        g_up, g_opt = p.g_tx.update(g_grads, state.g_opt_state, state.g_params)
+        g_params = optax.apply_updates(state.g_params, g_up)
+        new = GANState(state.step, g_params, g_bs, d_params, d_bs, g_opt, d_opt)
+        return new, {"d_loss": d_loss, "g_loss": g_loss, **metrics}
+
+    return body
+
+
 def make_gan_step(
     objective: Objective,
     models,
@@ -143,7 +179,8 @@ def make_gan_step(
     """Builds ``step(state, batch, key) -> (state, metrics)``.
 
     One step = one update of the chosen algorithm (``_alternating``: ``n_critic`` critic
-    updates then one generator update; ``_merged``: one joint update, n_critic 1). The
+    updates then one generator update; ``_merged``: one joint update, n_critic 1;
+    ``_reuse``: one generator forward shared by both updates, n_critic 1). The
     critic's running statistics are updated by the critic updates, the generator's by its own.
 
     Args:
@@ -157,10 +194,15 @@ def make_gan_step(
     """
     if update not in UPDATES:
         raise ValueError(f"unknown update {update!r}; choose one of {', '.join(UPDATES)}")
-    if update == "merged" and n_critic != 1:
-        raise ValueError("update='merged' performs one joint update; it needs n_critic=1")
+    if update in ("merged", "reuse") and n_critic != 1:
+        raise ValueError(f"update={update!r} shares one generator pass; it needs n_critic=1")
     players = _Players(objective, models, g_tx, d_tx, prior)
-    body = _alternating(players, n_critic) if update == "alternating" else _merged(players)
+    bodies = {
+        "alternating": lambda: _alternating(players, n_critic),
+        "merged": lambda: _merged(players),
+        "reuse": lambda: _reuse(players),
+    }
+    body = bodies[update]()
 
     def step(state, batch, key):
         state, metrics = body(state, batch, jax.random.fold_in(key, state.step))

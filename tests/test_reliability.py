@@ -188,6 +188,7 @@ def test_a_truncated_last_metrics_line_is_dropped_on_resume(run):
         (["--val-fraction", "1.5"], "val_fraction must be in (0, 1)"),
         (["--seeds", ""], "--seeds '': give distinct integers"),
         (["--devices", "0"], "--devices '0': give a positive number"),
+        (["--objective", "wgan_gp", "--update", "reuse"], "needs n_critic 1 (wgan_gp uses 5)"),
     ],
 )
 def test_train_values_refused(tmp_path, capsys, extra, message):

@@ -122,3 +122,67 @@ def test_fit_resume_is_bit_identical():
     half = jax.tree.map(jnp.array, jax.device_get(half))  # as if restored from disk
     resumed = fit(half, step2, batch_fn, key, num_steps=6, progress=False)
     assert _leaves_equal(full, resumed)
+
+
+@pytest.mark.parametrize("objective", ["non_saturating", "minimax", "lsgan", "hinge"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan28_light"])
+def test_reuse_update_matches_a_reference_that_recomputes_the_generator(objective, arch):
+    """The reuse update's generator gradient (the saved VJP of the one forward, through the
+    updated critic) equals a plain gradient that runs the generator forward again on the same
+    z; critic update, BatchNorm statistics and losses are those of that one forward. With
+    SGD(lr 1) after a transformation that keeps each gradient in the optimiser state."""
+    import optax
+
+    from anogan_jax.prior import sample_prior
+
+    gm = models.make_gan(arch, latent_dim=8, objective=objective)
+    obj = objectives.get_objective(objective)
+    keep = optax.GradientTransformation(
+        lambda params: jax.tree.map(jnp.zeros_like, params), lambda g, state, params=None: (g, g)
+    )
+    tx = optax.chain(keep, optax.sgd(1.0))
+    step = make_gan_step(obj, gm, tx, tx, n_critic=1, update="reuse")
+    state = init_gan_state(gm, tx, tx, jax.random.key(0))
+    batch = _batches(1, 1)[0]
+    key = jax.random.key(7)
+    new, metrics = step(jax.tree.map(jnp.copy, state), batch, key)
+
+    # The reference, written without the reuse.
+    k_z, k_loss, k_g = jax.random.split(jax.random.fold_in(key, 0), 3)
+    z = sample_prior(k_z, (B, 8), "normal")
+
+    def gen(gp):
+        return gm.generator.apply({"params": gp, "batch_stats": state.g_batch_stats}, z, train=True)
+
+    def d_apply(dp, bs, x, k):
+        return gm.discriminator.apply({"params": dp, "batch_stats": bs}, x, train=True, key=k)
+
+    fake, g_bs = gen(state.g_params)
+
+    def d_loss_fn(dp):
+        k_real, k_fake, _ = jax.random.split(k_loss, 3)
+        (real_logit, _), bs = d_apply(dp, state.d_batch_stats, batch[0], k_real)
+        (fake_logit, _), bs = d_apply(dp, bs, fake, k_fake)
+        return obj.d_loss(real_logit, fake_logit), bs
+
+    (d_loss, d_bs), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(state.d_params)
+    d_params = jax.tree.map(jnp.subtract, state.d_params, d_grads)
+
+    def g_loss_fn(gp):
+        (fake_logit, _), _ = d_apply(d_params, d_bs, gen(gp)[0], k_g)
+        return obj.g_loss(fake_logit)
+
+    g_loss, g_grads = jax.value_and_grad(g_loss_fn)(state.g_params)
+    np.testing.assert_allclose(metrics["d_loss"], d_loss, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(metrics["g_loss"], g_loss, rtol=1e-5, atol=1e-7)
+    for got, want in ((new.g_opt_state[0], g_grads), (new.d_opt_state[0], d_grads)):
+        # float32 rounding of sums in another order, relative to the player's largest
+        # gradient (a bias right before BatchNorm has an exact gradient of 0: pure noise)
+        scale = max(float(np.max(np.abs(g))) for g in jax.tree.leaves(want))
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            assert float(np.max(np.abs(a - b))) <= 1e-4 * scale
+    for a, b in zip(jax.tree.leaves(g_bs), jax.tree.leaves(new.g_batch_stats), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    assert int(new.step) == 1 and bool(metrics["finite"])
+    with pytest.raises(ValueError, match="n_critic=1"):
+        make_gan_step(obj, gm, tx, tx, n_critic=2, update="reuse")

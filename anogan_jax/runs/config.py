@@ -108,6 +108,13 @@ class RunConfig(_Saved):
             raise RunError(f"class {self.cls} does not exist; classes are 0-9")
         if self.n_critic is not None and self.n_critic < 1:
             raise RunError(f"n_critic must be >= 1, got {self.n_critic}")
+        n_critic = self.n_critic or objectives.get_objective(self.objective).n_critic
+        if self.update != "alternating" and n_critic != 1:
+            raise RunError(
+                f"--update {self.update} shares one generator pass between the players and "
+                f"needs n_critic 1 ({self.objective} uses {n_critic}); give --n-critic 1 or "
+                "--update alternating"
+            )
         if not 0 < self.val_fraction < 1:
             raise RunError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         return self
