@@ -36,6 +36,7 @@ def test_trains_well_above_chance_on_digits_and_loads_back(tmp_path):
     np.testing.assert_allclose(features, features_1, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical_and_refuses_existing_results(tmp_path):
     kw = dict(batch_size=16, seed=3, progress=False, checkpoint_every=4)
     full = clf.train_classifier("digits", tmp_path / "full", steps=8, **kw)

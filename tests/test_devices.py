@@ -14,6 +14,9 @@ import pytest
 
 HERE = Path(__file__).parent
 
+# Each test starts subprocesses with several (virtual) devices: integration tests.
+pytestmark = pytest.mark.slow
+
 
 def _env(device_count):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}

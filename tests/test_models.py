@@ -84,6 +84,7 @@ def test_bfloat16_compute_keeps_float32_params():
     np.testing.assert_allclose(x, x32, atol=0.05)  # bfloat16 has an 8-bit mantissa
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["dcgan28", "dcgan28_light"])
 def test_critic_training_program_keeps_convs_off_xla_loop_emitter(arch):
     """The critic's WGAN-GP gradient, inside lax.scan as in the training step, has no

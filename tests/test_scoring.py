@@ -124,9 +124,12 @@ def test_scores_are_bit_identical_for_any_batch_size(tmp_path, arch):
     run = tmp_path / "run"
     tiny = ["--batch-size", "16", "--latent-dim", "8", "--quiet", "--arch", arch]
     assert cli.main(["train", *tiny, "--steps", "2", "--out", str(run)]) == 0
-    enc = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "16", "--quiet"]
-    assert cli.main(enc) == 0
-    for method in ("anogan", "fanogan"):
+    methods = ["anogan"]
+    if arch == "mlp":  # the slow run also covers the encoder's one pass
+        enc = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "16"]
+        assert cli.main([*enc, "--quiet"]) == 0
+        methods.append("fanogan")
+    for method in methods:
         base = ["score", "--run", str(run), "--method", method, "--num-steps", "3"]
         base += ["--limit", "21", "--val-images", "2", "--quiet"]
         results = {}

@@ -16,6 +16,7 @@ def _sample(models, state):
     return models.generator.apply(g_vars, z, train=False)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["mlp", "dcgan28_light"])
 def test_vmapped_seeds_equal_each_seed_alone(tmp_path, arch):
     args = ["train", "--arch", arch, "--steps", "3", *TINY]
@@ -130,6 +131,7 @@ def test_vmapped_encoders_and_scoring_equal_each_seed_alone(tmp_path):
     assert not np.allclose(s0, s3)
 
 
+@pytest.mark.slow
 def test_multi_seed_scoring_resumes_and_refuses_other_settings(tmp_path, capsys):
     import shutil
 

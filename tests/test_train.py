@@ -84,6 +84,7 @@ def test_no_retrace_across_steps():
     chex.clear_trace_counter()
 
 
+@pytest.mark.slow
 def test_wgan_gp_with_five_critic_updates_on_conv_critic():
     gm, step, state, n = _setup("wgan_gp", arch="dcgan28_light", n_critic=5)
     state, m = _run(step, state, _batches(5, 1), 1)
