@@ -1,0 +1,150 @@
+"""Many seeds in one program against the same seeds run one after another.
+
+    .venv/bin/python experiments/bench_seeds.py           # mlp, dcgan28_light; S = 1, 2, 4, 8
+    .venv/bin/python experiments/bench_seeds.py --quick   # a smoke run
+
+For each architecture and S, two programs run interleaved in one process: the vmapped step of
+``train --seeds`` (S stacked states, one ``jit(vmap(step))``) and S single-seed jitted steps
+called in turn (what S sequential runs do per step). Throughput is seed-steps per second
+(S x steps / s); memory is XLA's own account of each compiled program (arguments + outputs +
+temporaries, from ``compiled.memory_analysis()``; the sequential runs hold S single states).
+Results: ``experiments/results/bench_seeds.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from anogan_jax.ops import xla_cpu  # noqa: E402
+from anogan_jax.runs.config import RunConfig  # noqa: E402
+from anogan_jax.runs.gan import build_models, build_optimizers, build_step  # noqa: E402
+from anogan_jax.runs.seeds import stack  # noqa: E402
+from anogan_jax.state import init_gan_state  # noqa: E402
+from experiments import bench_common as bc  # noqa: E402
+
+ARCHS = ("mlp", "dcgan28_light")
+SEEDS = (1, 2, 4, 8)
+
+
+def _memory_mb(compiled) -> float | None:
+    m = compiled.memory_analysis()
+    if m is None:
+        return None
+    total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+    return round(total / 2**20, 2)
+
+
+def programs(arch: str, num_seeds: int, batch_size: int):
+    """(vmapped run, sequential run, info) for ``num_seeds`` seeds of ``arch``."""
+    config = RunConfig(arch=arch, batch_size=batch_size)
+    models = build_models(config)
+    g_tx, d_tx, n_critic = build_optimizers(config)
+    raw = build_step(config, models, g_tx, d_tx, n_critic, jit=False)
+    states = [init_gan_state(models, g_tx, d_tx, jax.random.key(s)) for s in range(num_seeds)]
+    shape = (n_critic, batch_size, *models.image_shape)
+    batches = [
+        jax.random.uniform(jax.random.key(100 + s), shape, minval=-1.0, maxval=1.0)
+        for s in range(num_seeds)
+    ]
+    keys = [jax.random.key(200 + s) for s in range(num_seeds)]
+
+    vstep = xla_cpu.jit(jax.vmap(raw), donate_argnums=0)
+    v_args = (stack(states), jnp.stack(batches), jnp.stack(keys))
+    v_compiled, v_compile_s = bc.compile_timed(vstep, *v_args)
+    one = xla_cpu.jit(raw, donate_argnums=0)
+    s_compiled, s_compile_s = bc.compile_timed(one, states[0], batches[0], keys[0])
+    held = {"v": v_args[0], "s": [jax.tree.map(jnp.copy, s) for s in states]}
+
+    def run_vmapped():
+        held["v"], _ = v_compiled(held["v"], v_args[1], v_args[2])
+        return held["v"]
+
+    def run_sequential():
+        for i in range(num_seeds):
+            held["s"][i], _ = s_compiled(held["s"][i], batches[i], keys[i])
+        return held["s"]
+
+    single = _memory_mb(s_compiled)
+    info = {
+        "compile_s": {"vmapped": round(v_compile_s, 2), "single": round(s_compile_s, 2)},
+        "memory_mb": {
+            "vmapped": _memory_mb(v_compiled),
+            # S states live at once; the temporaries of one step at a time.
+            "sequential": None if single is None else round(single * num_seeds, 2),
+        },
+    }
+    return run_vmapped, run_sequential, info
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    bc.add_common_args(p, "bench_seeds")
+    p.add_argument("--archs", default=",".join(ARCHS))
+    p.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="values of S")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--min-seconds", type=float, default=2.0, help="least time per sample")
+    args = p.parse_args(argv)
+    args.no_torch = True
+    archs = bc.csv_list(args.archs, ("mlp", "dcgan28_light", "dcgan28"), "arch")
+    counts = [int(s) for s in args.seeds.split(",")]
+    repeats, min_s = (2, 0.2) if args.quick else (args.repeats, args.min_seconds)
+    if args.quick:
+        counts = counts[:2]
+    load, torch, info, peak = bc.start(args)
+    rows = []
+    for arch in archs:
+        for s in counts:
+            run_v, run_s, prog = programs(arch, s, args.batch_size)
+            t = bc.time_interleaved(
+                {"vmapped": run_v, "sequential": run_s}, repeats, min_s, stat=None
+            )
+            v, q = t["vmapped"]["median_s"], t["sequential"]["median_s"]
+            row = {
+                "arch": arch,
+                "S": s,
+                "vmapped_seed_steps_per_s": s / v,
+                "sequential_seed_steps_per_s": s / q,
+                "vmapped_over_sequential": q / v,
+                "vmapped_memory_mb": prog["memory_mb"]["vmapped"],
+                "sequential_memory_mb": prog["memory_mb"]["sequential"],
+                "compile_s": prog["compile_s"],
+                "samples_s": {k: t[k]["samples_s"] for k in t},
+            }
+            rows.append(row)
+            print(bc.row_line(row, ["arch", "S", "vmapped_over_sequential"]), flush=True)
+    columns = [
+        "arch",
+        "S",
+        "vmapped_seed_steps_per_s",
+        "sequential_seed_steps_per_s",
+        "vmapped_over_sequential",
+        "vmapped_memory_mb",
+        "sequential_memory_mb",
+    ]
+    payload = {
+        **bc.payload_head("bench_seeds", args, load, torch, info, peak),
+        "batch_size": args.batch_size,
+        "repeats": repeats,
+        "min_seconds": min_s,
+        "rows": rows,
+    }
+    text = bc.report(
+        "Many seeds in one program vs sequential runs (non-saturating, batch "
+        f"{args.batch_size}, median of {repeats} interleaved samples)",
+        payload,
+        bc.markdown_table(rows, columns),
+    )
+    stem = bc.out_stem(args.out, "bench_seeds", args.quick)
+    json_path, _ = bc.write_results(stem, payload, text)
+    print(f"results in {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
