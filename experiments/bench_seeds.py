@@ -3,9 +3,10 @@
     .venv/bin/python experiments/bench_seeds.py           # mlp, dcgan28_light; S = 1, 2, 4, 8
     .venv/bin/python experiments/bench_seeds.py --quick   # a smoke run
 
-For each architecture and S, two programs run interleaved in one process: the vmapped step of
-``train --seeds`` (S stacked states, one ``jit(vmap(step))``) and S single-seed jitted steps
-called in turn (what S sequential runs do per step). Throughput is seed-steps per second
+For each architecture and S, three programs run interleaved in one process: S stacked states
+in one ``jit(vmap(step))``, the same S states in turn inside one ``jit(lax.map(step))`` (the
+two ways ``train --seeds`` can run them, ``runs.seeds.batch_seeds``), and S single-seed jitted
+steps called in turn (what S sequential runs do per step). Throughput is seed-steps per second
 (S x steps / s); memory is XLA's own account of each compiled program (arguments + outputs +
 temporaries, from ``compiled.memory_analysis()``; the sequential runs hold S single states).
 Results: ``experiments/results/bench_seeds.{json,md}``.
@@ -19,6 +20,7 @@ import sys
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.ops import xla_cpu  # noqa: E402
@@ -57,13 +59,23 @@ def programs(arch: str, num_seeds: int, batch_size: int):
     vstep = xla_cpu.jit(jax.vmap(raw), donate_argnums=0)
     v_args = (stack(states), jnp.stack(batches), jnp.stack(keys))
     v_compiled, v_compile_s = bc.compile_timed(vstep, *v_args)
+    mstep = xla_cpu.jit(lambda *a: lax.map(lambda xs: raw(*xs), a), donate_argnums=0)
+    m_compiled, m_compile_s = bc.compile_timed(mstep, *v_args)
     one = xla_cpu.jit(raw, donate_argnums=0)
     s_compiled, s_compile_s = bc.compile_timed(one, states[0], batches[0], keys[0])
-    held = {"v": v_args[0], "s": [jax.tree.map(jnp.copy, s) for s in states]}
+    held = {
+        "v": v_args[0],
+        "m": jax.tree.map(jnp.copy, v_args[0]),
+        "s": [jax.tree.map(jnp.copy, s) for s in states],
+    }
 
     def run_vmapped():
         held["v"], _ = v_compiled(held["v"], v_args[1], v_args[2])
         return held["v"]
+
+    def run_mapped():
+        held["m"], _ = m_compiled(held["m"], v_args[1], v_args[2])
+        return held["m"]
 
     def run_sequential():
         for i in range(num_seeds):
@@ -72,14 +84,19 @@ def programs(arch: str, num_seeds: int, batch_size: int):
 
     single = _memory_mb(s_compiled)
     info = {
-        "compile_s": {"vmapped": round(v_compile_s, 2), "single": round(s_compile_s, 2)},
+        "compile_s": {
+            "vmapped": round(v_compile_s, 2),
+            "mapped": round(m_compile_s, 2),
+            "single": round(s_compile_s, 2),
+        },
         "memory_mb": {
             "vmapped": _memory_mb(v_compiled),
+            "mapped": _memory_mb(m_compiled),
             # S states live at once; the temporaries of one step at a time.
             "sequential": None if single is None else round(single * num_seeds, 2),
         },
     }
-    return run_vmapped, run_sequential, info
+    return run_vmapped, run_mapped, run_sequential, info
 
 
 def main(argv=None) -> int:
@@ -100,30 +117,35 @@ def main(argv=None) -> int:
     rows = []
     for arch in archs:
         for s in counts:
-            run_v, run_s, prog = programs(arch, s, args.batch_size)
+            run_v, run_m, run_s, prog = programs(arch, s, args.batch_size)
             t = bc.time_interleaved(
-                {"vmapped": run_v, "sequential": run_s}, repeats, min_s, stat=None
+                {"vmapped": run_v, "mapped": run_m, "sequential": run_s}, repeats, min_s, stat=None
             )
-            v, q = t["vmapped"]["median_s"], t["sequential"]["median_s"]
+            v, m, q = (t[k]["median_s"] for k in ("vmapped", "mapped", "sequential"))
             row = {
                 "arch": arch,
                 "S": s,
                 "vmapped_seed_steps_per_s": s / v,
                 "sequential_seed_steps_per_s": s / q,
+                "mapped_seed_steps_per_s": s / m,
                 "vmapped_over_sequential": q / v,
+                "mapped_over_sequential": q / m,
                 "vmapped_memory_mb": prog["memory_mb"]["vmapped"],
                 "sequential_memory_mb": prog["memory_mb"]["sequential"],
                 "compile_s": prog["compile_s"],
                 "samples_s": {k: t[k]["samples_s"] for k in t},
             }
             rows.append(row)
-            print(bc.row_line(row, ["arch", "S", "vmapped_over_sequential"]), flush=True)
+            shown = ["arch", "S", "vmapped_over_sequential", "mapped_over_sequential"]
+            print(bc.row_line(row, shown), flush=True)
     columns = [
         "arch",
         "S",
         "vmapped_seed_steps_per_s",
         "sequential_seed_steps_per_s",
+        "mapped_seed_steps_per_s",
         "vmapped_over_sequential",
+        "mapped_over_sequential",
         "vmapped_memory_mb",
         "sequential_memory_mb",
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jax import lax
 
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
@@ -57,6 +58,21 @@ def check_same_step(steps: list[int], resume_hint: str) -> None:
         )
 
 
+def batch_seeds(arch: str) -> bool:
+    """Whether S seeds run as one batched (``vmap``) program or one after another inside one
+    program (``lax.map``). On XLA:CPU a vmapped convolution with per-seed kernels becomes a
+    grouped convolution that runs slower than the S convolutions in turn
+    (experiments/results/bench_seeds.md: dcgan28_light at 0.8-0.9x of sequential runs), while
+    the MLP's batched matmuls win (1.1-1.25x at S = 2-8)."""
+    return arch == "mlp" or jax.default_backend() != "cpu"
+
+
+def _over_seeds(raw_step: Callable, batched: bool) -> Callable:
+    if batched:
+        return jax.vmap(raw_step)
+    return lambda *args: lax.map(lambda xs: raw_step(*xs), args)
+
+
 def fit_seeds(
     raw_step: Callable,
     states: list,
@@ -64,12 +80,14 @@ def fit_seeds(
     keys: list,
     *,
     frozen: list | None = None,
+    batched: bool = True,
     on_log_each: list[Callable],
     on_sync_each: list[Callable],
     sync_at: Callable[[int], bool],
     **fit_kwargs,
 ):
-    """Trains S states in one ``jit(vmap(raw_step))`` program (``loop.fit`` underneath).
+    """Trains S states in one program (``loop.fit`` underneath): ``jit(vmap(raw_step))``, or
+    with ``batched=False`` the seeds in turn inside one ``jit(lax.map(raw_step))``.
 
     Args:
       raw_step: the un-jitted ``step(state, batch, key)``, or ``step(state, frozen, batch,
@@ -80,7 +98,7 @@ def fit_seeds(
       the stacked final state.
     """
     n = len(states)
-    vstep = xla_cpu.jit(jax.vmap(raw_step), donate_argnums=0)
+    vstep = xla_cpu.jit(_over_seeds(raw_step, batched), donate_argnums=0)
     if frozen is not None:
         stacked = stack(frozen)
         step_fn = lambda s, b, k: vstep(s, stacked, b, k)  # noqa: E731
@@ -147,6 +165,7 @@ def train_gan_seeds(
                 [r.state for r in runs],
                 [r.sampler for r in runs],
                 [r.train_key for r in runs],
+                batched=batch_seeds(config.arch),
                 on_log_each=[r.log.on_log for r in runs],
                 on_sync_each=[r.log.on_sync for r in runs],
                 sync_at=runs[0].log.sync_at,

@@ -93,7 +93,8 @@ def _unscored(cells) -> list[str]:
 
 
 def _table(study, auroc: dict, auprc: dict) -> list[str]:
-    methods = list(auroc)
+    order = [m.name for m in study.methods] + [f"{e}_ens" for e in study.ensembles]
+    methods = [m for m in order if m in auroc] + [m for m in auroc if m not in order]
     head = "| class | " + " | ".join(f"{m} AUROC | {m} AUPRC" for m in methods)
     refs = list(study.published)
     head += "".join(f" | {r}" for r in refs) + " |"
@@ -102,8 +103,7 @@ def _table(study, auroc: dict, auprc: dict) -> list[str]:
         row = f"| {c} |"
         for m in methods:
             a, p = auroc[m].get(c), auprc[m].get(c)
-            row += f" {a[0]:.1f} ± {a[1]:.1f} |" if a else " - |"
-            row += f" {p[0]:.1f} ± {p[1]:.1f} |" if p else " - |"
+            row += _cell(a) + _cell(p)
         for r in refs:
             v = study.published[r].get(c)
             row += f" {v:.1f} |" if v is not None else " - |"
@@ -118,6 +118,14 @@ def _table(study, auroc: dict, auprc: dict) -> list[str]:
         mean += f" {np.mean(vals):.1f} |" if vals else " - |"
     lines.append(mean)
     return lines
+
+
+def _cell(value) -> str:
+    """ "mean ± std" over seeds; a single value (a seed ensemble) without the ±."""
+    if not value:
+        return " - |"
+    mean, std, n = value
+    return f" {mean:.1f} |" if n == 1 else f" {mean:.1f} ± {std:.1f} |"
 
 
 def _against_published(study, auroc: dict) -> list[str]:
