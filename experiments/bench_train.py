@@ -41,7 +41,13 @@ TORCH_ADAM_DEFAULT = (2e-4, (0.5, 0.999), 1)
 
 
 def jax_program(
-    arch: str, objective: str, batch_size: int, conv_impl: str, seed: int, keep_compiled=False
+    arch: str,
+    objective: str,
+    batch_size: int,
+    conv_impl: str,
+    seed: int,
+    keep_compiled=False,
+    update: str = "alternating",
 ):
     """(run, info): ``run()`` does one compiled step and blocks; info has compile_s, n_critic
     (and the compiled executable as ``compiled`` with ``keep_compiled``)."""
@@ -50,7 +56,9 @@ def jax_program(
     models = make_gan(arch, objective=objective, conv_impl=conv_impl)
     k_init, k_data, k_train = jax.random.split(jax.random.key(seed), 3)
     state = init_gan_state(models, g_tx, d_tx, k_init)
-    step = make_gan_step(get_objective(objective), models, g_tx, d_tx, n_critic=n_critic)
+    step = make_gan_step(
+        get_objective(objective), models, g_tx, d_tx, n_critic=n_critic, update=update
+    )
     shape = (n_critic, batch_size, *models.image_shape)
     batch = jax.random.uniform(k_data, shape, minval=-1.0, maxval=1.0)
     compiled, compile_s = bc.compile_timed(step, state, batch, k_train)
@@ -93,10 +101,17 @@ def torch_gradient_penalty(torch, d, real, fake):
 
 
 def torch_program(
-    torch, arch: str, objective: str, batch_size: int, seed: int, n_critic: int | None = None
+    torch,
+    arch: str,
+    objective: str,
+    batch_size: int,
+    seed: int,
+    n_critic: int | None = None,
+    update: str = "alternating",
 ):
     """(run, info): ``run()`` does n_critic critic updates (default: the objective's) then one
-    generator update."""
+    generator update on a fresh z; with ``update="reuse"`` the PyTorch DCGAN example's step:
+    one generator forward, D on ``fake.detach()``, then G through ``D(fake)`` after D's step."""
     from experiments import torch_models
 
     torch.manual_seed(seed)
@@ -132,7 +147,18 @@ def torch_program(
             critic_update(real)
         generator_update()
 
-    return run, {"n_critic": n_critic}
+    def run_reuse():
+        fake = g(torch.randn(batch_size, 100))
+        loss = d_loss_fn(d(reals[0])[0], d(fake.detach())[0])
+        d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        d_opt.step()
+        g_loss = g_loss_fn(d(fake)[0])
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+
+    return (run_reuse if update == "reuse" else run), {"n_critic": n_critic}
 
 
 def rates(timing: dict, n_critic: int) -> dict:
@@ -146,18 +172,18 @@ def rates(timing: dict, n_critic: int) -> dict:
     }
 
 
-def bench_row(arch: str, objective: str, args, torch) -> dict:
+def bench_row(arch: str, objective: str, args, torch, update: str = "alternating") -> dict:
     fns, info = {}, {}
     fns["jax"], info["jax"] = jax_program(
-        arch, objective, args.batch_size, args.conv_impl, args.seed
+        arch, objective, args.batch_size, args.conv_impl, args.seed, update=update
     )
     if torch is not None and objective in args.torch_objectives:
         fns["torch"], info["torch"] = torch_program(
-            torch, arch, objective, args.batch_size, args.seed
+            torch, arch, objective, args.batch_size, args.seed, update=update
         )
     times = bc.time_interleaved(fns, args.repeats, args.min_seconds, stat=None)
     n_critic = info["jax"]["n_critic"]
-    row = {"arch": arch, "objective": objective, "batch_size": args.batch_size}
+    row = {"arch": arch, "objective": objective, "update": update, "batch_size": args.batch_size}
     row.update(n_critic=n_critic, repeats=args.repeats)
     row["jax"] = {"compile_s": info["jax"]["compile_s"], **rates(times["jax"], n_critic)}
     row["torch"] = rates(times["torch"], n_critic) if "torch" in times else None
@@ -167,7 +193,7 @@ def bench_row(arch: str, objective: str, args, torch) -> dict:
     return row
 
 
-COLUMNS = ["arch", "objective", "n_critic", "jax.compile_s", "jax.steps_per_s",
+COLUMNS = ["arch", "objective", "update", "n_critic", "jax.compile_s", "jax.steps_per_s",
            "jax.critic_steps_per_s", "torch.steps_per_s", "torch.critic_steps_per_s",
            "jax_over_torch"]  # fmt: skip
 
@@ -192,6 +218,11 @@ def parse_args(argv=None):
     parser.add_argument(
         "--torch-objectives", default=",".join(OBJECTIVES), help="objectives with torch rows"
     )
+    parser.add_argument(
+        "--updates",
+        default="alternating",
+        help="update algorithms, e.g. alternating,reuse (reuse: objectives with n_critic 1)",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="default 64 (--quick: 16)")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="least time per sample")
     parser.add_argument("--seed", type=int, default=0)
@@ -202,6 +233,7 @@ def parse_args(argv=None):
         args.objectives = "non_saturating,wgan_gp" if args.quick else ",".join(OBJECTIVES)
     args.objectives = bc.csv_list(args.objectives, OBJECTIVES, "objective")
     args.torch_objectives = bc.csv_list(args.torch_objectives, OBJECTIVES, "objective")
+    args.updates = bc.csv_list(args.updates, ("alternating", "reuse"), "update")
     if args.quick:
         args.repeats, args.min_seconds = min(args.repeats, 2), 0.0
     args.batch_size = args.batch_size or (16 if args.quick else 64)
@@ -214,8 +246,11 @@ def main(argv=None):
     start, rows = time.perf_counter(), []
     for arch in args.archs:
         for objective in args.objectives:
-            rows.append(bench_row(arch, objective, args, torch))
-            print(bc.row_line(rows[-1], COLUMNS), flush=True)
+            for update in args.updates:
+                if update == "reuse" and objective == "wgan_gp":
+                    continue  # reuse shares one generator pass: n_critic 1 only
+                rows.append(bench_row(arch, objective, args, torch, update))
+                print(bc.row_line(rows[-1], COLUMNS), flush=True)
     payload = {
         **bc.payload_head(NAME, args, load, torch, info, peak),
         "batch_size": args.batch_size,
