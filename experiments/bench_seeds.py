@@ -3,12 +3,14 @@
     .venv/bin/python experiments/bench_seeds.py           # mlp, dcgan28_light; S = 1, 2, 4, 8
     .venv/bin/python experiments/bench_seeds.py --quick   # a smoke run
 
-For each architecture and S, three programs run interleaved in one process: S stacked states
-in one ``jit(vmap(step))``, the same S states in turn inside one ``jit(lax.map(step))`` (the
-two ways ``train --seeds`` can run them, ``runs.seeds.batch_seeds``), and S single-seed jitted
-steps called in turn (what S sequential runs do per step). Throughput is seed-steps per second
-(S x steps / s); memory is XLA's own account of each compiled program (arguments + outputs +
-temporaries, from ``compiled.memory_analysis()``; the sequential runs hold S single states).
+For each architecture and S, four forms run interleaved in one process: S stacked states in
+one ``jit(vmap(step))`` and the single-seed step per seed on the stacked states
+(``runs.seeds.seeds_step``, "looped"): the two ways ``train --seeds`` runs them (see
+``runs.seeds.seed_mode``); the S states in turn inside one ``jit(lax.map(step))`` (tried, not
+used); and S single-seed jitted steps on S separate states (what S sequential runs do).
+Throughput is seed-steps per second (S x steps / s); memory is XLA's own account of each
+compiled program (arguments + outputs + temporaries, from ``compiled.memory_analysis()``; the
+sequential runs hold S single states).
 Results: ``experiments/results/bench_seeds.{json,md}``.
 """
 
@@ -26,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.ops import xla_cpu  # noqa: E402
 from anogan_jax.runs.config import RunConfig  # noqa: E402
 from anogan_jax.runs.gan import build_models, build_optimizers, build_step  # noqa: E402
-from anogan_jax.runs.seeds import stack  # noqa: E402
+from anogan_jax.runs.seeds import seeds_step, stack  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 
@@ -61,11 +63,13 @@ def programs(arch: str, num_seeds: int, batch_size: int):
     v_compiled, v_compile_s = bc.compile_timed(vstep, *v_args)
     mstep = xla_cpu.jit(lambda *a: lax.map(lambda xs: raw(*xs), a), donate_argnums=0)
     m_compiled, m_compile_s = bc.compile_timed(mstep, *v_args)
+    loop = seeds_step(raw, "loop", num_seeds, None)
     one = xla_cpu.jit(raw, donate_argnums=0)
     s_compiled, s_compile_s = bc.compile_timed(one, states[0], batches[0], keys[0])
     held = {
         "v": v_args[0],
         "m": jax.tree.map(jnp.copy, v_args[0]),
+        "l": jax.tree.map(jnp.copy, v_args[0]),
         "s": [jax.tree.map(jnp.copy, s) for s in states],
     }
 
@@ -76,6 +80,10 @@ def programs(arch: str, num_seeds: int, batch_size: int):
     def run_mapped():
         held["m"], _ = m_compiled(held["m"], v_args[1], v_args[2])
         return held["m"]
+
+    def run_looped():
+        held["l"], _ = loop(held["l"], v_args[1], v_args[2])
+        return held["l"]
 
     def run_sequential():
         for i in range(num_seeds):
@@ -96,7 +104,8 @@ def programs(arch: str, num_seeds: int, batch_size: int):
             "sequential": None if single is None else round(single * num_seeds, 2),
         },
     }
-    return run_vmapped, run_mapped, run_sequential, info
+    return {"vmapped": run_vmapped, "mapped": run_mapped, "looped": run_looped,
+            "sequential": run_sequential}, info  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -117,11 +126,9 @@ def main(argv=None) -> int:
     rows = []
     for arch in archs:
         for s in counts:
-            run_v, run_m, run_s, prog = programs(arch, s, args.batch_size)
-            t = bc.time_interleaved(
-                {"vmapped": run_v, "mapped": run_m, "sequential": run_s}, repeats, min_s, stat=None
-            )
-            v, m, q = (t[k]["median_s"] for k in ("vmapped", "mapped", "sequential"))
+            runs, prog = programs(arch, s, args.batch_size)
+            t = bc.time_interleaved(runs, repeats, min_s, stat=None)
+            v, m, lo, q = (t[k]["median_s"] for k in ("vmapped", "mapped", "looped", "sequential"))
             row = {
                 "arch": arch,
                 "S": s,
@@ -130,6 +137,7 @@ def main(argv=None) -> int:
                 "mapped_seed_steps_per_s": s / m,
                 "vmapped_over_sequential": q / v,
                 "mapped_over_sequential": q / m,
+                "looped_over_sequential": q / lo,
                 "vmapped_memory_mb": prog["memory_mb"]["vmapped"],
                 "sequential_memory_mb": prog["memory_mb"]["sequential"],
                 "compile_s": prog["compile_s"],
@@ -137,6 +145,7 @@ def main(argv=None) -> int:
             }
             rows.append(row)
             shown = ["arch", "S", "vmapped_over_sequential", "mapped_over_sequential"]
+            shown.append("looped_over_sequential")
             print(bc.row_line(row, shown), flush=True)
     columns = [
         "arch",
@@ -146,11 +155,13 @@ def main(argv=None) -> int:
         "mapped_seed_steps_per_s",
         "vmapped_over_sequential",
         "mapped_over_sequential",
+        "looped_over_sequential",
         "vmapped_memory_mb",
         "sequential_memory_mb",
     ]
     payload = {
         **bc.payload_head("bench_seeds", args, load, torch, info, peak),
+        "torch_note": None,  # JAX against JAX: no PyTorch rows by design
         "batch_size": args.batch_size,
         "repeats": repeats,
         "min_seconds": min_s,

@@ -27,7 +27,7 @@ from anogan_jax.runs.folders import (
     folder_locks,
 )
 from anogan_jax.runs.gan import load_data, load_gan
-from anogan_jax.runs.seeds import batch_seeds, check_same_step, fit_seeds, seed_dir, unstack
+from anogan_jax.runs.seeds import check_same_step, fit_seeds, seed_dir, seed_mode, unstack
 from anogan_jax.state import d_variables, g_variables, init_encoder_state
 
 # What `train-encoder` writes into its folder; --overwrite removes these and nothing else.
@@ -212,7 +212,7 @@ def train_encoder_seeds(
                 [r.sampler for r in runs],
                 [r.train_key for r in runs],
                 frozen=[r.frozen for r in runs],
-                batched=batch_seeds(first.run_config.arch),
+                mode=seed_mode(first.run_config.arch),
                 on_log_each=[r.on_log for r in runs],
                 on_sync_each=[r.on_sync for r in runs],
                 sync_at=first.sync_at,

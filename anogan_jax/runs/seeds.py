@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jax import lax
 
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
@@ -58,19 +57,37 @@ def check_same_step(steps: list[int], resume_hint: str) -> None:
         )
 
 
-def batch_seeds(arch: str) -> bool:
-    """Whether S seeds run as one batched (``vmap``) program or one after another inside one
-    program (``lax.map``). On XLA:CPU a vmapped convolution with per-seed kernels becomes a
-    grouped convolution that runs slower than the S convolutions in turn
-    (experiments/results/bench_seeds.md: dcgan28_light at 0.8-0.9x of sequential runs), while
-    the MLP's batched matmuls win (1.1-1.25x at S = 2-8)."""
-    return arch == "mlp" or jax.default_backend() != "cpu"
+def seed_mode(arch: str) -> str:
+    """How S seeds run: "vmap", one batched program over the stacked states, or "loop", the
+    single-seed program called for each seed in turn every step. On XLA:CPU a vmapped
+    convolution with per-seed kernels becomes a grouped convolution, and the seeds in turn
+    inside one program (``lax.map``) were no better: at S = 2-8 dcgan28_light ran at
+    0.74-0.82x (vmap) and 0.81-0.85x (lax.map) of S separate runs, looping at 0.86-0.97x
+    (experiments/results/bench_seeds.md), while the MLP's vmapped program ran at 1.05-1.09x
+    (1.2-1.33x in an earlier run). So conv models on CPU loop; the rest vmap."""
+    return "vmap" if arch == "mlp" or jax.default_backend() != "cpu" else "loop"
 
 
-def _over_seeds(raw_step: Callable, batched: bool) -> Callable:
-    if batched:
-        return jax.vmap(raw_step)
-    return lambda *args: lax.map(lambda xs: raw_step(*xs), args)
+def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None) -> Callable:
+    """``step(stacked state, stacked batch, stacked key)`` of S seeds: one vmapped program, or
+    the single-seed program per seed (unstacking and stacking are one small program each)."""
+    if mode == "vmap":
+        vstep = xla_cpu.jit(jax.vmap(raw_step), donate_argnums=0)
+        if frozen is None:
+            return vstep
+        stacked = stack(frozen)
+        return lambda s, b, k: vstep(s, stacked, b, k)
+    single = xla_cpu.jit(raw_step, donate_argnums=0)
+    split = xla_cpu.jit(lambda tree: tuple(unstack(tree, n)))
+    join = xla_cpu.jit(stack)
+    extra = [()] * n if frozen is None else [(f,) for f in frozen]
+
+    def step(state, batch, key):
+        parts = zip(split(state), extra, split(batch), split(key), strict=True)
+        outs = [single(s, *e, b, k) for s, e, b, k in parts]
+        return join([o[0] for o in outs]), join([o[1] for o in outs])
+
+    return step
 
 
 def fit_seeds(
@@ -80,14 +97,14 @@ def fit_seeds(
     keys: list,
     *,
     frozen: list | None = None,
-    batched: bool = True,
+    mode: str = "vmap",
     on_log_each: list[Callable],
     on_sync_each: list[Callable],
     sync_at: Callable[[int], bool],
     **fit_kwargs,
 ):
-    """Trains S states in one program (``loop.fit`` underneath): ``jit(vmap(raw_step))``, or
-    with ``batched=False`` the seeds in turn inside one ``jit(lax.map(raw_step))``.
+    """Trains S states together (``loop.fit`` underneath): one ``jit(vmap(raw_step))``, or
+    with ``mode="loop"`` the single-seed program per seed in turn (see ``seed_mode``).
 
     Args:
       raw_step: the un-jitted ``step(state, batch, key)``, or ``step(state, frozen, batch,
@@ -98,12 +115,7 @@ def fit_seeds(
       the stacked final state.
     """
     n = len(states)
-    vstep = xla_cpu.jit(_over_seeds(raw_step, batched), donate_argnums=0)
-    if frozen is not None:
-        stacked = stack(frozen)
-        step_fn = lambda s, b, k: vstep(s, stacked, b, k)  # noqa: E731
-    else:
-        step_fn = vstep
+    step_fn = seeds_step(raw_step, mode, n, frozen)
 
     def on_log(step, metrics, rate):
         for i, callback in enumerate(on_log_each):
@@ -165,7 +177,7 @@ def train_gan_seeds(
                 [r.state for r in runs],
                 [r.sampler for r in runs],
                 [r.train_key for r in runs],
-                batched=batch_seeds(config.arch),
+                mode=seed_mode(config.arch),
                 on_log_each=[r.log.on_log for r in runs],
                 on_sync_each=[r.log.on_sync for r in runs],
                 sync_at=runs[0].log.sync_at,
