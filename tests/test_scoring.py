@@ -146,3 +146,24 @@ def test_scores_are_bit_identical_for_any_batch_size(tmp_path, arch):
                     assert np.array_equal(results[bs][column], values), (method, bs)
                 else:
                     assert results[bs][column] == values, (method, bs, column)
+
+
+def test_rate_counts_only_the_images_computed_in_this_call(tmp_path):
+    """A resumed score loads finished parts: its images/s is the images it computed over the
+    time it spent computing them, not all images over that time."""
+    from anogan_jax.runs.scoring import run_batches
+
+    images = np.zeros((10, 28, 28, 1), np.float32)
+    indices = np.arange(10)
+
+    def batch_fn(imgs, idx):
+        return {"A": np.asarray(idx, np.float32)}
+
+    parts = tmp_path / "parts"
+    first = run_batches(batch_fn, images, indices, batch_size=4, parts_dir=parts, progress=False)
+    assert first["computed_images"] == 10 and list(first["A"]) == list(range(10))
+    for p in sorted(parts.glob("*.npz"))[1:]:
+        p.unlink()  # a run stopped after its first batch
+    again = run_batches(batch_fn, images, indices, batch_size=4, parts_dir=parts, progress=False)
+    assert again["computed_images"] == 6  # batches 2 and 3; batch 1 was loaded
+    assert list(again["A"]) == list(range(10))
