@@ -37,6 +37,13 @@ def _choice(name: str, value, allowed) -> None:
         raise RunError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
 
 
+def _dataset(name: str) -> None:
+    if not data_lib.is_dataset_name(name):
+        raise RunError(
+            f"unknown dataset {name!r}; choose one of {', '.join(data_lib.DATASETS)} or a .npz file"
+        )
+
+
 def _positive(config, *names: str) -> None:
     for name in names:
         if getattr(config, name) <= 0:
@@ -88,11 +95,7 @@ class RunConfig(_Saved):
 
     def validate(self) -> RunConfig:
         """Raises RunError naming the bad field and the allowed values."""
-        if not data_lib.is_dataset_name(self.dataset):
-            raise RunError(
-                f"unknown dataset {self.dataset!r}; choose one of "
-                f"{', '.join(data_lib.DATASETS)} or a .npz file"
-            )
+        _dataset(self.dataset)
         _choice("protocol", self.protocol, data_lib.PROTOCOLS)
         _choice("arch", self.arch, models_lib.ARCHS)
         _choice("objective", self.objective, objectives.OBJECTIVES)
@@ -210,11 +213,7 @@ class ClassifierConfig(_Saved):
     checkpoint_every: int = 500
 
     def validate(self) -> ClassifierConfig:
-        if not data_lib.is_dataset_name(self.dataset):
-            raise RunError(
-                f"unknown dataset {self.dataset!r}; choose one of "
-                f"{', '.join(data_lib.DATASETS)} or a .npz file"
-            )
+        _dataset(self.dataset)
         _positive(self, "steps", "batch_size", "lr_half_life", "checkpoint_every")
         _seed(self.seed)
         if not self.lr > 0 or self.max_shift < 0:

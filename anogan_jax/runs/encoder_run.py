@@ -16,11 +16,12 @@ from anogan_jax.files import read_json, write_json
 from anogan_jax.keys import named_keys
 from anogan_jax.loop import fit
 from anogan_jax.runs import plotting
-from anogan_jax.runs.checkpoint import Checkpointer, latest_step
+from anogan_jax.runs.checkpoint import Checkpointer
 from anogan_jax.runs.config import EncoderConfig, RunError, check_same_settings, load_config
 from anogan_jax.runs.folders import (
     MetricsLog,
     check_output,
+    check_steps,
     clear_owned,
     continue_config,
     folder_lock,
@@ -84,12 +85,8 @@ class _EncoderRun:
                 f"{out} was trained against the GAN at step {trained_on}; the GAN is now at "
                 f"step {self.gan_step}. Start the encoder again with --overwrite"
             )
-        done = None if overwrite else latest_step(out / "checkpoints")
-        if done is not None and done > config.steps:
-            raise RunError(
-                f"{out} is already at step {done}; --steps {config.steps} would go back. "
-                f"Give --steps >= {done}"
-            )
+        if not overwrite:
+            check_steps(out / "checkpoints", config.steps, out)
 
     def open(self) -> _EncoderRun:
         out, config = self.out, self.config

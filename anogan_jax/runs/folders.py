@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from anogan_jax.files import read_jsonl, write_jsonl
+from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
 
 
@@ -127,6 +128,16 @@ def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
     for child in Path(out).iterdir():
         if any(fnmatch.fnmatch(child.name, pattern) for pattern in owned):
             shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def check_steps(ckpt_dir: Path, steps: int, out: Path) -> None:
+    """Refuses a run whose checkpoints are already past ``steps`` (a resume would go back)."""
+    done = latest_step(ckpt_dir)
+    if done is not None and done > steps:
+        raise RunError(
+            f"{out} is already at step {done}; --steps {steps} would go back. "
+            f"Give --steps >= {done}"
+        )
 
 
 def settings_for(cls, path: Path, given: dict, *, resume: bool):

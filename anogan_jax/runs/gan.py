@@ -29,12 +29,13 @@ from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.runs import plotting
-from anogan_jax.runs.checkpoint import Checkpointer, CheckpointError, latest_step
+from anogan_jax.runs.checkpoint import Checkpointer, CheckpointError
 from anogan_jax.runs.config import RunConfig, RunError, load_config, signature
 from anogan_jax.runs.fid import make_fid_monitor
 from anogan_jax.runs.folders import (
     MetricsLog,
     check_output,
+    check_steps,
     clear_owned,
     continue_config,
     folder_lock,
@@ -142,12 +143,7 @@ class GanRun:
         )
         if not overwrite:
             check_signature(out / "checkpoints", config)
-            done = latest_step(out / "checkpoints")
-            if done is not None and done > config.steps:
-                raise RunError(
-                    f"{out} is already at step {done}; --steps {config.steps} would go back. "
-                    f"Give --steps >= {done}"
-                )
+            check_steps(out / "checkpoints", config.steps, out)
 
     def open(self) -> GanRun:
         config, out = self.config, self.out
