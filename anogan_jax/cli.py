@@ -159,7 +159,9 @@ def _add_data_dir(p) -> None:
 
 def _seeds(args, refused: dict) -> list[int] | None:
     """The parsed --seeds (None without it). ``refused``: option -> whether it was given;
-    options a multi-seed run does not honour are refused, not ignored."""
+    options a multi-seed run does not honour are refused, not ignored. (``train``'s --seed is
+    the run's seed and is refused with --seeds; ``score``'s and ``train-encoder``'s --seed seed
+    their own draws, the same for every seed, and go with it.)"""
     if args.seeds is None:
         return None
     seeds = parse_seeds(args.seeds)
@@ -170,7 +172,7 @@ def _seeds(args, refused: dict) -> list[int] | None:
             f"{', '.join(given)}; drop {'it' if len(given) == 1 else 'them'}, or run each seed "
             "alone with --seed"
         )
-    if "seed" in vars(args):
+    if args.command == "train" and "seed" in vars(args):
         raise UserError("--seed and --seeds exclude each other; give one of them")
     return seeds
 

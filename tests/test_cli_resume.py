@@ -101,3 +101,24 @@ def test_single_resume_keeps_saved_settings_and_refuses_changes(tmp_path, capsys
     assert cli.main(["train", "--steps", "2", "--quiet", "--out", str(out), "--resume"]) == 2
     assert "already at step 4" in capsys.readouterr().err
     assert _snapshot(out) == before
+
+
+def test_score_and_encoder_seeds_go_with_multi_seed_runs(seeds_run, tmp_path):
+    """score's --seed (the search's draws) and train-encoder's --seed (the encoder's) are the
+    same for every GAN seed, so they go with --seeds; only train's --seed is refused."""
+    import shutil
+
+    root = tmp_path / "m"
+    shutil.copytree(seeds_run, root)
+    enc = ["train-encoder", "--run", str(root), "--steps", "2", "--batch-size", "16"]
+    assert cli.main([*enc, "--seed", "4", "--seeds", "0,1", "--quiet"]) == 0
+    for s in (0, 1):
+        saved = json.loads(
+            (root / f"seed_{s}" / "encoder_izi_f" / "encoder_config.json").read_text()
+        )
+        assert saved["seed"] == 4
+    score = ["score", "--run", str(root), "--num-steps", "2", "--batch-size", "16", "--limit", "20"]
+    score += ["--val-images", "4", "--quiet", "--seed", "3", "--seeds", "0,1"]
+    assert cli.main([*score, "--out", str(tmp_path / "s")]) == 0
+    saved = json.loads((tmp_path / "s" / "seed_0" / "score_config.json").read_text())
+    assert saved["seed"] == 3
