@@ -45,7 +45,7 @@ from anogan_jax.loop import all_finite, fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import Checkpointer
 from anogan_jax.runs.config import ClassifierConfig, load_config
-from anogan_jax.runs.folders import check_output, clear_owned, continue_config, folder_lock
+from anogan_jax.runs.folders import check_output, continue_config, folder_lock, start_folder
 
 ENV_VAR = "ANOGAN_JAX_CLASSIFIER_DIR"
 # What `train-classifier` writes into its folder; --overwrite removes these and nothing else.
@@ -236,10 +236,9 @@ def train_classifier(
         train, test = data_lib.load_dataset(dataset, data_dir)
         for split in (train, test):
             _check_labels(split.labels, dataset)
-        if overwrite:
-            clear_owned(out, OWNED)
-        (out / "classifier.json").unlink(missing_ok=True)
-        write_json(out / "config.json", dataclasses.asdict(config))
+        records = {"config.json": dataclasses.asdict(config)}
+        start_folder(out, OWNED, overwrite=overwrite, records=records)
+        (out / "classifier.json").unlink(missing_ok=True)  # written again when training ends
         t0 = time.perf_counter()
         state = _fit(config, out, train, progress)
         seconds = time.perf_counter() - t0

@@ -55,6 +55,11 @@ def _seed(seed: int) -> None:
         raise RunError(f"seed must be in 0..{MAX_SEED} (2**32 - 1), got {seed}")
 
 
+def _nonnegative(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise RunError(f"{name} must be a finite number >= 0, got {value}")
+
+
 def _rate(name: str, value) -> None:
     if value is not None and not (math.isfinite(value) and value > 0):
         raise RunError(f"{name} must be a positive finite number, got {value}")
@@ -144,8 +149,7 @@ class EncoderConfig(_Saved):
         _positive(self, "steps", "batch_size", "checkpoint_every", "keep", "log_every")
         _seed(self.seed)
         _rate("lr", self.lr)
-        if not (math.isfinite(self.kappa) and self.kappa >= 0):
-            raise RunError(f"kappa must be a finite number >= 0, got {self.kappa}")
+        _nonnegative("kappa", self.kappa)
         return self
 
 
@@ -180,8 +184,7 @@ class ScoreConfig(_Saved):
         _positive(self, "micro_batch")
         _seed(self.seed)
         _rate("lr", self.lr)
-        if not (math.isfinite(self.lam) and self.lam >= 0):
-            raise RunError(f"lam must be a finite number >= 0, got {self.lam}")
+        _nonnegative("lam", self.lam)
         if self.limit < 0:
             raise RunError(f"--limit must be >= 0 (0: the whole test set), got {self.limit}")
         if self.val_images < 1:
@@ -194,8 +197,7 @@ class ScoreConfig(_Saved):
                 kappa = float(self.kappa)
             except ValueError:
                 raise RunError(f"--kappa {self.kappa!r}: give a number or 'calibrated'") from None
-            if not (math.isfinite(kappa) and kappa >= 0):
-                raise RunError(f"--kappa must be a finite number >= 0, got {self.kappa}")
+            _nonnegative("--kappa", kappa)
         return self
 
 

@@ -22,10 +22,10 @@ from anogan_jax.runs.folders import (
     MetricsLog,
     check_output,
     check_steps,
-    clear_owned,
     continue_config,
     folder_lock,
     folder_locks,
+    start_folder,
 )
 from anogan_jax.runs.gan import load_data, load_gan
 from anogan_jax.runs.seeds import check_same_step, fit_seeds, seed_dir, seed_mode, unstack
@@ -90,10 +90,9 @@ class _EncoderRun:
 
     def open(self) -> _EncoderRun:
         out, config = self.out, self.config
-        if self.overwrite:
-            clear_owned(out, OWNED)
-        write_json(out / "encoder_config.json", dataclasses.asdict(config))
-        write_json(out / "gan.json", {"gan_step": self.gan_step})
+        records = {"encoder_config.json": dataclasses.asdict(config)}
+        records["gan.json"] = {"gan_step": self.gan_step}
+        start_folder(out, OWNED, overwrite=self.overwrite, records=records)
         self.ckpt = Checkpointer(
             out / "checkpoints", keep=config.keep, every=config.checkpoint_every
         )

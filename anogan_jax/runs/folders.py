@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from anogan_jax.files import read_jsonl, write_jsonl
+from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
 
@@ -128,6 +128,16 @@ def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
     for child in Path(out).iterdir():
         if any(fnmatch.fnmatch(child.name, pattern) for pattern in owned):
             shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records: dict) -> None:
+    """The first writes of a command into its folder, once every check has passed: with
+    ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``); then
+    write ``records`` (relative path -> JSON object)."""
+    if overwrite:
+        clear_owned(out, owned)
+    for name, obj in records.items():
+        write_json(Path(out) / name, obj)
 
 
 def check_steps(ckpt_dir: Path, steps: int, out: Path) -> None:

@@ -36,9 +36,9 @@ from anogan_jax.runs.folders import (
     MetricsLog,
     check_output,
     check_steps,
-    clear_owned,
     continue_config,
     folder_lock,
+    start_folder,
 )
 from anogan_jax.state import g_variables, init_gan_state
 from anogan_jax.train import make_gan_step
@@ -147,10 +147,9 @@ class GanRun:
 
     def open(self) -> GanRun:
         config, out = self.config, self.out
-        if self.overwrite:
-            clear_owned(out, OWNED)
-        write_json(out / "config.json", dataclasses.asdict(config))
-        write_json(out / "checkpoints" / "model.json", signature(config))
+        records = {"config.json": dataclasses.asdict(config)}
+        records["checkpoints/model.json"] = signature(config)
+        start_folder(out, OWNED, overwrite=self.overwrite, records=records)
         self.ckpt = Checkpointer(
             out / "checkpoints", keep=config.keep, every=config.checkpoint_every
         )

@@ -28,7 +28,7 @@ from anogan_jax.files import atomic_write_bytes, atomic_write_text, read_json, w
 from anogan_jax.latent_search import pad_batch
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
-from anogan_jax.runs.folders import check_output, clear_owned, folder_lock
+from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.gan import load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for, vmap_method
 from anogan_jax.runs.seeds import seed_dir
@@ -146,10 +146,8 @@ def _check_saved(out: Path, name: str, now: dict, resume: bool) -> None:
 
 
 def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
-    if overwrite:
-        clear_owned(out, OWNED)
-    write_json(out / "score_config.json", saved)
-    write_json(out / "scored.json", scored)
+    records = {"score_config.json": saved, "scored.json": scored}
+    start_folder(out, OWNED, overwrite=overwrite, records=records)
 
 
 def _provenance(run, state) -> dict:

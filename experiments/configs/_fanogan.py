@@ -9,8 +9,8 @@ no setting below was chosen by looking at any test label.
   encoder-initialised search for 10 / 30 / 100 steps (the quality-cost frontier).
 """
 
-from anogan_jax.runs.config import EncoderConfig, ScoreConfig
-from anogan_jax.runs.study import Method
+from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.study import Method, Study
 
 GAN = dict(
     objective="wgan_gp",
@@ -61,3 +61,24 @@ encoder-initialised searches (10, 30, 100 steps) score a stratified, seeded subs
 1,000 test images (one cell's AUROC then has a standard error of roughly 1-3 points);
 f-AnoGAN scores the full test set. Thresholds are chosen on normal validation images only.
 """
+
+
+def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, published=None,
+                  notes: str = "") -> Study:  # fmt: skip
+    """A study of ``dataset`` / ``protocol`` with this recipe on the seeds' MLP GAN, 10 classes x
+    3 seeds; beside ``published``, the means of the old recipe's committed ``old_study``."""
+    from experiments.configs._common import main_study_means
+
+    old = main_study_means(old_study, ("anogan", "fanogan", "hybrid"), "old recipe")
+    return Study(
+        name=name,
+        run=RunConfig(dataset=dataset, protocol=protocol, arch="mlp", **GAN),
+        classes=tuple(range(10)),
+        seeds=(0, 1, 2),
+        methods=METHODS,
+        encoder=ENCODER,
+        ensembles=ENSEMBLES,
+        frontier=FRONTIER,
+        published={**(published or {}), **old},
+        notes=NOTES + notes,
+    )
