@@ -1,4 +1,5 @@
-"""Detection metrics on the host: ROC / PR curves, AUROC, AUPRC, F1 and FPR-based thresholds.
+"""Detection metrics on the host: ROC / PR curves, AUROC, AUPRC, F1 and FPR-based thresholds
+(pixel-level metrics of anomaly maps: ``pixel_metrics``).
 
 Conventions shared by every function here:
 
@@ -90,13 +91,26 @@ def _counts_at_thresholds(labels: np.ndarray, scores: np.ndarray):
     Returns:
       (tps, fps, thresholds), each (T,), thresholds the T distinct scores in decreasing order.
     """
+    thresholds, (tps, fps) = _sums_at_thresholds(scores, labels, 1 - labels)
+    return tps, fps, thresholds
+
+
+def _sums_at_thresholds(scores: np.ndarray, *weights: np.ndarray):
+    """Sums of per-sample weights over the samples with ``score >= t``, for each distinct t.
+
+    Args:
+      scores: (N,) float scores.
+      *weights: (N,) arrays, e.g. labels, or 1 / region size for the PRO curve.
+
+    Returns:
+      (thresholds, sums): thresholds the T distinct scores in decreasing order, and sums a list
+      with one (T,) cumulative sum per weight array.
+    """
     order = np.argsort(-scores, kind="mergesort")
-    scores, labels = scores[order], labels[order]
+    scores = scores[order]
     # The last index of each run of equal scores: ties are one operating point.
     last = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    tps = np.cumsum(labels)[last]
-    fps = last + 1 - tps
-    return tps, fps, scores[last]
+    return scores[last], [np.cumsum(w[order])[last] for w in weights]
 
 
 def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
