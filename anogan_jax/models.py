@@ -12,8 +12,16 @@ updated) when ``train=False``. Training steps use ``train=True``; latent search,
 training, scoring and sampling use ``train=False``. Dropout (``mlp`` discriminator only) is
 active only with ``train=True`` and then needs ``key``.
 
+Every architecture takes its image shape (H, W, C) from the data, C being 1 or 3; each supports
+the sizes ``supported_sizes(arch)`` names and ``check_arch`` checks:
+
+* ``dcgan28``, ``dcgan28_light``: the seed AnoGAN DCGANs, 28x28 only;
+* ``mlp``: the seed Keras MNIST GAN, any H x W;
+* ``dcgan``: Radford et al.'s DCGAN with 3x3 kernels, square powers of two 16..128;
+* ``resnet64``: the f-AnoGAN WGAN-GP ResNet (Gulrajani et al.'s 64x64 ResNet), 64x64 only.
+
 Discriminators return ``(logit, features)`` with ``logit`` of shape (N,) and ``features`` the
-flattened feature layer (N, F). Generators map (N, latent_dim) to images (N, 28, 28, 1) in
+flattened feature layer (N, F). Generators map (N, latent_dim) to images (N, H, W, C) in
 [-1, 1] (tanh). Encoders map images to (N, latent_dim), unbounded unless built with
 ``bounded=True`` (tanh, for a uniform [-1, 1] prior).
 """
@@ -30,8 +38,19 @@ import jax.numpy as jnp
 from anogan_jax.objectives import get_objective
 from anogan_jax.ops import batchnorm, conv, xla_cpu
 
-ARCHS = ("dcgan28", "dcgan28_light", "mlp")
-IMAGE_SHAPE = (28, 28, 1)
+ARCHS = ("dcgan28", "dcgan28_light", "mlp", "dcgan", "resnet64")
+IMAGE_SHAPE = (28, 28, 1)  # the default: MNIST
+CHANNELS = (1, 3)
+# Square sizes each convolutional arch is built for; None: any H x W.
+_SIZES = {
+    "dcgan28": (28,),
+    "dcgan28_light": (28,),
+    "mlp": None,
+    "dcgan": (16, 32, 64, 128),
+    "resnet64": (64,),
+}
+WIDE_ARCHS = ("dcgan", "resnet64")  # the archs whose channel base ``width`` sets
+DEFAULT_WIDTH = 64  # the published sizes
 
 
 class Network(NamedTuple):
@@ -56,12 +75,13 @@ class _Conv(nn.Module):
     output_padding: int = 0
     impl: str = "auto"
     dtype: Any = jnp.float32
+    kernel_size: int = 3
 
     @nn.compact
     def __call__(self, x):
-        cin = x.shape[-1]
+        cin, k = x.shape[-1], self.kernel_size
         kernel = self.param(
-            "kernel", nn.initializers.lecun_normal(), (3, 3, cin, self.features), jnp.float32
+            "kernel", nn.initializers.lecun_normal(), (k, k, cin, self.features), jnp.float32
         )
         bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
         x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
@@ -105,31 +125,44 @@ class BatchNorm(nn.Module):
         return y
 
 
-def _batch_norm(train: bool):
+def _batch_norm(train: bool, name: str | None = None):
     # momentum 0.9 here is PyTorch's momentum=0.1; eps matches PyTorch's default.
-    return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+    return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
 
 
-def _norm(kind: str, train: bool):
+def _norm(kind: str, train: bool, name: str | None = None):
     if kind == "batch":
-        return _batch_norm(train)
+        return _batch_norm(train, name)
     # LayerNorm over (H, W, C) per image: no batch dependence, as the WGAN-GP penalty needs.
-    return nn.LayerNorm(reduction_axes=(-3, -2, -1), epsilon=1e-5)
+    return nn.LayerNorm(reduction_axes=(-3, -2, -1), epsilon=1e-5, name=name)
 
 
 def _dense(features, dtype):
     return nn.Dense(features, dtype=dtype, param_dtype=jnp.float32)
 
 
+class Critic(nn.Module):
+    """A feature trunk and a linear logit: (N, H, W, C) -> (logit (N,), features (N, F))."""
+
+    trunk: nn.Module
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        features = self.trunk(x, train)
+        return _dense(1, self.dtype)(features)[:, 0].astype(jnp.float32), features
+
+
 class DCGAN28Generator(nn.Module):
-    """The seed AnoGAN generator (seeds 001), layer for layer.
+    """The seed AnoGAN generator (seeds 001), layer for layer: (N, latent) -> (N, 28, 28, C).
 
     Linear(latent, 7*7*512)+BN+ReLU; ConvT 512->256 s2 +BN+LeakyReLU; ConvT 256->128 +BN+LReLU;
-    ConvT 128->64 +BN+LReLU; ConvT 64->1 s2; tanh. LeakyReLU slope 0.01 (PyTorch default).
+    ConvT 128->64 +BN+LReLU; ConvT 64->C s2; tanh. LeakyReLU slope 0.01 (PyTorch default).
     """
 
     impl: str = "auto"
     dtype: Any = jnp.float32
+    channels: int = 1
 
     @nn.compact
     def __call__(self, z, train: bool):
@@ -138,12 +171,12 @@ class DCGAN28Generator(nn.Module):
         for feats, stride in ((256, 2), (128, 1), (64, 1)):
             x = _Conv(feats, stride, 1, True, stride - 1, self.impl, self.dtype)(x)
             x = nn.leaky_relu(_batch_norm(train)(x), 0.01)
-        x = _Conv(1, 2, 1, True, 1, self.impl, self.dtype)(x)
+        x = _Conv(self.channels, 2, 1, True, 1, self.impl, self.dtype)(x)
         return jnp.tanh(x)
 
 
 class DCGAN28Discriminator(nn.Module):
-    """The seed AnoGAN discriminator (seeds 001): conv 1->8->16(s2)->32(s2)->64, each with a
+    """The seed AnoGAN discriminator (seeds 001): conv C->8->16(s2)->32(s2)->64, each with a
     norm layer and LeakyReLU(0.01); features = the flattened 7x7x64 map; a linear logit.
 
     ``norm="layer"`` is the BatchNorm-free critic used with WGAN-GP.
@@ -163,13 +196,14 @@ class DCGAN28Discriminator(nn.Module):
 
 
 class DCGAN28LightGenerator(nn.Module):
-    """A DCGAN about 10x cheaper than ``dcgan28`` for CPU studies.
+    """A DCGAN about 10x cheaper than ``dcgan28`` for CPU studies: (N, latent) -> (N, 28, 28, C).
 
-    Linear(latent, 7*7*256)+BN+ReLU; ConvT 256->64 s2 +BN+ReLU; ConvT 64->1 s2; tanh.
+    Linear(latent, 7*7*256)+BN+ReLU; ConvT 256->64 s2 +BN+ReLU; ConvT 64->C s2; tanh.
     """
 
     impl: str = "auto"
     dtype: Any = jnp.float32
+    channels: int = 1
 
     @nn.compact
     def __call__(self, z, train: bool):
@@ -177,11 +211,11 @@ class DCGAN28LightGenerator(nn.Module):
         x = x.reshape(z.shape[0], 7, 7, 256)
         x = _Conv(64, 2, 1, True, 1, self.impl, self.dtype)(x)
         x = nn.relu(_batch_norm(train)(x))
-        return jnp.tanh(_Conv(1, 2, 1, True, 1, self.impl, self.dtype)(x))
+        return jnp.tanh(_Conv(self.channels, 2, 1, True, 1, self.impl, self.dtype)(x))
 
 
 class DCGAN28LightDiscriminator(nn.Module):
-    """conv 1->32 s2 +LReLU(0.2); conv 32->64 s2 +norm+LReLU(0.2); features 7x7x64; logit."""
+    """conv C->32 s2 +LReLU(0.2); conv 32->64 s2 +norm+LReLU(0.2); features 7x7x64; logit."""
 
     norm: str = "batch"
     impl: str = "auto"
@@ -197,22 +231,25 @@ class DCGAN28LightDiscriminator(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    """The seed Keras MNIST GAN generator (seeds 002): 100->256->256->784, ReLU then BN.
+    """The seed Keras MNIST GAN generator (seeds 002): latent->256->256->H*W*C, ReLU then BN,
+    reshaped to (N, H, W, C).
 
     The seed's sigmoid output is a tanh here, to match images scaled to [-1, 1].
     """
 
+    image_shape: tuple[int, int, int] = IMAGE_SHAPE
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, z, train: bool):
+        h, w, c = self.image_shape
         x = _batch_norm(train)(nn.relu(_dense(256, self.dtype)(z)))
         x = _batch_norm(train)(nn.relu(_dense(256, self.dtype)(x)))
-        return jnp.tanh(_dense(784, self.dtype)(x)).reshape(z.shape[0], *IMAGE_SHAPE)
+        return jnp.tanh(_dense(h * w * c, self.dtype)(x)).reshape(z.shape[0], h, w, c)
 
 
 class MLPDiscriminator(nn.Module):
-    """The seed Keras MNIST GAN discriminator: 784->128->128 (ReLU, dropout 0.2) -> logit.
+    """The seed Keras MNIST GAN discriminator: H*W*C->128->128 (ReLU, dropout 0.2) -> logit.
 
     The seed's 2-way softmax is the equivalent single logit; features = the last hidden layer.
     """
@@ -227,20 +264,172 @@ class MLPDiscriminator(nn.Module):
         return _dense(1, self.dtype)(x)[:, 0].astype(jnp.float32), x
 
 
-class ConvEncoder(nn.Module):
-    """A discriminator-like encoder: the discriminator's conv trunk (LayerNorm, no batch
-    dependence) and a linear head to the latent space."""
+def _num_doublings(size: int) -> int:
+    """DCGAN layers between 4x4 and size/2: log2(size) - 3 (3 at 64x64)."""
+    return size.bit_length() - 4
 
-    latent_dim: int
-    light: bool = False
-    bounded: bool = False
+
+class DCGANGenerator(nn.Module):
+    """Radford et al.'s DCGAN generator with 3x3 kernels: (N, latent) -> (N, S, S, C), S = 2^m.
+
+    Linear(latent, 4*4*width*2^n) reshaped to 4x4, +BN+ReLU; n = log2(S) - 3 ConvT s2 halving
+    the channels, each +BN+ReLU, to (S/2)x(S/2)x width; ConvT width->C s2; tanh. At S = 64 and
+    width 64: 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64xC.
+    """
+
+    size: int
+    channels: int
+    width: int = DEFAULT_WIDTH
+    impl: str = "auto"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, z, train: bool):
+        n = _num_doublings(self.size)
+        x = _dense(16 * self.width * 2**n, self.dtype)(z).reshape(z.shape[0], 4, 4, -1)
+        x = nn.relu(_batch_norm(train)(x))
+        for i in reversed(range(n)):
+            x = _Conv(self.width * 2**i, 2, 1, True, 1, self.impl, self.dtype)(x)
+            x = nn.relu(_batch_norm(train)(x))
+        return jnp.tanh(_Conv(self.channels, 2, 1, True, 1, self.impl, self.dtype)(x))
+
+
+class DCGANTrunk(nn.Module):
+    """The DCGAN critic's trunk, mirroring the generator: (N, S, S, C) -> (N, 16*width*2^n).
+
+    conv C->width s2 +LReLU(0.2) (no norm, as in DCGAN); n = log2(S) - 3 convs s2 doubling the
+    channels, each +norm+LReLU(0.2), to 4x4x(width*2^n); flattened (8192 at 64x64, width 64).
+    """
+
+    norm: str = "batch"
+    width: int = DEFAULT_WIDTH
     impl: str = "auto"
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, train: bool):
-        trunk = DCGAN28LightDiscriminator if self.light else DCGAN28Discriminator
-        _, features = trunk(norm="layer", impl=self.impl, dtype=self.dtype, name="trunk")(x, train)
+        n = _num_doublings(x.shape[1])
+        x = nn.leaky_relu(_Conv(self.width, 2, 1, impl=self.impl, dtype=self.dtype)(x), 0.2)
+        for i in range(1, n + 1):
+            x = _Conv(self.width * 2**i, 2, 1, impl=self.impl, dtype=self.dtype)(x)
+            x = nn.leaky_relu(_norm(self.norm, train)(x), 0.2)
+        return x.reshape(x.shape[0], -1)
+
+
+def _upsample(x):
+    """Nearest-neighbour 2x: (N, H, W, C) -> (N, 2H, 2W, C)."""
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def _mean_pool(x):
+    """2x2 mean pool: (N, H, W, C) -> (N, H/2, W/2, C)."""
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+class ResBlockUp(nn.Module):
+    """Residual up block of the 64x64 WGAN-GP ResNet: (N, H, W, in) -> (N, 2H, 2W, features).
+
+    shortcut: upsample, conv 1x1 (in->out); main: BN, ReLU, upsample, conv 3x3 (in->out), BN,
+    ReLU, conv 3x3 (out->out); their sum.
+    """
+
+    features: int
+    impl: str = "auto"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        conv_kw = {"impl": self.impl, "dtype": self.dtype}
+        # A 1x1 conv commutes with nearest upsampling; convolving first is 4x cheaper.
+        shortcut = _Conv(self.features, padding=0, kernel_size=1, name="shortcut", **conv_kw)(x)
+        y = nn.relu(_batch_norm(train, "norm_1")(x))
+        y = _Conv(self.features, name="conv_1", **conv_kw)(_upsample(y))
+        y = nn.relu(_batch_norm(train, "norm_2")(y))
+        return _upsample(shortcut) + _Conv(self.features, name="conv_2", **conv_kw)(y)
+
+
+class ResBlockDown(nn.Module):
+    """Residual down block of the 64x64 WGAN-GP critic: (N, H, W, in) -> (N, H/2, W/2, out).
+
+    shortcut: conv 1x1 (in->out), 2x2 mean pool; main: LayerNorm, ReLU, conv 3x3 (in->in),
+    LayerNorm, ReLU, conv 3x3 (in->out), 2x2 mean pool; their sum.
+    """
+
+    features: int
+    impl: str = "auto"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        conv_kw = {"impl": self.impl, "dtype": self.dtype}
+        # A 1x1 conv commutes with mean pooling; pooling first (as the original) is 4x cheaper.
+        shortcut = _Conv(self.features, padding=0, kernel_size=1, name="shortcut", **conv_kw)
+        y = nn.relu(_norm("layer", train, "norm_1")(x))
+        y = _Conv(x.shape[-1], name="conv_1", **conv_kw)(y)
+        y = nn.relu(_norm("layer", train, "norm_2")(y))
+        y = _Conv(self.features, name="conv_2", **conv_kw)(y)
+        return shortcut(_mean_pool(x)) + _mean_pool(y)
+
+
+class ResNet64Generator(nn.Module):
+    """The f-AnoGAN generator (Gulrajani et al.'s 64x64 ResNet): (N, latent) -> (N, 64, 64, C).
+
+    Linear(latent, 4*4*8*width) reshaped to 4x4x(8*width); up blocks 8w->8w, 8w->4w, 4w->2w,
+    2w->w (4 -> 8 -> 16 -> 32 -> 64); BN, ReLU, conv 3x3 width->C; tanh.
+    """
+
+    channels: int
+    width: int = DEFAULT_WIDTH
+    impl: str = "auto"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, z, train: bool):
+        w = self.width
+        x = _dense(4 * 4 * 8 * w, self.dtype)(z).astype(jnp.float32)
+        x = x.reshape(z.shape[0], 4, 4, 8 * w)
+        for feats in (8 * w, 4 * w, 2 * w, w):
+            x = ResBlockUp(feats, self.impl, self.dtype)(x, train)
+        x = nn.relu(_batch_norm(train)(x))
+        return jnp.tanh(_Conv(self.channels, impl=self.impl, dtype=self.dtype)(x))
+
+
+class ResNet64Trunk(nn.Module):
+    """The f-AnoGAN critic's trunk: (N, 64, 64, C) -> features (N, 4*4*8*width) (8192 at 64).
+
+    conv 3x3 C->width; down blocks w->2w, 2w->4w, 4w->8w, 8w->8w (64 -> 32 -> 16 -> 8 -> 4);
+    flattened. Always LayerNorm: it is a WGAN-GP critic, and keeps LayerNorm under BatchNorm
+    objectives too.
+    """
+
+    width: int = DEFAULT_WIDTH
+    impl: str = "auto"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        w = self.width
+        x = _Conv(w, impl=self.impl, dtype=self.dtype)(x)
+        for feats in (2 * w, 4 * w, 8 * w, 8 * w):
+            x = ResBlockDown(feats, self.impl, self.dtype)(x, train)
+        return x.reshape(x.shape[0], -1)
+
+
+class ConvEncoder(nn.Module):
+    """A critic-like encoder: a critic's trunk (LayerNorm, no batch dependence) and a linear
+    head to the latent space: (N, H, W, C) -> (N, latent_dim)."""
+
+    trunk: nn.Module
+    latent_dim: int
+    bounded: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        out = self.trunk(x, train)
+        # The 28x28 archs' trunk is their whole critic, logit unused (kept: checkpoints restore).
+        features = out[1] if isinstance(out, tuple) else out
         z = _dense(self.latent_dim, self.dtype)(features).astype(jnp.float32)
         return jnp.tanh(z) if self.bounded else z
 
@@ -281,57 +470,164 @@ def _network(module: nn.Module, sample_input: jax.Array) -> Network:
     return Network(init, apply)
 
 
+def _check_known(arch: str) -> None:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+
+
+def _as_shape(image_shape) -> tuple[int, int, int]:
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape must be (H, W, C), got {tuple(image_shape)}")
+    return shape
+
+
+def _fits(arch: str, h: int, w: int) -> bool:
+    sizes = _SIZES[arch]
+    return sizes is None or (h == w and h in sizes)
+
+
+def supported_sizes(arch: str) -> str:
+    """The image sizes ``arch`` is built for, as text: "28x28", "64x64", "any HxW", ..."""
+    _check_known(arch)
+    if _SIZES[arch] is None:
+        return "any HxW"
+    names = [f"{s}x{s}" for s in _SIZES[arch]]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def check_arch(arch: str, image_shape) -> None:
+    """Raises ValueError unless ``arch`` is built for images of ``image_shape`` (H, W, C).
+
+    The message names the arch, the shape, the sizes it supports and the archs that fit.
+    """
+    _check_known(arch)
+    h, w, c = _as_shape(image_shape)
+    shape = f"{h}x{w}x{c}"
+    if c not in CHANNELS:
+        raise ValueError(
+            f"arch {arch!r} takes images with 1 or 3 channels; these are {shape}: no arch "
+            "takes them, convert the images to grayscale or RGB"
+        )
+    if not _fits(arch, h, w):
+        # The archs built for this size first, the any-size mlp last.
+        fits = sorted((a for a in ARCHS if _fits(a, h, w)), key=lambda a: _SIZES[a] is None)
+        fits = [f"{a} ({supported_sizes(a)})" for a in fits]
+        raise ValueError(
+            f"arch {arch!r} is built for {supported_sizes(arch)} images; these are {shape}: "
+            f"use --arch {' or '.join(fits)}"
+        )
+
+
+def default_latent_dim(arch: str) -> int:
+    """The size of z the arch was published with: 128 for ``resnet64``, 100 otherwise."""
+    _check_known(arch)
+    return 128 if arch == "resnet64" else 100
+
+
+def _width(arch: str, width: int | None) -> int | None:
+    if arch not in WIDE_ARCHS:
+        if width is not None:
+            raise ValueError(
+                f"width sets the channels of {' and '.join(WIDE_ARCHS)}; arch {arch!r} has "
+                "fixed layers: leave width None"
+            )
+        return None
+    if width is None:
+        return DEFAULT_WIDTH
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    return width
+
+
+def _gan_modules(arch, shape, norm, width, kw) -> tuple[nn.Module, nn.Module]:
+    """(generator, critic) modules; ``kw`` holds ``impl`` and ``dtype``."""
+    size, _, channels = shape
+    if arch == "dcgan28":
+        return DCGAN28Generator(channels=channels, **kw), DCGAN28Discriminator(norm, **kw)
+    if arch == "dcgan28_light":
+        g = DCGAN28LightGenerator(channels=channels, **kw)
+        return g, DCGAN28LightDiscriminator(norm, **kw)
+    if arch == "mlp":
+        return MLPGenerator(shape, kw["dtype"]), MLPDiscriminator(kw["dtype"])
+    if arch == "dcgan":
+        g = DCGANGenerator(size, channels, width, **kw)
+        return g, Critic(DCGANTrunk(norm, width, **kw), kw["dtype"])
+    g = ResNet64Generator(channels, width, **kw)
+    return g, Critic(ResNet64Trunk(width, **kw), kw["dtype"])
+
+
 def make_gan(
     arch: str,
     *,
+    image_shape=IMAGE_SHAPE,
     latent_dim: int = 100,
     objective: str = "non_saturating",
     conv_impl: str = "auto",
     compute_dtype: Any = jnp.float32,
+    width: int | None = None,
 ) -> GANModels:
     """Builds the generator and discriminator of an architecture.
 
     Args:
       arch: one of ``ARCHS``.
-      latent_dim: size of z.
-      objective: its ``critic_norm`` (LayerNorm for ``wgan_gp``) is the critic's normalisation.
+      image_shape: (H, W, C) of the images; ``check_arch`` checks the arch is built for it.
+      latent_dim: size of z (``default_latent_dim(arch)`` is the published one).
+      objective: its ``critic_norm`` (LayerNorm for ``wgan_gp``) is the critic's normalisation,
+        except for ``resnet64``, whose WGAN-GP critic always uses LayerNorm.
       conv_impl: convolution formulation (see ``conv.py``); the function is the same for all.
       compute_dtype: dtype of convolutions and matmuls; parameters stay float32.
+      width: channel base of ``dcgan`` and ``resnet64`` (None: 64, the published sizes); must
+        be None for the other archs.
+
+    Returns:
+      ``GANModels``: generator (N, latent_dim) -> (N, H, W, C); discriminator (N, H, W, C) ->
+      (logit (N,), features (N, F)).
     """
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    check_arch(arch, image_shape)
+    shape = _as_shape(image_shape)
     norm = get_objective(objective).critic_norm
-    kw = {"dtype": compute_dtype}
-    if arch == "dcgan28":
-        g, d = DCGAN28Generator(conv_impl, **kw), DCGAN28Discriminator(norm, conv_impl, **kw)
-    elif arch == "dcgan28_light":
-        g = DCGAN28LightGenerator(conv_impl, **kw)
-        d = DCGAN28LightDiscriminator(norm, conv_impl, **kw)
-    else:
-        g, d = MLPGenerator(**kw), MLPDiscriminator(**kw)
+    kw = {"impl": conv_impl, "dtype": compute_dtype}
+    g, d = _gan_modules(arch, shape, norm, _width(arch, width), kw)
     z = jnp.zeros((1, latent_dim), jnp.float32)
-    x = jnp.zeros((1, *IMAGE_SHAPE), jnp.float32)
-    return GANModels(_network(g, z), _network(d, x), latent_dim, IMAGE_SHAPE)
+    x = jnp.zeros((1, *shape), jnp.float32)
+    return GANModels(_network(g, z), _network(d, x), latent_dim, shape)
+
+
+def _encoder_trunk(arch, width, kw) -> nn.Module:
+    if arch == "dcgan28":
+        return DCGAN28Discriminator("layer", **kw)
+    if arch == "dcgan28_light":
+        return DCGAN28LightDiscriminator("layer", **kw)
+    if arch == "dcgan":
+        return DCGANTrunk("layer", width, **kw)
+    return ResNet64Trunk(width, **kw)
 
 
 def make_encoder(
     arch: str,
     *,
+    image_shape=IMAGE_SHAPE,
     latent_dim: int = 100,
     bounded: bool = False,
     conv_impl: str = "auto",
     compute_dtype: Any = jnp.float32,
+    width: int | None = None,
 ) -> Network:
-    """The f-AnoGAN encoder for an architecture (LayerNorm, no BatchNorm)."""
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    """The f-AnoGAN encoder for an architecture (LayerNorm, no BatchNorm): the critic's trunk
+    and a linear head, (N, H, W, C) -> (N, latent_dim); tanh on top only if ``bounded``.
+
+    Arguments as in ``make_gan``.
+    """
+    check_arch(arch, image_shape)
+    shape = _as_shape(image_shape)
+    width = _width(arch, width)
     if arch == "mlp":
         module = MLPEncoder(latent_dim, bounded, dtype=compute_dtype)
     else:
-        module = ConvEncoder(
-            latent_dim, arch == "dcgan28_light", bounded, conv_impl, dtype=compute_dtype
-        )
-    return _network(module, jnp.zeros((1, *IMAGE_SHAPE), jnp.float32))
+        trunk = _encoder_trunk(arch, width, {"impl": conv_impl, "dtype": compute_dtype})
+        module = ConvEncoder(trunk, latent_dim, bounded, compute_dtype)
+    return _network(module, jnp.zeros((1, *shape), jnp.float32))
 
 
 def count_params(tree) -> int:
@@ -342,10 +638,10 @@ CLASSIFIER_FEATURES = 128
 
 
 class Classifier(nn.Module):
-    """A small convolutional classifier of 28x28x1 images: the feature network of the GAN
+    """A small convolutional classifier of (H, W, C) images: the feature network of the GAN
     metrics (FID / KID features, Inception Score probabilities).
 
-    conv 1->32, conv 32->64 s2, conv 64->128 s2 (3x3, ReLU, no norm, so features do not depend
+    conv C->32, conv 32->64 s2, conv 64->128 s2 (3x3, ReLU, no norm, so features do not depend
     on the batch); a ReLU dense layer of ``CLASSIFIER_FEATURES`` = the features; a linear
     ``num_classes``-way logit head.
     """
@@ -365,9 +661,14 @@ class Classifier(nn.Module):
 
 
 def make_classifier(
-    *, num_classes: int = 10, conv_impl: str = "auto", compute_dtype: Any = jnp.float32
+    *,
+    num_classes: int = 10,
+    image_shape=IMAGE_SHAPE,
+    conv_impl: str = "auto",
+    compute_dtype: Any = jnp.float32,
 ) -> Network:
-    """The feature classifier: ``apply(variables, x, train=...)`` gives ``((logits, features),
-    {})`` with logits (N, num_classes) and features (N, CLASSIFIER_FEATURES), float32."""
+    """The feature classifier of (H, W, C) images: ``apply(variables, x, train=...)`` gives
+    ``((logits, features), {})`` with logits (N, num_classes) and features
+    (N, CLASSIFIER_FEATURES), float32."""
     module = Classifier(num_classes, conv_impl, compute_dtype)
-    return _network(module, jnp.zeros((1, *IMAGE_SHAPE), jnp.float32))
+    return _network(module, jnp.zeros((1, *_as_shape(image_shape)), jnp.float32))

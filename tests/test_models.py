@@ -6,6 +6,14 @@ import pytest
 from anogan_jax import models
 from anogan_jax.ops import xla_cpu
 
+# Each arch at a shape it is built for; the channel-wide archs tiny (width 8) for CPU speed.
+SHAPES = {"dcgan": (32, 32, 1), "resnet64": (64, 64, 1)}
+WIDTHS = {"dcgan": 8, "resnet64": 8}
+
+
+def _shape(arch):
+    return SHAPES.get(arch, models.IMAGE_SHAPE)
+
 
 def _init(net, seed=0):
     return net.init(jax.random.key(seed))
@@ -26,16 +34,18 @@ def test_dcgan28_parameter_counts_match_the_seed_pytorch_model():
 @pytest.mark.parametrize("arch", models.ARCHS)
 @pytest.mark.parametrize("objective", ["non_saturating", "wgan_gp"])
 def test_shapes_ranges_and_features(arch, objective):
-    gm = models.make_gan(arch, latent_dim=16, objective=objective)
+    shape, width = _shape(arch), WIDTHS.get(arch)
+    gm = models.make_gan(arch, image_shape=shape, latent_dim=16, objective=objective, width=width)
     gv, dv = _init(gm.generator), _init(gm.discriminator, 1)
     z = jax.random.normal(jax.random.key(2), (3, 16))
     x, _ = gm.generator.apply(gv, z, train=False)
-    assert x.shape == (3, 28, 28, 1)
+    assert x.shape == (3, *shape)
     assert float(jnp.max(jnp.abs(x))) <= 1.0
     (logit, feats), _ = gm.discriminator.apply(dv, x, train=False)
     assert logit.shape == (3,) and feats.ndim == 2 and feats.shape[0] == 3
-    # The WGAN-GP critic has no batch statistics (per-sample critic).
-    assert (dv["batch_stats"] == {}) == (objective == "wgan_gp" or arch == "mlp")
+    # The WGAN-GP critic has no batch statistics (per-sample critic); resnet64's is always one.
+    per_sample = objective == "wgan_gp" or arch in ("mlp", "resnet64")
+    assert (dv["batch_stats"] == {}) == per_sample
 
 
 def test_batchnorm_train_vs_inference():
@@ -58,9 +68,12 @@ def test_batchnorm_train_vs_inference():
 @pytest.mark.parametrize("arch", models.ARCHS)
 @pytest.mark.parametrize("bounded", [False, True])
 def test_encoder_shapes_and_bounds(arch, bounded):
-    enc = models.make_encoder(arch, latent_dim=12, bounded=bounded)
+    shape = _shape(arch)
+    enc = models.make_encoder(
+        arch, image_shape=shape, latent_dim=12, bounded=bounded, width=WIDTHS.get(arch)
+    )
     ev = _init(enc)
-    z, _ = enc.apply(ev, 10 * jax.random.normal(jax.random.key(1), (5, 28, 28, 1)), train=False)
+    z, _ = enc.apply(ev, 10 * jax.random.normal(jax.random.key(1), (5, *shape)), train=False)
     assert z.shape == (5, 12)
     if bounded:
         assert float(jnp.max(jnp.abs(z))) <= 1.0
