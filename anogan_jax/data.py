@@ -1,6 +1,7 @@
 """Datasets as numpy arrays, one-class protocols, and deterministic batching.
 
-Images are float32 (N, 28, 28, 1) scaled to [-1, 1] to match a tanh generator. Anomaly labels:
+Images are float32 (N, H, W, C) scaled to [-1, 1] to match a tanh generator: (N, 28, 28, 1) for
+the built-in datasets and .npz files, (N, S, S, C) for folder datasets. Anomaly labels:
 1 = anomaly, 0 = normal.
 
 Datasets:
@@ -11,15 +12,20 @@ Datasets:
   fashion_mnist  likewise.
   <file>.npz     your own data: arrays x_train, y_train, x_test, y_test; images (N, 28, 28) or
                  (N, 28, 28, 1), uint8 in [0, 255] or float in [-1, 1]; integer labels.
+  folder:PATH    your own images in the MVTec AD layout (see ``load_dataset``): PATH/train/good/,
+                 PATH/test/good/, PATH/test/<defect type>/, optionally
+                 PATH/ground_truth/<defect type>/<stem>_mask.png. Only these are resized
+                 (``image_size``) or converted between grayscale and RGB (``channels``).
 
 Offline copies are found through ``data_dir`` or the ``TFDS_DATA_DIR`` environment variable.
+Decoded copies of tfds and folder datasets are kept under ``$ANOGAN_JAX_CACHE/datasets``
+(default ~/.cache/anogan_jax/datasets).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -27,22 +33,27 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from anogan_jax.errors import UserError
-from anogan_jax.files import atomic_write_bytes
+from anogan_jax import image_folder
+from anogan_jax.errors import DataError
+from anogan_jax.files import dataset_cache_dir, write_npz_quietly
+
+__all__ = ["DataError"]  # raised here, defined with the other user errors
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
+FOLDER_PREFIX = "folder:"
 PROTOCOLS = ("one_class_normal", "one_class_anomalous")
 DIGITS_SPLIT_SEED = 0
 NUM_CLASSES = 10
 
 
-class DataError(UserError, ValueError):
-    """Bad data or data that cannot be found; the message says what to do."""
-
-
 class Split(NamedTuple):
-    images: np.ndarray  # (N, 28, 28, 1) float32 in [-1, 1]
-    labels: np.ndarray  # (N,) int class labels
+    """One split of a dataset. The optional fields are set by folder datasets only."""
+
+    images: np.ndarray  # (N, H, W, C) float32 in [-1, 1]
+    labels: np.ndarray  # (N,) int class labels; folders: 0 = good, 1..K = defect types
+    masks: np.ndarray | None = None  # (N, H, W) uint8 0/1 defect masks; None: no ground truth
+    names: tuple[str, ...] | None = None  # file of each image, relative to the dataset folder
+    class_names: tuple[str, ...] | None = None  # name of each label, ("good", <defects>...)
 
 
 class OneClassData(NamedTuple):
@@ -53,10 +64,14 @@ class OneClassData(NamedTuple):
     test: np.ndarray
     test_labels: np.ndarray  # 1 = anomaly
     test_classes: np.ndarray  # original class of each test image
+    test_masks: np.ndarray | None = None  # (N, H, W) uint8 0/1, aligned with ``test``
+    test_names: tuple[str, ...] | None = None  # file of each test image (folder datasets)
+    class_names: tuple[str, ...] | None = None  # name of each class in ``test_classes``
 
 
-def _to_unit(images_uint8: np.ndarray) -> np.ndarray:
-    return (images_uint8.astype(np.float32) / 127.5 - 1.0).reshape(-1, 28, 28, 1)
+def _to_unit(images_uint8: np.ndarray, shape=(28, 28, 1)) -> np.ndarray:
+    """uint8 pixels -> float32 (N, *shape) in [-1, 1]."""
+    return (images_uint8.astype(np.float32) / 127.5 - 1.0).reshape(-1, *shape)
 
 
 @functools.lru_cache(maxsize=2)
@@ -94,10 +109,9 @@ def _missing_data_message(name: str, data_dir: str | None, err: Exception) -> st
 
 def _cache_path(name: str, data_dir: str | None) -> Path:
     """Decoded copies of tfds datasets (decoding 70,000 PNGs takes ~30 s on a small CPU)."""
-    root = Path(os.environ.get("ANOGAN_JAX_CACHE", Path.home() / ".cache" / "anogan_jax"))
     where = os.path.abspath(data_dir or os.environ.get("TFDS_DATA_DIR") or "default")
     tag = hashlib.sha256(where.encode()).hexdigest()[:12]
-    return root / "datasets" / f"{name}-{tag}.npz"
+    return dataset_cache_dir() / f"{name}-{tag}.npz"
 
 
 @functools.lru_cache(maxsize=4)
@@ -113,12 +127,7 @@ def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
         except Exception:  # a damaged cache is rebuilt, never trusted
             cache.unlink(missing_ok=True)
     raw = _decode_tfds(name, data_dir)
-    try:
-        buf = io.BytesIO()
-        np.savez(buf, **raw)
-        atomic_write_bytes(cache, buf.getvalue())
-    except OSError:
-        pass  # a read-only home only costs the decoding time next run
+    write_npz_quietly(cache, raw)
     return Split(_to_unit(raw["x_train"]), raw["y_train"]), Split(
         _to_unit(raw["x_test"]), raw["y_test"]
     )
@@ -170,6 +179,12 @@ def _load_npz(path: str) -> tuple[Split, Split]:
         what = f"{part} images in {path}"
         if len(x) == 0:
             raise DataError(f"{path}: the {part} split is empty; give it at least one image")
+        if x.shape[1:] != (28, 28, 1):
+            raise DataError(
+                f"{what} have shape {x.shape}; .npz datasets hold (N, 28, 28) or "
+                "(N, 28, 28, 1) images. For other sizes or colour, use a folder dataset "
+                "(folder:PATH in the MVTec AD layout)"
+            )
         if x.dtype == np.uint8:
             check_images(x, what)
             x = _to_unit(x)
@@ -202,26 +217,126 @@ def _check_npz_labels(y: np.ndarray, num_images: int, what: str) -> np.ndarray:
     return y.astype(np.int32)
 
 
+# Folder datasets (decoding in ``image_folder``)
+
+
+def _folder_splits(arrays: dict[str, np.ndarray]) -> tuple[Split, Split]:
+    """(train, test) Splits of decoded folder arrays."""
+    x_train, x_test = arrays["x_train"], arrays["x_test"]
+    if x_train.ndim != 4 or x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError("inconsistent image shapes")
+    shape, class_names = x_train.shape[1:], tuple(str(c) for c in arrays["class_names"])
+    masks_test = arrays.get("masks_test")
+    masks_train = None if masks_test is None else np.zeros(x_train.shape[:3], np.uint8)
+    if masks_test is not None and masks_test.shape != x_test.shape[:3]:
+        raise ValueError("masks do not match the test images")
+    train_names = tuple(str(n) for n in arrays["names_train"])
+    test_names = tuple(str(n) for n in arrays["names_test"])
+    if len(train_names) != len(x_train) or len(test_names) != len(arrays["y_test"]):
+        raise ValueError("names do not match the images")
+    labels = np.zeros(len(x_train), np.int32)
+    train = Split(_to_unit(x_train, shape), labels, masks_train, train_names, class_names)
+    test = Split(_to_unit(x_test, shape), arrays["y_test"], masks_test, test_names, class_names)
+    return train, test
+
+
+def _load_folder(path: str, image_size, channels) -> tuple[Split, Split]:
+    return _folder_splits(image_folder.load_folder(path, image_size, channels, _folder_splits))
+
+
+def load_image_files(paths, *, image_size: int, channels: int) -> np.ndarray:
+    """Images from files, prepared as a folder dataset's: float32 (N, S, S, C) in [-1, 1]
+    (``image_folder.RESIZE_RULE``). Raises DataError naming a file that cannot be read."""
+    if not paths:
+        raise DataError("no image files given")
+    pixels = image_folder.decode_files(paths, image_size, channels)
+    return _to_unit(pixels, pixels.shape[1:])
+
+
+def _check_native(name: str, image_size, channels) -> None:
+    """``name`` is a built-in or .npz dataset; those are 28x28x1, never resized or converted."""
+    if not (name.endswith(".npz") or name in DATASETS):
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, a .npz file or "
+            f"{FOLDER_PREFIX}PATH (a folder in the MVTec AD layout)"
+        )
+    if image_size not in (None, 28) or channels not in (None, 1):
+        raise DataError(
+            f"{name} images are 28x28 with 1 channel (image_size={image_size}, "
+            f"channels={channels} asked); resizing and channel conversion are only done for "
+            "folder datasets (folder:PATH)"
+        )
+
+
 def is_dataset_name(name: str) -> bool:
-    return name in DATASETS or name.endswith(".npz")
+    """Whether ``name`` names a dataset (it may still fail to load)."""
+    is_folder = name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX)
+    return name in DATASETS or name.endswith(".npz") or is_folder
 
 
-def load_dataset(name: str, data_dir: str | None = None) -> tuple[Split, Split]:
-    """Returns (train, test) of a dataset."""
+def load_dataset(
+    name: str,
+    data_dir: str | None = None,
+    *,
+    image_size: int | None = None,
+    channels: int | None = None,
+) -> tuple[Split, Split]:
+    """Returns (train, test) of a dataset.
+
+    Built-in datasets and .npz files are (N, 28, 28, 1); their ``image_size`` and ``channels``
+    must be None or 28 and 1. ``folder:PATH`` reads images in the MVTec AD layout:
+
+      PATH/train/good/*                              normal training images, label 0
+      PATH/test/good/*                               normal test images, label 0
+      PATH/test/<defect type>/*                      anomalies, labels 1..K by sorted type name
+      PATH/ground_truth/<defect type>/<stem>_mask.png  optional masks (non-zero = defect)
+
+    Only .png, .jpg and .jpeg files (any case) directly in these folders are read; hidden
+    files, sub-folders, other extensions and ground_truth/good are ignored. When ground_truth/
+    exists, every defect type needs its mask folder and every defect image its mask.
+
+    Folder images are decoded with Pillow (EXIF orientation applied; palettes expanded, alpha
+    dropped, 16-bit grey scaled to 8 bits), converted to ``channels`` (None: 1 when every
+    training image is stored grey, else 3), then resized: the centred square of side
+    min(W, H) is resized to ``image_size`` x ``image_size`` (default 64) with bicubic
+    filtering (masks: nearest), i.e. shorter side to ``image_size``, then a centred crop.
+    Images of mixed sizes are fine. The decoded arrays are cached, keyed on the files' content.
+
+    Args:
+      name: digits | mnist | fashion_mnist | <file>.npz | folder:PATH.
+      data_dir: where offline tfds copies are (mnist, fashion_mnist).
+      image_size: side S of folder images, 8..1024 (None: 64).
+      channels: 1 or 3 for folder images (None: as stored).
+
+    Returns:
+      (train, test) Splits: images float32 (N, S, S, C) in [-1, 1], labels int32 (N,). Folder
+      splits also carry names (paths relative to PATH), class_names ("good", <defects>...)
+      and, when PATH/ground_truth exists, masks uint8 (N, S, S) 0/1 (zeros for good images).
+    """
+    if name.startswith(FOLDER_PREFIX):
+        return _load_folder(name[len(FOLDER_PREFIX) :], image_size, channels)
+    _check_native(name, image_size, channels)
     if name.endswith(".npz"):
         return _load_npz(name)
-    if name not in DATASETS:
-        raise DataError(
-            f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or a .npz file"
-        )
     if name == "digits":
         return _load_digits()
     return _load_tfds(name, data_dir)
 
 
+def dataset_image_shape(
+    name: str, image_size: int | None = None, channels: int | None = None
+) -> tuple[int, int, int]:
+    """(H, W, C) of the images ``load_dataset(name, image_size=, channels=)`` returns, without
+    decoding them (a folder with ``channels`` None reads its training images' headers)."""
+    if not name.startswith(FOLDER_PREFIX):
+        _check_native(name, image_size, channels)
+        return (28, 28, 1)
+    return image_folder.stored_shape(name[len(FOLDER_PREFIX) :], image_size, channels)
+
+
 def global_contrast_normalize(images: np.ndarray) -> np.ndarray:
     """Per-image GCN with the L1 norm (Deep SVDD): x <- (x - mean(x)) / mean(|x - mean(x)|)."""
-    flat = images.reshape(images.shape[0], -1).astype(np.float64)
+    flat = images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(np.float64)
     flat = flat - flat.mean(axis=1, keepdims=True)
     scale = np.abs(flat).mean(axis=1, keepdims=True)
     return (flat / np.where(scale > 0, scale, 1.0)).reshape(images.shape)
@@ -232,7 +347,18 @@ def _gcn_minmax(normal_train: np.ndarray, *others: np.ndarray) -> list[np.ndarra
     (test images may fall slightly outside [-1, 1], as in the Deep SVDD protocol)."""
     gcn = [global_contrast_normalize(a) for a in (normal_train, *others)]
     lo, hi = gcn[0].min(), gcn[0].max()
+    if not hi > lo:
+        raise DataError("every normal training image is constant, so GCN leaves nothing; drop gcn")
     return [((a - lo) / (hi - lo) * 2.0 - 1.0).astype(np.float32) for a in gcn]
+
+
+def _check_folder_protocol(dataset: str, protocol: str, cls: int) -> None:
+    if dataset.startswith(FOLDER_PREFIX) and (protocol, cls) != ("one_class_normal", 0):
+        raise DataError(
+            f"folder datasets have one normal class, 'good' (class 0), and their own test "
+            f"split; {dataset} cannot be used with protocol {protocol!r} and class {cls}: use "
+            "protocol one_class_normal with class 0"
+        )
 
 
 def _check_class(cls: int, labels: np.ndarray, dataset: str) -> None:
@@ -262,11 +388,15 @@ def one_class_split(
       images split 80/20 (seeded) into train(+val) and test, and every image of ``cls`` is in
       the test set.
     gcn: Deep SVDD preprocessing (L1 GCN, then min-max with normal-training statistics).
+
+    Folder datasets (``dataset`` "folder:...") allow one_class_normal with class 0 only; their
+    test masks and names are carried over (one_class_normal keeps the test split as is).
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    _check_folder_protocol(dataset, protocol, cls)
     _check_class(cls, train.labels, dataset)
     rng = np.random.default_rng(np.random.SeedSequence([seed, cls, PROTOCOLS.index(protocol)]))
     if protocol == "one_class_normal":
@@ -286,9 +416,12 @@ def one_class_split(
     if gcn:
         train_x, val, test_x = _gcn_minmax(train_x, val, test_x)
     labels = (test_c != cls).astype(np.int32)
+    extra = dict(class_names=test.class_names)
     if protocol == "one_class_anomalous":
         labels = (test_c == cls).astype(np.int32)
-    return OneClassData(train_x, val, test_x, labels, test_c.astype(np.int32))
+    else:
+        extra.update(test_masks=test.masks, test_names=test.names)
+    return OneClassData(train_x, val, test_x, labels, test_c.astype(np.int32), **extra)
 
 
 def load_one_class(
@@ -300,8 +433,12 @@ def load_one_class(
     val_fraction: float = 0.1,
     gcn: bool = False,
     data_dir: str | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
 ) -> OneClassData:
-    train, test = load_dataset(dataset, data_dir)
+    """``one_class_split`` of ``load_dataset(dataset, data_dir, image_size=, channels=)``."""
+    _check_folder_protocol(dataset, protocol, cls)
+    train, test = load_dataset(dataset, data_dir, image_size=image_size, channels=channels)
     return one_class_split(
         train,
         test,
@@ -315,11 +452,24 @@ def load_one_class(
 
 
 def check_images(images: np.ndarray, what: str, *, shape=(28, 28, 1), value_range=None):
-    """Raises DataError when images have the wrong shape or non-finite / out-of-range pixels."""
-    if images.ndim != 4 or tuple(images.shape[1:]) != tuple(shape):
+    """Raises DataError when images have the wrong shape or non-finite / out-of-range pixels.
+
+    Args:
+      images: (N, H, W, C).
+      what: names the images in messages ("test images").
+      shape: the (H, W, C) the run was trained on; None accepts any (H, W) with C 1 or 3.
+      value_range: (lo, hi) the pixels must lie in, or None.
+    """
+    if images.ndim != 4 or (shape is None and images.shape[-1] not in (1, 3)):
         raise DataError(
-            f"{what} have shape {images.shape}; the architectures here need (N, {shape[0]}, "
-            f"{shape[1]}, {shape[2]}) images (single-channel 28x28)"
+            f"{what} have shape {images.shape}; give images of shape (N, H, W, C) with C = 1 "
+            "(grey) or 3 (RGB)"
+        )
+    if shape is not None and tuple(images.shape[1:]) != tuple(shape):
+        h, w, c = shape
+        raise DataError(
+            f"{what} have shape {images.shape}; expected (N, {h}, {w}, {c}): the run was "
+            f"trained on {h}x{w} images with {c} channel{'s' if c > 1 else ''}"
         )
     bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
     if bad.any():

@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """An error the user can fix; the message says what was wrong and what to do."""
+
+
+class DataError(UserError, ValueError):
+    """Bad data or data that cannot be found; the message says what to do."""

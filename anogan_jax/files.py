@@ -3,11 +3,14 @@ JSON and JSON-lines, created with the user's umask."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 from anogan_jax.errors import UserError
 
@@ -98,3 +101,21 @@ def read_jsonl(path) -> list[dict]:
 def write_jsonl(path, records: list[dict]) -> None:
     """Rewrites a JSON-lines file atomically."""
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def dataset_cache_dir() -> Path:
+    """Where decoded datasets are kept: $ANOGAN_JAX_CACHE/datasets (default
+    ~/.cache/anogan_jax/datasets)."""
+    root = Path(os.environ.get("ANOGAN_JAX_CACHE", Path.home() / ".cache" / "anogan_jax"))
+    return root / "datasets"
+
+
+def write_npz_quietly(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Saves ``arrays`` atomically as .npz; a read-only cache only costs the decoding time next
+    run, so an OSError is swallowed."""
+    try:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:
+        pass

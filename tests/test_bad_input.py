@@ -138,7 +138,7 @@ CASES = {
     "method": "unknown method 'ganomaly'; choose one of anogan, fanogan",
     "empty_class": "class 7 has no images",
     "shape": "have shape (60, 32, 32, 1)",
-    "channels": "single-channel 28x28",
+    "channels": "use a folder dataset (folder:PATH",
     "value_range": "outside (-1.0, 1.0); scale images to [-1, 1]",
     "nan_pixels": "NaN or infinite pixels in 1 images (first: [3])",
     "npz_arrays": "lacks the arrays ['y_train', 'x_test', 'y_test']",

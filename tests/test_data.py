@@ -93,3 +93,23 @@ def test_mnist_protocol_counts():
     assert len(d.train) == 5923 and int((d.test_labels == 0).sum()) == 980
     a = data.one_class_split(train, test, protocol="one_class_anomalous", cls=0, val_fraction=0)
     assert int(a.test_labels.sum()) == 6903  # all zeros of train + test
+
+
+def test_check_images_accepts_any_shape_or_names_the_trained_one():
+    data.check_images(np.zeros((2, 32, 32, 3), np.float32), "images", shape=None)
+    with pytest.raises(data.DataError, match=r"C = 1 \(grey\) or 3 \(RGB\)"):
+        data.check_images(np.zeros((2, 32, 32, 2)), "images", shape=None)
+    with pytest.raises(
+        data.DataError,
+        match=r"expected \(N, 64, 64, 3\): the run was trained on 64x64 images with 3 channels",
+    ):
+        data.check_images(np.zeros((2, 28, 28, 1)), "images", shape=(64, 64, 3))
+
+
+def test_npz_of_another_shape_points_to_folder_datasets(tmp_path):
+    x, y = np.zeros((2, 32, 32, 3), np.uint8), np.zeros(2, np.int64)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    with pytest.raises(data.DataError, match=r"\(2, 32, 32, 3\); .npz datasets hold .*folder:PATH"):
+        data.load_dataset(str(tmp_path / "d.npz"))
+    with pytest.raises(data.DataError, match="or folder:PATH"):
+        data.load_dataset("cifar")
