@@ -18,10 +18,13 @@ from anogan_jax.runs.classifier import classifier_dir, train_classifier
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
 from anogan_jax.runs.evaluate import evaluate_run
+from anogan_jax.runs.export import export_run
 from anogan_jax.runs.folders import settings_for
 from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.predict import PREDICT_METHODS, predict
 from anogan_jax.runs.scoring import score_run, score_seeds
 from anogan_jax.runs.seeds import parse_seeds, seed_dir, train_gan_seeds
+from anogan_jax.runs.textures import make_texture_folder
 
 SEEDS_HELP = "the seeds of a `train --seeds` run, all in one vmapped program, e.g. 0,1,2"
 
@@ -50,12 +53,27 @@ def _given(cls, args) -> dict:
 def _add_train(sub) -> None:
     C = RunConfig
     p = sub.add_parser("train", help="train a GAN on one class (resumable)")
-    _field(p, C, "dataset", "digits (embedded) | mnist | fashion_mnist | a .npz file")
+    _field(
+        p,
+        C,
+        "dataset",
+        "digits (embedded) | mnist | fashion_mnist | a .npz file | folder:PATH (MVTec layout: "
+        "PATH/train/good, PATH/test/<good|defect>, optional PATH/ground_truth)",
+    )
+    _field(p, C, "image_size", "folders: side the images are resized to (0: 64)")
+    _field(p, C, "channels", "folders: 1 (grey) or 3 (RGB) (0: as stored)")
     _field(p, C, "protocol", "one_class_normal | one_class_anomalous")
     _field(p, C, "cls", "the one class (0-9): normal, or anomalous with one_class_anomalous")
-    _field(p, C, "arch", "dcgan28 | dcgan28_light | mlp")
+    _field(
+        p,
+        C,
+        "arch",
+        "dcgan28 | dcgan28_light (28x28) | mlp (any size) | dcgan (32, 64) | resnet64 "
+        "(f-AnoGAN's 64x64 ResNet)",
+    )
+    _field(p, C, "width", "channel base of dcgan / resnet64 (0: the published 64)")
     _field(p, C, "objective", "minimax | non_saturating | wgan_gp | lsgan | hinge")
-    _field(p, C, "latent_dim", "size of z")
+    _field(p, C, "latent_dim", "size of z (resnet64: 128)")
     _field(p, C, "prior", "normal | uniform (on [-1, 1])")
     _field(p, C, "steps", "generator updates in total (a resumed run may raise it)")
     _field(p, C, "batch_size", "images per critic update")
@@ -128,19 +146,14 @@ def _add_common(p) -> None:
 
 
 def _add_io(p, where: str) -> None:
-    """The options of every command that writes results: data, resume/overwrite, quiet."""
-    _add_data_dir(p)
+    """The options of every resumable command that writes results: data, resume/overwrite,
+    quiet."""
     p.add_argument(
         "--resume",
         action="store_true",
         help=f"continue the results in {where} with their saved settings",
     )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help=f"replace the results in {where} (only what this command wrote there)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_write(p, where)
 
 
 def _io(args) -> dict:
@@ -210,11 +223,12 @@ def _run_train(args) -> int:
     return 0
 
 
-def _add_score(sub) -> None:
+def _add_method_fields(p, *, method: bool) -> None:
+    """The scoring method's settings (ScoreConfig fields), shared by score, predict, export."""
     C = ScoreConfig
-    p = sub.add_parser("score", help="score a run's test split (AnoGAN search or f-AnoGAN)")
-    p.add_argument("--run", required=True, help="a run folder written by `train`")
-    _field(p, C, "method", "anogan (latent search) | fanogan (encoder, one pass)")
+    if method:
+        _field(p, C, "method", "anogan (latent search) | fanogan (encoder, one pass)")
+        _field(p, C, "init", "prior | encoder (search from E(x): the hybrid)")
     _field(p, C, "num_steps", "latent search steps per image")
     _field(p, C, "batch_size", "images per program call")
     _field(p, C, "lr", "latent search Adam learning rate")
@@ -222,11 +236,9 @@ def _add_score(sub) -> None:
     _field(p, C, "lam", "weight of the discrimination term (>= 0)")
     _field(p, C, "disc", "feature (matching) | logit (cross-entropy)")
     _field(p, C, "clip_to_prior", "project z onto the prior's support after each step")
-    _field(p, C, "init", "prior | encoder (search from E(x): the hybrid)")
     _field(p, C, "kappa", "f-AnoGAN feature weight, or 'calibrated'")
     _field(p, C, "encoder", "encoder mode to use: izi | ziz | izi_f")
     _field(p, C, "seed", "seeds the search's starting points and the subsample")
-    _field(p, C, "limit", "stratified test subsample of this many images (0: all)")
     _field(p, C, "val_images", "normal validation images scored to set the threshold")
     _field(
         p,
@@ -235,6 +247,13 @@ def _add_score(sub) -> None:
         "images per compiled block: scores are bit-identical for any "
         "--batch-size with the same --micro-batch (raise it on a GPU)",
     )
+
+
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="score a run's test split (AnoGAN search or f-AnoGAN)")
+    p.add_argument("--run", required=True, help="a run folder written by `train`")
+    _add_method_fields(p, method=True)
+    _field(p, ScoreConfig, "limit", "stratified test subsample of this many images (0: all)")
     p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (results in <out>/seed_<s>/)")
     _add_common(p)
 
@@ -251,7 +270,98 @@ def _run_score(args) -> int:
         print(f"results in {args.out}/seed_<s>")
         return 0
     report = score_run(args.run, args.out, config, **_io(args), devices=_devices(args))
+    pixel = report.get("pixel")
+    if pixel and pixel["auroc"] is not None:
+        print(f"pixel AUROC {pixel['auroc']:.4f}, AUPRO (FPR <= 0.3) {pixel['aupro']:.4f}")
     print(f"AUROC: {_aurocs(report)}; results in {args.out}")
+    return 0
+
+
+def _add_predict_export(sub) -> None:
+    p = sub.add_parser("predict", help="score new images with a trained run")
+    p.add_argument("--run", required=True, help="a run folder written by `train`")
+    p.add_argument("images", nargs="+", help="image files (PNG / JPEG) or folders of them")
+    p.add_argument(
+        "--method",
+        dest="predict_method",
+        default="fanogan",
+        choices=PREDICT_METHODS,
+        help="fanogan (one pass) | anogan (search from a prior draw) | hybrid (search from "
+        "E(x)) (default: fanogan)",
+    )
+    _add_fpr(p)
+    _add_method_fields(p, method=False)
+    p.add_argument("--out", required=True, help="output folder")
+    _add_write(p, "--out")
+    p = sub.add_parser("export", help="write a run's scorers as jax.export artefacts")
+    p.add_argument("--run", required=True, help="a run folder written by `train`")
+    _add_fpr(p)
+    _add_method_fields(p, method=False)
+    p.add_argument("--out", required=True, help="output folder")
+    _add_write(p, "--out")
+    p = sub.add_parser("make-textures", help="write a synthetic MVTec-style texture folder")
+    p.add_argument("out", help="the folder to create (must not exist or be empty)")
+    p.add_argument("--channels", type=int, default=1, help="1 (grey) or 3 (RGB) (default: 1)")
+    p.add_argument("--size", type=int, default=64, help="image side in pixels (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="seeds every texture and defect")
+
+
+def _add_fpr(p) -> None:
+    p.add_argument(
+        "--fpr",
+        type=float,
+        default=0.05,
+        help="threshold: the score exceeded by this share of normal validation images "
+        "(default: 0.05)",
+    )
+
+
+def _add_write(p, where: str) -> None:
+    """The options of every command that writes results: data, overwrite, quiet."""
+    _add_data_dir(p)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace the results in {where} (only what this command wrote there)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_predict(args) -> int:
+    rows = predict(
+        args.run,
+        args.images,
+        args.out,
+        method=args.predict_method,
+        fpr=args.fpr,
+        settings=_given(ScoreConfig, args),
+        overwrite=args.overwrite,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+    )
+    flagged = sum(r["anomalous"] == "yes" for r in rows)
+    print(f"{flagged} of {len(rows)} images anomalous; results in {args.out}/predictions.csv")
+    return 0
+
+
+def _run_export(args) -> int:
+    record = export_run(
+        args.run,
+        args.out,
+        fpr=args.fpr,
+        settings=_given(ScoreConfig, args),
+        overwrite=args.overwrite,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+    )
+    names = ", ".join(record["functions"])
+    print(f"exported {names} to {args.out} (see scorer.json)")
+    return 0
+
+
+def _run_make_textures(args) -> int:
+    counts = make_texture_folder(args.out, channels=args.channels, size=args.size, seed=args.seed)
+    print(f"wrote {counts} to {args.out}")
     return 0
 
 
@@ -355,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(sub)
     _add_train_encoder(sub)
     _add_classifier_commands(sub)
+    _add_predict_export(sub)
     return parser
 
 
@@ -364,6 +475,9 @@ COMMANDS = {
     "train-encoder": _run_train_encoder,
     "train-classifier": _run_train_classifier,
     "evaluate": _run_evaluate,
+    "predict": _run_predict,
+    "export": _run_export,
+    "make-textures": _run_make_textures,
 }
 
 

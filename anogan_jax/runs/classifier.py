@@ -44,7 +44,7 @@ from anogan_jax.keys import named_keys
 from anogan_jax.loop import all_finite, fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import Checkpointer
-from anogan_jax.runs.config import ClassifierConfig, load_config
+from anogan_jax.runs.config import NO_LABELS, ClassifierConfig, is_folder, load_config
 from anogan_jax.runs.folders import check_output, continue_config, folder_lock, start_folder
 
 ENV_VAR = "ANOGAN_JAX_CLASSIFIER_DIR"
@@ -299,6 +299,8 @@ def load_classifier(dataset: str, root=None) -> TrainedClassifier:
       ClassifierError: there is none (or its training did not finish); the message says how
         to train it.
     """
+    if is_folder(dataset):
+        raise ClassifierError(NO_LABELS.format(dataset=dataset))
     out = classifier_dir(dataset, root)
     if not (out / "classifier.json").exists():
         where = f" --classifier-dir {root}" if root else ""

@@ -23,6 +23,8 @@ from anogan_jax.prior import PRIORS
 from anogan_jax.train import UPDATES
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
+NATIVE_SHAPE = (28, 28, 1)  # the built-in datasets and .npz files
+WIDE_ARCHS = ("dcgan", "resnet64")  # the archs whose channel base --width sets
 MAX_SEED = 2**32 - 1  # jax.random.key takes the seed modulo 2**32: larger ones would collide
 SCORE_METHODS = ("anogan", "fanogan")
 SCHEDULES = ("constant", "cosine")
@@ -40,8 +42,21 @@ def _choice(name: str, value, allowed) -> None:
 def _dataset(name: str) -> None:
     if not data_lib.is_dataset_name(name):
         raise RunError(
-            f"unknown dataset {name!r}; choose one of {', '.join(data_lib.DATASETS)} or a .npz file"
+            f"unknown dataset {name!r}; choose one of {', '.join(data_lib.DATASETS)}, a .npz "
+            "file or folder:PATH (an MVTec-style folder)"
         )
+
+
+NO_LABELS = (
+    "{dataset} has no class labels to train the feature classifier that FID, KID and IS "
+    "use (it learns the dataset's classes); the GAN metrics (--fid-every, `evaluate`) are "
+    "available on labelled datasets only. Pick checkpoints by step, or by the encoder's "
+    "validation loss"
+)
+
+
+def is_folder(dataset: str) -> bool:
+    return dataset.startswith("folder:")
 
 
 def _positive(config, *names: str) -> None:
@@ -80,7 +95,7 @@ class RunConfig(_Saved):
     cls: int = 0
     arch: str = "dcgan28_light"
     objective: str = "non_saturating"
-    latent_dim: int = 100
+    latent_dim: int = 0  # 0: the arch's own (128 for resnet64, else 100), set on creation
     prior: str = "normal"
     steps: int = 2000
     batch_size: int = 64
@@ -97,12 +112,22 @@ class RunConfig(_Saved):
     keep: int = 3
     sample_every: int = 500
     log_every: int = 50
+    # Image side and channels: 0 = the dataset's own (28 x 28 x 1 for the built-in datasets;
+    # folders: side 64, channels as stored). ``open_run`` writes the resolved values.
+    image_size: int = 0
+    channels: int = 0
+    width: int = 0  # channel base of dcgan / resnet64; 0: the arch's own (64)
+
+    def __post_init__(self):
+        if self.latent_dim == 0 and self.arch in models_lib.ARCHS:
+            object.__setattr__(self, "latent_dim", models_lib.default_latent_dim(self.arch))
 
     def validate(self) -> RunConfig:
         """Raises RunError naming the bad field and the allowed values."""
         _dataset(self.dataset)
         _choice("protocol", self.protocol, data_lib.PROTOCOLS)
         _choice("arch", self.arch, models_lib.ARCHS)
+        self._check_shape()
         _choice("objective", self.objective, objectives.OBJECTIVES)
         _choice("update", self.update, UPDATES)
         _choice("prior", self.prior, PRIORS)
@@ -114,6 +139,11 @@ class RunConfig(_Saved):
         _rate("d_lr", self.d_lr)
         if not 0 <= self.cls < data_lib.NUM_CLASSES:
             raise RunError(f"class {self.cls} does not exist; classes are 0-9")
+        if is_folder(self.dataset) and (self.protocol, self.cls) != ("one_class_normal", 0):
+            raise RunError(
+                f"{self.dataset}: a folder dataset has one normal class, train/good (class 0), "
+                "and its own test split: use --protocol one_class_normal --cls 0"
+            )
         if self.n_critic is not None and self.n_critic < 1:
             raise RunError(f"n_critic must be >= 1, got {self.n_critic}")
         n_critic = self.n_critic or objectives.get_objective(self.objective).n_critic
@@ -126,6 +156,45 @@ class RunConfig(_Saved):
         if not 0 < self.val_fraction < 1:
             raise RunError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         return self
+
+    def _check_shape(self) -> None:
+        if self.width < 0:
+            raise RunError(f"width must be >= 0 (0: the arch's own), got {self.width}")
+        if self.width and self.arch not in WIDE_ARCHS:
+            raise RunError(
+                f"--width sets the channels of {' and '.join(WIDE_ARCHS)}; arch {self.arch!r} "
+                "has fixed layers: drop --width"
+            )
+        if not is_folder(self.dataset):
+            native = dict(image_size=NATIVE_SHAPE[0], channels=NATIVE_SHAPE[2])
+            for name, value in native.items():
+                if getattr(self, name) not in (0, value):
+                    raise RunError(
+                        f"{self.dataset} images are {NATIVE_SHAPE[0]}x{NATIVE_SHAPE[1]}x"
+                        f"{NATIVE_SHAPE[2]}; --{name.replace('_', '-')} {getattr(self, name)} "
+                        "applies to folder datasets only (--dataset folder:PATH)"
+                    )
+        if self.channels not in (0, 1, 3):
+            raise RunError(f"channels must be 1 or 3 (0: as stored), got {self.channels}")
+        if self.image_size and not 8 <= self.image_size <= 1024:
+            raise RunError(f"image_size must be in 8..1024 pixels, got {self.image_size}")
+        side = self.image_size or (NATIVE_SHAPE[0] if not is_folder(self.dataset) else 64)
+        try:
+            models_lib.check_arch(self.arch, (side, side, self.channels or 1))
+        except ValueError as err:
+            raise RunError(str(err)) from None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of the run's images; a folder run's is resolved by ``open_run``."""
+        if self.image_size and self.channels:
+            return (self.image_size, self.image_size, self.channels)
+        if not is_folder(self.dataset):
+            return NATIVE_SHAPE
+        raise RunError(
+            f"the image shape of {self.dataset} is known once its images are read; give "
+            "--image-size and --channels, or start the run with `anogan-jax train`"
+        )
 
     @property
     def critic_norm(self) -> str:
@@ -216,6 +285,8 @@ class ClassifierConfig(_Saved):
 
     def validate(self) -> ClassifierConfig:
         _dataset(self.dataset)
+        if is_folder(self.dataset):
+            raise RunError(NO_LABELS.format(dataset=self.dataset))
         _positive(self, "steps", "batch_size", "lr_half_life", "checkpoint_every")
         _seed(self.seed)
         if not self.lr > 0 or self.max_shift < 0:
@@ -292,7 +363,13 @@ def signature(config: RunConfig) -> dict:
         "latent_dim": config.latent_dim,
         "objective": config.objective,
         "critic": config.critic_norm,
+        "image_shape": list(config.image_shape),
+        "width": config.width,
     }
+
+
+# What a signature saved before a field existed meant by its absence.
+SIGNATURE_DEFAULTS = {"image_shape": list(NATIVE_SHAPE), "width": 0}
 
 
 def check_same_settings(configs: list, folders: list, hint: str) -> None:

@@ -51,6 +51,8 @@ def encoder_dir(run, mode: str) -> Path:
 def _build(run_config, config: EncoderConfig):
     encoder = models_lib.make_encoder(
         run_config.arch,
+        image_shape=run_config.image_shape,
+        width=run_config.width or None,
         latent_dim=run_config.latent_dim,
         bounded=run_config.prior == "uniform",
         conv_impl=run_config.conv_impl,

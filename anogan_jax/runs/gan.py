@@ -30,7 +30,15 @@ from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.runs import plotting
 from anogan_jax.runs.checkpoint import Checkpointer, CheckpointError
-from anogan_jax.runs.config import RunConfig, RunError, load_config, signature
+from anogan_jax.runs.config import (
+    NO_LABELS,
+    SIGNATURE_DEFAULTS,
+    RunConfig,
+    RunError,
+    is_folder,
+    load_config,
+    signature,
+)
 from anogan_jax.runs.fid import make_fid_monitor
 from anogan_jax.runs.folders import (
     MetricsLog,
@@ -64,6 +72,8 @@ def build_models(config: RunConfig):
     """Parameters stay float32; convolutions and matmuls run in ``config.compute_dtype``."""
     return models_lib.make_gan(
         config.arch,
+        image_shape=config.image_shape,
+        width=config.width or None,
         latent_dim=config.latent_dim,
         objective=config.objective,
         conv_impl=config.conv_impl,
@@ -106,7 +116,18 @@ def load_data(config: RunConfig, data_dir: str | None = None) -> data_lib.OneCla
         val_fraction=config.val_fraction,
         gcn=config.gcn,
         data_dir=data_dir,
+        image_size=config.image_size or None,
+        channels=config.channels or None,
     )
+
+
+def with_image_shape(config: RunConfig, data: data_lib.OneClassData) -> RunConfig:
+    """``config`` with the image side and channels of its loaded data written in (a folder
+    run's "as stored" resolved), so that later commands rebuild the same networks."""
+    size, width, channels = data.train.shape[1:]
+    if size != width:
+        raise RunError(f"{config.dataset}: images are {size}x{width}; the networks need squares")
+    return dataclasses.replace(config, image_size=int(size), channels=int(channels))
 
 
 def check_signature(ckpt_dir: Path, config: RunConfig) -> None:
@@ -115,7 +136,8 @@ def check_signature(ckpt_dir: Path, config: RunConfig) -> None:
     if not path.exists():
         return
     saved, wanted = read_json(path), signature(config)
-    diff = {k: (saved.get(k), v) for k, v in wanted.items() if saved.get(k) != v}
+    diff = {k: (saved.get(k, SIGNATURE_DEFAULTS.get(k)), v) for k, v in wanted.items()}
+    diff = {k: ab for k, ab in diff.items() if ab[0] != ab[1]}
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(
@@ -130,13 +152,12 @@ class GanRun:
     nothing; ``open`` then removes what an earlier ``train`` wrote (with ``overwrite``),
     writes the config and restores or initialises the state."""
 
-    def __init__(self, config: RunConfig, out: Path, models, optimizers, *, data_dir, overwrite):
+    def __init__(self, config: RunConfig, out: Path, models, optimizers, *, data, overwrite):
         self.config, self.out, self.models, self.optimizers = config, out, models, optimizers
         self.overwrite = overwrite
         self.keys = run_keys(config.seed)
         self.train_key = self.keys["train"]
-        data = load_data(config, data_dir)
-        data_lib.check_images(data.train, "training images")
+        data_lib.check_images(data.train, "training images", shape=config.image_shape)
         self.data = data
         self.sampler = data_lib.BatchSampler(
             data.train, config.batch_size, self.keys["data"], group=optimizers[2]
@@ -166,9 +187,11 @@ def open_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, dat
     opens the run. Returns (GanRun, models, (g_tx, d_tx, n_critic))."""
     check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
     config = continue_config(config, out / "config.json", resume=resume)
+    data = load_data(config, data_dir)
+    config = with_image_shape(config, data)
     models = build_models(config)
     optimizers = build_optimizers(config)
-    run = GanRun(config, out, models, optimizers, data_dir=data_dir, overwrite=overwrite)
+    run = GanRun(config, out, models, optimizers, data=data, overwrite=overwrite)
     return run.open(), models, optimizers
 
 
@@ -194,6 +217,8 @@ def train_gan(
     config = config.validate()
     if fid_every < 0:
         raise RunError(f"fid_every must be >= 0, got {fid_every}")
+    if fid_every and is_folder(config.dataset):
+        raise RunError(NO_LABELS.format(dataset=config.dataset))
     with folder_lock(out):
         run, models, (g_tx, d_tx, n_critic) = open_run(
             config, out, resume=resume, overwrite=overwrite, data_dir=data_dir

@@ -20,15 +20,22 @@ def _save(fig, path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _shown(image: np.ndarray) -> np.ndarray:
+    """(H, W, C) in [-1, 1] -> what imshow takes: (H, W) grey or (H, W, 3) RGB in [0, 1]."""
+    image = np.clip((np.asarray(image, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+    return image[..., 0] if image.shape[-1] == 1 else image
+
+
 def tile(images: np.ndarray, ncols: int) -> np.ndarray:
-    """(N, H, W, 1) in [-1, 1] -> one (rows*H, ncols*W) array in [0, 1], 1-pixel gaps."""
+    """(N, H, W, C) in [-1, 1] -> one (rows*H, ncols*W) grey or (.., .., 3) RGB array in
+    [0, 1], 1-pixel white gaps."""
     n, h, w = images.shape[:3]
     rows = -(-n // ncols)
-    out = np.ones((rows * (h + 1) - 1, ncols * (w + 1) - 1), np.float32)
+    out = np.ones((rows * (h + 1) - 1, ncols * (w + 1) - 1, *images.shape[3:]), np.float32)
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
-        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img[..., 0]
-    return np.clip((out + 1.0) / 2.0, 0.0, 1.0)
+        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
+    return _shown(out)
 
 
 def image_grid(path, images: np.ndarray, *, ncols: int = 8, title: str = "") -> None:
@@ -86,18 +93,36 @@ def score_histograms(path, scores: dict[str, np.ndarray], labels: np.ndarray) ->
 
 
 def extremes_grid(path, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
-    """rows: (caption, x, G(z*), residual map); residual maps are shown in [0, 2] -> hot."""
+    """rows: (caption, x, G(z*), residual map); x and G(z*) (H, W, C) in [-1, 1], residual maps
+    (H, W, C) averaged over channels and shown in [0, 2] -> hot."""
     fig, axes = plt.subplots(len(rows), 3, figsize=(4.2, 1.45 * len(rows)), squeeze=False)
     for r, (caption, x, gx, res) in enumerate(rows):
-        for c, (img, cmap, vmax) in enumerate(((x, "gray", 1), (gx, "gray", 1), (res, "hot", 2))):
+        panels = ((_shown(x), "gray", 1), (_shown(gx), "gray", 1))
+        panels += ((np.asarray(res).mean(axis=-1), "hot", 2),)
+        for c, (img, cmap, vmax) in enumerate(panels):
             ax = axes[r, c]
-            vmin = -1 if c < 2 else 0
-            ax.imshow(np.asarray(img)[..., 0], cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(("x", "G(z*)", "|x - G(z*)|")[c], fontsize=8)
         axes[r, 0].set_ylabel(caption, fontsize=7)
+    _save(fig, path)
+
+
+def prediction_figure(path, x, gx, residual, *, caption: str) -> None:
+    """One scored image: the input, G(z*), and the residual map (H, W) laid over the input as a
+    heat map (colour scale 0 .. the map's own maximum, stated in the colour bar)."""
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.6))
+    axes[0].imshow(_shown(x), cmap="gray", vmin=0, vmax=1)
+    axes[1].imshow(_shown(gx), cmap="gray", vmin=0, vmax=1)
+    axes[2].imshow(_shown(x), cmap="gray", vmin=0, vmax=1)
+    heat = axes[2].imshow(residual, cmap="jet", alpha=0.5, vmin=0, vmax=max(residual.max(), 1e-6))
+    fig.colorbar(heat, ax=axes[2], fraction=0.046, pad=0.04)
+    for ax, title in zip(axes, ("input", "G(z*)", "|x - G(z*)| over the input"), strict=True):
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+    fig.suptitle(caption, fontsize=8)
     _save(fig, path)
 
 

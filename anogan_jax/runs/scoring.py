@@ -5,13 +5,15 @@ Layout of a score folder::
     score_config.json   the ScoreConfig (a resumed run must match it)
     parts/              one .npz per finished batch, written atomically
     scores.csv          index, split, label, class and every score (test and normal-val rows)
-    metrics.json        per score: AUROC, AUPRC, best F1, the val-chosen threshold; timing
+    metrics.json        per score: AUROC, AUPRC, best F1, the val-chosen threshold; timing;
+                        with ground-truth masks, pixel AUROC and AUPRO of the residual maps
     roc.png, pr.png, histograms.png, extremes.png
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import time
 from collections.abc import Callable
@@ -22,10 +24,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from anogan_jax import metrics as metrics_lib
+from anogan_jax import pixel_metrics as pixel_lib
 from anogan_jax.data import check_images
 from anogan_jax.devices import check_divisible, make_mesh
 from anogan_jax.files import atomic_write_bytes, atomic_write_text, read_json, write_json
 from anogan_jax.latent_search import pad_batch
+from anogan_jax.ops import xla_cpu
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
@@ -113,6 +117,14 @@ def run_batches(
     return merged
 
 
+def test_masks(data, config: ScoreConfig):
+    """The ground-truth masks (T, H, W) of the scored test images (the rows of ``score_items``
+    whose split is "test"), or None when the dataset has none."""
+    if getattr(data, "test_masks", None) is None:
+        return None
+    return data.test_masks[stratified_subsample(data.test_classes, config.limit, config.seed)]
+
+
 def score_items(data, config: ScoreConfig):
     """(images, indices, labels, classes, split) of what gets scored: the (subsampled) test set
     then ``val_images`` normal validation images (indices continue after the test set)."""
@@ -180,7 +192,7 @@ def score_run(
         _check_saved(out, "scored.json", scored, resume)
         data = load_data(run_config, data_dir)
         images, indices, labels, classes, split = score_items(data, config)
-        check_images(images, "images to score")
+        check_images(images, "images to score", shape=run_config.image_shape)
         _check_labels(labels, split)
         mesh = None if devices == 1 else make_mesh(devices)
         if mesh is not None:
@@ -201,7 +213,16 @@ def score_run(
         )
         wall = time.perf_counter() - t0
         return write_report(
-            out, results, images, labels, classes, split, models, state, wall_seconds=wall
+            out,
+            results,
+            images,
+            labels,
+            classes,
+            split,
+            models,
+            state,
+            wall_seconds=wall,
+            masks=test_masks(data, config),
         )
 
 
@@ -258,7 +279,7 @@ def score_seeds(
                 "score them one by one (without --seeds)"
             )
         for it in items:
-            check_images(it[0], "images to score")
+            check_images(it[0], "images to score", shape=loaded[0][0].image_shape)
             _check_labels(it[2], it[4])
         methods = [
             method_for(r, config, rc, m, st, d)
@@ -298,6 +319,7 @@ def score_seeds(
                     models,
                     loaded[i][2],
                     wall_seconds=wall / len(seeds),
+                    masks=test_masks(datas[i], config),
                 )
             )
         return reports
@@ -308,8 +330,41 @@ def _score_columns(results: dict) -> list[str]:
     return [k for k, v in results.items() if k not in skip and np.ndim(v) == 1]
 
 
-def write_report(out, results, images, labels, classes, split, models, state, *, wall_seconds):
-    """scores.csv, metrics.json and the plots of a finished scoring run."""
+def residual_maps(models, state, images: np.ndarray, z: np.ndarray, batch_size: int = 256):
+    """Per-pixel residual maps |x - G(z*)| averaged over channels: (N, H, W) float32, and
+    G(z*) (N, H, W, C), from the images and their latents (the generator in inference mode)."""
+    generate = _generator(models)
+    g_vars = g_variables(state)
+    recons = [
+        np.asarray(generate(g_vars, z[i : i + batch_size])) for i in range(0, len(z), batch_size)
+    ]
+    recon = np.concatenate(recons) if recons else np.zeros_like(images)
+    return np.abs(images - recon).mean(axis=-1), recon
+
+
+@functools.lru_cache(maxsize=4)
+def _generator(models):
+    return xla_cpu.jit(lambda g_vars, z: models.generator.apply(g_vars, z, train=False)[0])
+
+
+def pixel_report(maps: np.ndarray, masks: np.ndarray) -> dict:
+    """Pixel-level AUROC and AUPRO (FPR up to 0.3) of residual maps against ground-truth
+    masks, or the reason they are undefined."""
+    if not masks.any() or masks.all():
+        return {"auroc": None, "aupro": None, "why": "the masks hold pixels of one kind only"}
+    return {
+        "auroc": pixel_lib.pixel_auroc(maps, masks),
+        "aupro": pixel_lib.aupro(maps, masks, max_fpr=0.3),
+        "aupro_max_fpr": 0.3,
+        "num_images": int(len(maps)),
+    }
+
+
+def write_report(
+    out, results, images, labels, classes, split, models, state, *, wall_seconds, masks=None
+):
+    """scores.csv, metrics.json and the plots of a finished scoring run; with ``masks`` (the
+    test rows' ground truth, (T, H, W)) also pixel-level metrics of the residual maps."""
     columns = _score_columns(results)
     finite_by = {c: np.isfinite(results[c]) for c in columns}
     finite = np.all(list(finite_by.values()), axis=0)
@@ -346,6 +401,9 @@ def write_report(out, results, images, labels, classes, split, models, state, *,
         curves_pr[c] = (rec, prec, report["scores"][c]["auprc"])
     seconds = results["compute_seconds"]
     computed = results.get("computed_images", len(labels))
+    if masks is not None:
+        maps, _ = residual_maps(models, state, images[is_test], results["z"][is_test])
+        report["pixel"] = pixel_report(maps, masks)
     report["wall_seconds"] = wall_seconds
     # Images computed in this call over their time (batches loaded from parts/ excluded).
     report["images_per_second"] = float(computed / seconds) if seconds > 0 else None

@@ -17,7 +17,15 @@ from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.config import RunConfig, RunError
 from anogan_jax.runs.folders import check_output, continue_config, folder_locks
-from anogan_jax.runs.gan import NONFINITE_HINT, GanRun, build_models, build_optimizers, build_step
+from anogan_jax.runs.gan import (
+    NONFINITE_HINT,
+    GanRun,
+    build_models,
+    build_optimizers,
+    build_step,
+    load_data,
+    with_image_shape,
+)
 
 
 def stack(trees):
@@ -160,12 +168,14 @@ def train_gan_seeds(
             continue_config(c, d / "config.json", resume=resume)
             for c, d in zip(configs, dirs, strict=True)
         ]
+        datas = [load_data(c, data_dir) for c in configs]
+        configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
         config = configs[0]
         models = build_models(config)
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
         runs = [
-            GanRun(c, d, models, optimizers, data_dir=data_dir, overwrite=overwrite)
-            for c, d in zip(configs, dirs, strict=True)
+            GanRun(c, d, models, optimizers, data=x, overwrite=overwrite)
+            for c, d, x in zip(configs, dirs, datas, strict=True)
         ]  # every seed checked before any is written
         runs = [r.open() for r in runs]
         check_same_step(

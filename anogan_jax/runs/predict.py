@@ -1,0 +1,176 @@
+"""``predict``: score new images with a trained run, flag them at a threshold chosen on normal
+validation images, and draw where each departs from what the GAN can generate.
+
+Layout of a predict folder::
+
+    predict.json        what was scored how: run, GAN step, method settings, threshold rule
+    parts/              one .npz per finished batch (validation images, then the new ones)
+    predictions.csv     file, score, anomalous (yes/no), threshold, threshold_rule, all scores
+    images/             per image: the input, G(z*) and the residual map over the input
+
+The threshold is the score exceeded by ``fpr`` (5 % by default) of the run's normal
+validation images (``metrics.threshold_at_fpr``), scored with the same method and settings:
+it never looks at a label. New images are read with the run's preprocessing (the folder
+datasets' resize rule, its side and channels; see ``data.load_image_files``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from anogan_jax import data as data_lib
+from anogan_jax import image_folder
+from anogan_jax import metrics as metrics_lib
+from anogan_jax.files import atomic_write_text
+from anogan_jax.runs import plotting
+from anogan_jax.runs.config import RunError, ScoreConfig
+from anogan_jax.runs.folders import check_output, folder_lock, start_folder
+from anogan_jax.runs.gan import load_data, load_gan
+from anogan_jax.runs.methods import jit_method, method_for
+from anogan_jax.runs.scoring import residual_maps, run_batches
+
+PREDICT_METHODS = ("fanogan", "anogan", "hybrid")
+OWNED = ("predict.json", "parts", "predictions.csv", "images")
+
+
+def method_config(method: str, **settings) -> ScoreConfig:
+    """The ScoreConfig of a predict method: ``hybrid`` is the AnoGAN search started from the
+    encoder's E(x) (``--init encoder``); ``settings`` are further ScoreConfig fields."""
+    if method not in PREDICT_METHODS:
+        raise RunError(f"unknown method {method!r}; choose one of {', '.join(PREDICT_METHODS)}")
+    base = {"method": "fanogan"} if method == "fanogan" else {"method": "anogan"}
+    if method == "hybrid":
+        base["init"] = "encoder"
+    return ScoreConfig(**{**settings, **base}).validate()
+
+
+class Scorer:
+    """A trained run's scoring method, jitted in blocks of ``micro_batch`` images so that an
+    image's scores do not depend on the batch it is in (the same program as ``score``)."""
+
+    def __init__(self, run, config: ScoreConfig, *, data_dir=None):
+        self.run, self.config = Path(run), config
+        self.run_config, self.models, self.state = load_gan(run)
+        if self.run_config.gcn:
+            raise RunError(
+                f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
+                "the training set; predict and export take runs trained without --gcn"
+            )
+        self.data = load_data(self.run_config, data_dir)
+        self.method = method_for(run, config, self.run_config, self.models, self.state, self.data)
+        self.batch_fn = jit_method(self.method, None, config.micro_batch)
+
+    def scores(self, images, indices, parts_dir: Path, *, progress=True, desc="") -> dict:
+        """Every score column of ``images`` (N, H, W, C), batch by batch, resumably."""
+        return run_batches(
+            self.batch_fn,
+            images,
+            indices,
+            batch_size=self.config.batch_size,
+            block=self.config.micro_batch,
+            parts_dir=parts_dir,
+            progress=progress,
+            desc=desc or self.config.method,
+        )
+
+    def threshold(self, fpr: float, parts_dir: Path, *, progress=True) -> tuple[float, str]:
+        """(threshold, rule): the A exceeded by ``fpr`` of the first ``val_images`` normal
+        validation images, indexed after the test set exactly as ``score`` indexes them (so
+        the threshold equals the one in ``score``'s metrics.json for the same settings)."""
+        if not 0.0 < fpr < 1.0:
+            raise RunError(f"--fpr must be in (0, 1), got {fpr}")
+        val = self.data.val[: self.config.val_images]
+        if len(val) == 0:
+            raise RunError(f"{self.run} has no normal validation images to set a threshold on")
+        indices = len(self.data.test) + np.arange(len(val), dtype=np.int64)
+        out = self.scores(val, indices, parts_dir, progress=progress, desc="threshold")
+        threshold = metrics_lib.threshold_at_fpr(out["A"], fpr)
+        rule = f"A exceeded by {fpr:.1%} of {len(val)} normal validation images"
+        return threshold, rule
+
+
+def image_paths(inputs: list[str]) -> list[Path]:
+    """The image files named in ``inputs``: files as given, folders searched recursively
+    (sorted; PNG / JPEG only). Raises DataError when a path is missing or holds no image."""
+    paths = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if image_folder.is_image_file(p))
+            if not found:
+                raise data_lib.DataError(f"{path} holds no PNG or JPEG image")
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise data_lib.DataError(f"{path} does not exist; give image files or folders")
+    return paths
+
+
+def predict(
+    run,
+    inputs: list[str],
+    out,
+    *,
+    method: str = "fanogan",
+    fpr: float = 0.05,
+    settings: dict | None = None,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+) -> list[dict]:
+    """Scores the images of ``inputs`` with a trained run into ``out``. Returns one dict per
+    image (file, score, anomalous, threshold). For the search from a prior draw (``anogan``)
+    an image's start z is drawn from its position in the list; ``fanogan`` and ``hybrid``
+    depend on the image alone."""
+    out, config = Path(out), method_config(method, **(settings or {}))
+    paths = image_paths(inputs)
+    with folder_lock(out):
+        check_output(out, resume=False, overwrite=overwrite, marker="predict.json", protect=[run])
+        scorer = Scorer(run, config, data_dir=data_dir)
+        rc = scorer.run_config
+        images = data_lib.load_image_files(paths, image_size=rc.image_size, channels=rc.channels)
+        record = {
+            "run": str(Path(run).resolve()),
+            "gan_step": int(scorer.state.step),
+            "method": method,
+            "score_config": dataclasses.asdict(config),
+            "fpr": fpr,
+            "image_shape": list(rc.image_shape),
+        }
+        start_folder(out, OWNED, overwrite=overwrite, records={"predict.json": record})
+        threshold, rule = scorer.threshold(fpr, out / "parts" / "val", progress=progress)
+        indices = np.arange(len(images), dtype=np.int64)
+        results = scorer.scores(images, indices, out / "parts" / "images", progress=progress)
+        rows = _write_predictions(out, paths, results, threshold, rule)
+        _draw(out / "images", paths, images, results, threshold, scorer)
+        return rows
+
+
+def _write_predictions(out: Path, paths, results: dict, threshold: float, rule: str):
+    columns = [k for k, v in results.items() if k not in ("index", "z") and np.ndim(v) == 1]
+    lines = ["file,score,anomalous,threshold,threshold_rule," + ",".join(columns)]
+    rows = []
+    for i, path in enumerate(paths):
+        score = float(results["A"][i])
+        flag = "yes" if score > threshold else "no"
+        rows.append({"file": str(path), "score": score, "anomalous": flag, "threshold": threshold})
+        values = ",".join(f"{results[c][i]:.9g}" for c in columns)
+        name = str(path).replace('"', '""')
+        lines.append(f'"{name}",{score:.9g},{flag},{threshold:.9g},"{rule}",{values}')
+    atomic_write_text(out / "predictions.csv", "\n".join(lines) + "\n")
+    return rows
+
+
+def _draw(folder: Path, paths, images, results, threshold: float, scorer: Scorer) -> None:
+    maps, recon = residual_maps(scorer.models, scorer.state, images, results["z"])
+    for i, path in enumerate(paths):
+        score = float(results["A"][i])
+        verdict = "anomalous" if score > threshold else "normal"
+        caption = f"{path.name}: A = {score:.4g} ({verdict}; threshold {threshold:.4g})"
+        plotting.prediction_figure(
+            folder / f"{i:05d}_{path.stem}.png", images[i], recon[i], maps[i], caption=caption
+        )
