@@ -33,7 +33,7 @@ from anogan_jax.files import atomic_write_bytes, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.methods import in_blocks
-from anogan_jax.runs.predict import Scorer, method_config
+from anogan_jax.runs.predict import Scorer, check_fpr, method_config
 from anogan_jax.state import g_variables
 
 FUNCTIONS = ("fanogan", "hybrid")
@@ -90,6 +90,7 @@ def export_run(
     ``settings``: ScoreConfig fields (search steps, kappa, micro_batch, ...). Returns the
     scorer.json record."""
     out = Path(out)
+    check_fpr(fpr)
     with folder_lock(out):
         check_output(out, resume=False, overwrite=overwrite, marker="scorer.json", protect=[run])
         scorers = {

@@ -80,8 +80,7 @@ class Scorer:
         """(threshold, rule): the A exceeded by ``fpr`` of the first ``val_images`` normal
         validation images, indexed after the test set exactly as ``score`` indexes them (so
         the threshold equals the one in ``score``'s metrics.json for the same settings)."""
-        if not 0.0 < fpr < 1.0:
-            raise RunError(f"--fpr must be in (0, 1), got {fpr}")
+        check_fpr(fpr)
         val = self.data.val[: self.config.val_images]
         if len(val) == 0:
             raise RunError(f"{self.run} has no normal validation images to set a threshold on")
@@ -90,6 +89,14 @@ class Scorer:
         threshold = metrics_lib.threshold_at_fpr(out["A"], fpr)
         rule = f"A exceeded by {fpr:.1%} of {len(val)} normal validation images"
         return threshold, rule
+
+
+def check_fpr(fpr: float) -> None:
+    if not 0.0 < fpr < 1.0:
+        raise RunError(
+            f"--fpr must be in (0, 1): the share of normal images allowed above the "
+            f"threshold, e.g. 0.05; got {fpr}"
+        )
 
 
 def image_paths(inputs: list[str]) -> list[Path]:
@@ -127,6 +134,7 @@ def predict(
     an image's start z is drawn from its position in the list; ``fanogan`` and ``hybrid``
     depend on the image alone."""
     out, config = Path(out), method_config(method, **(settings or {}))
+    check_fpr(fpr)
     paths = image_paths(inputs)
     with folder_lock(out):
         check_output(out, resume=False, overwrite=overwrite, marker="predict.json", protect=[run])
