@@ -64,7 +64,7 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 def _scratch_mask(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A thin segment (half-width >= 0.75 px, so it covers a pixel centre)."""
+    """A scratch: a segment of half-width ~size/32 (>= 0.75 px, so it covers a pixel centre)."""
     y, x = _grid(size)
     p0 = rng.uniform(0.2, 0.8, 2) * size
     angle, length = rng.uniform(0.0, np.pi), rng.uniform(0.3, 0.6) * size
@@ -72,7 +72,7 @@ def _scratch_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     d = p1 - p0
     t = np.clip(((y - p0[0]) * d[0] + (x - p0[1]) * d[1]) / max(float(d @ d), 1e-9), 0.0, 1.0)
     dist = np.hypot(y - p0[0] - t * d[0], x - p0[1] - t * d[1])
-    return dist <= max(0.75, size / 64.0 * rng.uniform(0.6, 1.2))
+    return dist <= max(0.75, size / 32.0 * rng.uniform(0.8, 1.4))
 
 
 def _ellipse_mask(rng: np.random.Generator, size: int, lo: float, hi: float) -> np.ndarray:
@@ -104,9 +104,9 @@ def draw_defect(
     if kind == "scratch":
         mask = _scratch_mask(rng, size)
     elif kind == "blob":
-        mask = _ellipse_mask(rng, size, 0.08, 0.15)
+        mask = _ellipse_mask(rng, size, 0.1, 0.2)
     elif kind == "hole":
-        r = rng.uniform(0.04, 0.08)
+        r = rng.uniform(0.07, 0.12)
         mask = _ellipse_mask(rng, size, r, r)
     else:
         raise ValueError(f"unknown defect {kind!r}; choose one of {', '.join(DEFECTS)}")
