@@ -104,3 +104,25 @@ def test_seed_ensemble_standardises_each_seed_on_its_normal_validation_scores(tm
     assert cell["scores"]["A"]["auroc"] == pytest.approx(want, abs=1e-12)
     # Without standardising, the scale-1000 seed alone would decide the ranking.
     assert want != metrics.auroc(labels, expected[0] + expected[1] * 1000)
+
+
+def test_seed_standard_error_of_the_class_mean():
+    from anogan_jax.runs.study_report import seed_standard_errors
+
+    def cell(method, seed, cls, auroc):
+        return {
+            "method": method,
+            "seed": seed,
+            "class": cls,
+            "column": "A",
+            "scores": {"A": {"auroc": auroc}},
+        }
+
+    # Seed means over classes 0 and 1: 90 and 94 (%) -> std 2.828, SE 2.0.
+    cells = [cell("m", 0, 0, 0.88), cell("m", 0, 1, 0.92), cell("m", 1, 0, 0.92)]
+    cells += [cell("m", 1, 1, 0.96), cell("one_seed", 0, 0, 0.5), cell("one_seed", 0, 1, 0.5)]
+    cells += [cell("m_ens", "ensemble", 0, 0.9), cell("m_ens", "ensemble", 1, 0.9)]
+    se = seed_standard_errors(cells, [0, 1])
+    assert se == {"m": pytest.approx(2.0)}
+    # A seed missing a class gives no SE rather than a wrong one.
+    assert seed_standard_errors(cells[:3], [0, 1]) == {}

@@ -92,7 +92,28 @@ def _unscored(cells) -> list[str]:
     return ["", *lines] if lines else []
 
 
-def _table(study, auroc: dict, auprc: dict) -> list[str]:
+def seed_standard_errors(cells: list[dict], classes) -> dict:
+    """{method: standard error (%) of its class-mean AUROC over the seeds}: the class mean of
+    each seed, then std (ddof 1) / sqrt(number of seeds). Only methods whose every seed has
+    every class (and at least two seeds)."""
+    per: dict = {}
+    for cell in cells:
+        value = cell["scores"][cell["column"]]["auroc"]
+        if value is not None and "seed" in cell:
+            per.setdefault(cell["method"], {}).setdefault(cell["seed"], {})[cell["class"]] = value
+    out = {}
+    for method, seeds in per.items():
+        means = [
+            100.0 * np.mean([v[c] for c in classes])
+            for v in seeds.values()
+            if set(classes) <= set(v)
+        ]
+        if len(means) >= 2 and len(means) == len(seeds):
+            out[method] = float(np.std(means, ddof=1) / np.sqrt(len(means)))
+    return out
+
+
+def _table(study, auroc: dict, auprc: dict, se: dict | None = None) -> list[str]:
     order = [m.name for m in study.methods] + [f"{e}_ens" for e in study.ensembles]
     methods = [m for m in order if m in auroc] + [m for m in auroc if m not in order]
     head = "| class | " + " | ".join(f"{m} AUROC | {m} AUPRC" for m in methods)
@@ -112,7 +133,8 @@ def _table(study, auroc: dict, auprc: dict) -> list[str]:
     for m in methods:
         per_class_a = [auroc[m][c][0] for c in study.classes if c in auroc[m]]
         per_class_p = [auprc[m][c][0] for c in study.classes if c in auprc[m]]
-        mean += f" **{np.mean(per_class_a):.1f}** | {np.mean(per_class_p):.1f} |"
+        shown = f" ± {se[m]:.1f}" if se and m in se else ""
+        mean += f" **{np.mean(per_class_a):.1f}**{shown} | {np.mean(per_class_p):.1f} |"
     for r in refs:
         vals = [study.published[r][c] for c in study.classes if c in study.published[r]]
         mean += f" {np.mean(vals):.1f} |" if vals else " - |"
@@ -247,10 +269,13 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         "every run is used (no model selection, no test labels before scoring). A method "
         "`<m>_ens` is the seed ensemble of `<m>`: per test image, the mean over the seeds of "
         "each seed's score standardised by its mean and std on that seed's normal "
-        "validation images; one value per class, so no ± column.",
+        "validation images; one value per class, so no ± column. On the mean row, ± is the "
+        "standard error over the seeds of the class-mean AUROC (a search method scores the same "
+        "stratified subsample of the test set for every seed, so the error of that subsample is "
+        "not in it).",
         *_unscored(cells),
         "",
-        *_table(study, auroc, auprc),
+        *_table(study, auroc, auprc, seed_standard_errors(cells, study.classes)),
         "",
         "![AUROC by class](auroc_by_class.png)",
         "",
