@@ -32,11 +32,25 @@ measured float32 matmul peak.
 Also: f-AnoGAN encoder scoring (``make_fanogan_scorer``) at the largest batch against the
 500-step search at that batch, and the encoder-initialised search (z0 = E(x), then
 ``--encoder-init-steps`` search steps; same cost per step as the plain search).
+
+64 x 64 rows (``--archs resnet64``, written to ``bench_latent_search_64`` when run alone): the
+f-AnoGAN WGAN-GP ResNet (``resnet64``, ``--width-64`` 64 = published, z of 128, 64x64x3 images)
+against its PyTorch twin carrying the SAME weights (``torch_models.load_resnet64``), JAX vs
+PyTorch images/s of (a) the latent search above (same objective and optimiser) at one batch
+``--batch-64`` and ``--steps-64`` steps, no extrapolation: a step costs ~20 GFLOP per image,
+so 500-step rounds would not fit a small CPU; (b) f-AnoGAN one-pass scoring as
+``make_fanogan_scorer`` computes it (z = E(x), G(z), critic features of x and G(z), E(G(z)),
+the img / feature / z MSEs). Rounds interleaved; the ratio's spread is over the rounds.
+
+    taskset -c 1 .venv/bin/python experiments/bench_latent_search.py --archs resnet64 \
+        --torch-threads 1    # one core each: on a loaded 2-core machine PyTorch's 2 threads
+                             # stall at every op (100x slower), which measures the load
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -47,12 +61,13 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from anogan_jax.encoder import make_fanogan_scorer  # noqa: E402
 from anogan_jax.latent_search import initial_z, latent_objective, make_search  # noqa: E402
-from anogan_jax.models import make_encoder, make_gan  # noqa: E402
+from anogan_jax.models import default_latent_dim, make_encoder, make_gan  # noqa: E402
 from anogan_jax.ops import xla_cpu  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 
 NAME = "bench_latent_search"
-ARCHS = ("dcgan28", "dcgan28_light")
+ARCHS = ("dcgan28", "dcgan28_light", "resnet64")
+ARCH_64, SHAPE_64 = "resnet64", (64, 64, 3)  # the 64 x 64 rows (see the module docstring)
 LAM, LR = 0.1, 0.05  # make_search's defaults, used by the PyTorch search too
 
 
@@ -62,12 +77,15 @@ LAM, LR = 0.1, 0.05  # make_search's defaults, used by the PyTorch search too
 class Setup:
     """Random-init frozen networks, images and starting points for one architecture."""
 
-    def __init__(self, arch: str, conv_impl: str, max_batch: int, seed: int):
-        self.arch, self.conv_impl = arch, conv_impl
-        self.models = make_gan(arch, conv_impl=conv_impl)
-        k_g, k_d, k_x, k_z, self.k_e = jax.random.split(jax.random.key(seed), 5)
+    def __init__(self, arch: str, conv_impl: str, max_batch: int, seed: int, **gan_kw):
+        """``gan_kw``: image_shape, latent_dim, width for ``make_gan`` / ``make_encoder``."""
+        self.arch = arch
+        self.models = make_gan(arch, conv_impl=conv_impl, **gan_kw)
+        self.encoder = make_encoder(arch, conv_impl=conv_impl, **gan_kw)
+        k_g, k_d, k_x, k_z, k_e = jax.random.split(jax.random.key(seed), 5)
         self.g_vars = self.models.generator.init(k_g)
         self.d_vars = self.models.discriminator.init(k_d)
+        self.e_params = self.encoder.init(k_e)["params"]
         shape = (max_batch, *self.models.image_shape)
         self.images = np.asarray(jax.random.uniform(k_x, shape, minval=-1.0, maxval=1.0))
         self.z0 = np.asarray(initial_z(k_z, np.arange(max_batch), self.models.latent_dim))
@@ -134,12 +152,7 @@ def search_flops(compiled, per_step: float | None, num_steps: int) -> float | No
 def encoder_programs(setup: Setup, batch: int, num_steps: int):
     """(score_run, init_search_run, compile_s): f-AnoGAN scoring, and scoring + a search from
     the encoder's z."""
-    encoder = make_encoder(setup.arch, conv_impl=setup.conv_impl)
-    e_params = encoder.init(setup.k_e)["params"]
-    frozen = jax.device_put((setup.g_vars, setup.d_vars))
-    images = jax.device_put(setup.images[:batch])
-    scorer_fn = make_fanogan_scorer(encoder, setup.models)
-    scorer, c1 = bc.compile_timed(scorer_fn, e_params, frozen, images)
+    scorer, e_params, frozen, images, c1 = jax_scorer(setup, batch)
     search = make_search(setup.models, num_steps=num_steps, lr=LR, lam=LAM)
     z0 = scorer(e_params, frozen, images)["z"]
     searcher, c2 = bc.compile_timed(search, *frozen, images, z0)
@@ -154,42 +167,79 @@ def encoder_programs(setup: Setup, batch: int, num_steps: int):
     return score, init_search, {"scorer": round(c1, 2), "search": round(c2, 2)}
 
 
+def jax_scorer(setup: Setup, batch: int):
+    """(compiled f-AnoGAN scorer, e_params, frozen, images, compile_s) on ``batch`` images."""
+    e_params, frozen = jax.device_put((setup.e_params, (setup.g_vars, setup.d_vars)))
+    images = jax.device_put(setup.images[:batch])
+    scorer_fn = make_fanogan_scorer(setup.encoder, setup.models)
+    scorer, compile_s = bc.compile_timed(scorer_fn, e_params, frozen, images)
+    return scorer, e_params, frozen, images, compile_s
+
+
 # ----------------------------------------------------------------------------- PyTorch
 
 
+def torch_search(torch, g, d, x, z0, num_steps: int):
+    """``make_search`` in PyTorch for a batch x (N, C, H, W) from z0 (N, latent): G and D
+    frozen, Adam on z, the objective summed over the batch (each image's gradient is its own
+    and Adam is elementwise: N independent searches). Returns (z, final objective per image)."""
+    with torch.no_grad():
+        x_features = d(x)[1]
+    z = z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=LR)
+
+    def objective():
+        gx = g(z)
+        res = (x - gx).abs().flatten(1).sum(1)
+        return (1 - LAM) * res + LAM * (x_features - d(gx)[1]).abs().sum(1)
+
+    for _ in range(num_steps):
+        loss = objective().sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():  # the final objective, as the JAX search returns it
+        return z.detach(), objective()
+
+
+def torch_fanogan_score(torch, e, g, d, x) -> dict:
+    """``make_fanogan_scorer`` in PyTorch: per-image img_mse, feat_mse, z_mse, and z."""
+    with torch.no_grad():
+        z = e(x)
+        recon = g(z)
+        img = ((x - recon) ** 2).flatten(1).mean(1)
+        feat = ((d(x)[1] - d(recon)[1]) ** 2).mean(1)
+        z_mse = ((e(recon) - z) ** 2).mean(1)
+    return {"img_mse": img, "feat_mse": feat, "z_mse": z_mse, "z": z}
+
+
 class TorchSearch:
-    """The same search in PyTorch: G and D frozen in eval mode, Adam on z."""
+    """The same search in PyTorch: G and D frozen in eval mode, Adam on z. The 28x28 archs
+    use PyTorch's own initialisers; resnet64 (and its encoder, ``self.e``) carries the JAX
+    weights (``torch_models.load_resnet64``)."""
 
     def __init__(self, torch, setup: Setup, seed: int):
         from experiments import torch_models
 
         self.torch = torch
         torch.manual_seed(seed)
-        self.g, self.d = torch_models.make_gan(setup.arch)
-        for net in (self.g, self.d):
-            net.eval().requires_grad_(False)
+        if setup.arch == ARCH_64:
+            self.g, self.d, self.e = torch_models.load_resnet64(
+                setup.g_vars, setup.d_vars, setup.e_params
+            )
+        else:
+            self.g, self.d = torch_models.make_gan(setup.arch)
+            for net in (self.g, self.d):
+                net.eval().requires_grad_(False)
         self.images = torch.from_numpy(setup.images.transpose(0, 3, 1, 2).copy())
         self.z0 = torch.from_numpy(setup.z0.copy())
 
     def search(self, x, z0, num_steps: int):
-        torch = self.torch
-        with torch.no_grad():
-            x_features = self.d(x)[1]
-        z = z0.clone().requires_grad_(True)
-        opt = torch.optim.Adam([z], lr=LR)
+        return torch_search(self.torch, self.g, self.d, x, z0, num_steps)
 
-        def objective():
-            gx = self.g(z)
-            res = (x - gx).abs().sum()
-            return (1 - LAM) * res + LAM * (x_features - self.d(gx)[1]).abs().sum()
-
-        for _ in range(num_steps):
-            loss = objective()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        with torch.no_grad():  # the final objective, as the JAX search returns it
-            return z.detach(), objective()
+    def score(self, batch: int):
+        x = self.images[:batch]
+        return lambda: torch_fanogan_score(self.torch, self.e, self.g, self.d, x)
 
     def batched(self, batch: int, num_steps: int):
         x, z0 = self.images[:batch], self.z0[:batch]
@@ -353,11 +403,75 @@ def bench_arch(arch: str, args, torch, peak: float) -> tuple[dict, list[dict]]:
     return out, rows
 
 
+def gan_kw_64(width: int) -> dict:
+    return {"image_shape": SHAPE_64, "latent_dim": default_latent_dim(ARCH_64), "width": width}
+
+
+def compare(programs: dict, images: int, flops: float | None, args, peak: float) -> dict:
+    """JAX (and PyTorch) images/s from interleaved rounds; JAX/PyTorch ratio per round."""
+    t = bc.time_interleaved(programs, args.repeats, args.min_seconds, stat=None)
+    out = {name: {**s, "images_per_s": images / s["median_s"]} for name, s in t.items()}
+    if flops:
+        out["jax"]["gflops"] = flops / t["jax"]["median_s"] / 1e9
+        out["jax"]["peak_share"] = out["jax"]["gflops"] / peak
+    if "torch" in t:
+        pairs = zip(t["jax"]["samples_s"], t["torch"]["samples_s"], strict=True)
+        rounds = [ts / js for js, ts in pairs]
+        out["jax_over_torch"] = {"median": t["torch"]["median_s"] / t["jax"]["median_s"]}
+        out["jax_over_torch"].update(rounds=rounds, min=min(rounds), max=max(rounds))
+    return out
+
+
+def bench_64(args, torch, peak: float) -> tuple[dict, list[dict]]:
+    """The 64 x 64 rows: resnet64 search and f-AnoGAN scoring, JAX vs PyTorch (same weights)."""
+    batch, steps = args.batch_64, args.steps_64
+    setup = Setup(ARCH_64, args.conv_impl, batch, args.seed, **gan_kw_64(args.width_64))
+    tnets = TorchSearch(torch, setup, args.seed) if torch is not None else None
+    out, rows = {}, []
+    search, search_c, compiled = jax_batched(setup, batch, steps)
+    flops = search_flops(compiled, step_flops(setup, batch), steps)
+    programs = {"jax": search, **({"torch": tnets.batched(batch, steps)} if tnets else {})}
+    out["search"] = {"compile_s": search_c, "flops": flops, "steps": steps}
+    out["search"].update(compare(programs, batch, flops, args, peak))
+    rows.append(row_64("batched", batch, steps, out["search"]))
+    print(bc.row_line(rows[-1], COLUMNS_64), flush=True)
+    scorer, e_params, frozen, images, score_c = jax_scorer(setup, batch)
+    programs = {"jax": lambda: jax.block_until_ready(scorer(e_params, frozen, images))}
+    if tnets:
+        programs["torch"] = tnets.score(batch)
+    flops = bc.xla_flops(scorer)
+    out["score"] = {"compile_s": score_c, "flops": flops}
+    out["score"].update(compare(programs, batch, flops, args, peak))
+    rows.append(row_64("fanogan_score", batch, None, out["score"]))
+    print(bc.row_line(rows[-1], COLUMNS_64), flush=True)
+    return out, rows
+
+
+def row_64(program: str, batch: int, steps: int | None, m: dict) -> dict:
+    ratio, torch_m = m.get("jax_over_torch") or {}, m.get("torch") or {}
+    return {
+        "arch": ARCH_64,
+        "program": program,
+        "batch": batch,
+        "steps": steps,
+        "jax_compile_s": m["compile_s"],
+        "jax_img_s": m["jax"]["images_per_s"],
+        "torch_img_s": torch_m.get("images_per_s"),
+        "jax_over_torch": ratio.get("median"),
+        "ratio_min": ratio.get("min"),
+        "ratio_max": ratio.get("max"),
+        "jax_gflops": m["jax"].get("gflops"),
+        "peak_share": m["jax"].get("peak_share"),
+    }
+
+
 # ----------------------------------------------------------------------------- reporting
 
 COLUMNS = ["arch", "program", "batch", "steps", "jax_compile_s", "jax_img_s", "torch_img_s",
            "jax_over_torch", "jax_gflops", "peak_share", "jax_img_s_report",
            "torch_img_s_report"]  # fmt: skip
+COLUMNS_64 = ["arch", "program", "batch", "steps", "jax_compile_s", "jax_img_s", "torch_img_s",
+              "jax_over_torch", "ratio_min", "ratio_max", "jax_gflops", "peak_share"]  # fmt: skip
 
 
 def table_row(arch: str, program: str, batch: int, row: dict) -> dict:
@@ -383,8 +497,38 @@ def table_row(arch: str, program: str, batch: int, row: dict) -> dict:
 
 
 def markdown(payload: dict) -> str:
-    st = payload["settings"]
-    settings = (
+    st, sections = payload["settings"], []
+    rows_28 = [r for r in payload["rows"] if r["arch"] != ARCH_64]
+    rows_64 = [r for r in payload["rows"] if r["arch"] == ARCH_64]
+    if rows_28:
+        sections += [settings_28(st), bc.markdown_table(rows_28, COLUMNS)]
+    if rows_64:
+        sections += [settings_64(st), bc.markdown_table(rows_64, COLUMNS_64)]
+    sections.append(f"Command: `{payload['command']}`; wall time {payload['wall_s']} s.")
+    return bc.report("AnoGAN latent search throughput", payload, *sections)
+
+
+def settings_64(st: dict) -> str:
+    s = st["resnet64"]
+    return (
+        f"## 64 x 64: resnet64 (width {s['width']}, z {s['latent_dim']}, "
+        f"{'x'.join(map(str, s['image_shape']))} images)\n\n"
+        f"float32, conv_impl={st['conv_impl']}, random-init JAX networks; the PyTorch twin "
+        "carries the same weights (torch_models.load_resnet64; the twins agree to float32 "
+        f"rounding, tests/test_bench.py). Median of {st['repeats']} interleaved rounds; "
+        "jax_over_torch = PyTorch s / JAX s (> 1: JAX faster), ratio_min / ratio_max its range "
+        f"over the rounds. 'batched': the latent search of B={s['batch']} images for "
+        f"{s['steps']} steps (lambda {st['lam']}, L1 residual, feature matching, Adam lr "
+        f"{st['lr']}; {s['steps']} steps, not 500, to keep a round short on a small CPU: "
+        "images/s at 500 steps are about steps/500 of these). 'fanogan_score': one pass of "
+        "make_fanogan_scorer (E(x), G(E(x)), critic features of both, E(G(E(x))), MSEs). "
+        "jax_gflops: XLA-counted flops (the scan body once + (steps - 1) steps) / JAX time; "
+        "peak_share: of the measured float32 matmul peak."
+    )
+
+
+def settings_28(st: dict) -> str:
+    return (
         f"float32, conv_impl={st['conv_impl']}, random-init networks, median of {st['repeats']} "
         f"interleaved samples. '*_report' columns: images/s at {st['report_steps']} steps, "
         f"measured or extrapolated (time linear in steps within {st['linear_tol']:.0%}), '-' "
@@ -392,8 +536,6 @@ def markdown(payload: dict) -> str:
         "GFLOP/s (XLA-counted) / the measured matmul peak. 'loop': a batch-1 program called per "
         "image. encoder_init_search: z0 = E(x) then that many steps."
     )
-    table = bc.markdown_table(payload["rows"], COLUMNS)
-    return bc.report("AnoGAN latent search throughput", payload, settings, table)
 
 
 # ----------------------------------------------------------------------------- main
@@ -411,6 +553,9 @@ def parse_args(argv=None):
     parser.add_argument("--linear-tol", type=float, default=0.1)
     parser.add_argument("--min-seconds", type=float, default=1.0, help="least time per sample")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-64", type=int, default=16, help="resnet64 rows: batch")
+    parser.add_argument("--steps-64", type=int, default=10, help="resnet64 rows: search steps")
+    parser.add_argument("--width-64", type=int, default=64, help="resnet64 rows: width")
     bc.add_common_args(parser, NAME)
     parser.set_defaults(repeats=3)
     args = parser.parse_args(argv)
@@ -420,6 +565,8 @@ def parse_args(argv=None):
         args.num_steps, args.loop_images = min(args.num_steps, 4), min(args.loop_images, 2)
         args.repeats, args.min_seconds = min(args.repeats, 2), 0.0
         args.loop_steps = args.loop_steps or args.num_steps
+        args.batch_64, args.steps_64 = min(args.batch_64, 2), min(args.steps_64, 2)
+        args.width_64 = min(args.width_64, 8)
     args.batches = sorted({int(b) for b in args.batches.split(",")})
     args.loop_steps = args.loop_steps or args.report_steps
     return args
@@ -427,11 +574,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    command = " ".join(["python experiments/bench_latent_search.py", *(argv or sys.argv[1:])])
     load, torch, info, peak = bc.start(args)
     start = time.perf_counter()
     archs, rows = {}, []
     for arch in args.archs:
-        archs[arch], arch_rows = bench_arch(arch, args, torch, peak["peak_gflops"])
+        bench = bench_64 if arch == ARCH_64 else functools.partial(bench_arch, arch)
+        archs[arch], arch_rows = bench(args, torch, peak["peak_gflops"])
         rows += arch_rows
     payload = {
         **bc.payload_head(NAME, args, load, torch, info, peak),
@@ -448,12 +597,20 @@ def main(argv=None):
             "linear_tol": args.linear_tol,
             "lam": LAM,
             "lr": LR,
+            "resnet64": {
+                "batch": args.batch_64,
+                "steps": args.steps_64,
+                **gan_kw_64(args.width_64),
+            },
         },
+        "command": command,
         "wall_s": round(time.perf_counter() - start, 1),
         "rows": rows,
         "archs": archs,
     }
-    paths = bc.write_results(bc.out_stem(args.out, NAME, args.quick), payload, markdown(payload))
+    # The 64 x 64 rows alone go to their own file, next to the 28 x 28 results.
+    name = f"{NAME}_64" if args.archs == [ARCH_64] else NAME
+    paths = bc.write_results(bc.out_stem(args.out, name, args.quick), payload, markdown(payload))
     print(f"wrote {paths[0]} and {paths[1]}")
 
 
