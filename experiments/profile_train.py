@@ -285,11 +285,11 @@ def profile_components(arch: str, objective: str, args, torch) -> list[dict]:
 
 def before_after(arch: str, objective: str, args, torch) -> dict:
     """The step with ``--before-conv`` (an older conv.py), with this one, and PyTorch's,
-    interleaved in one process. ``models`` looks ``conv`` up when the step is traced, so
+    interleaved in one process. ``models.layers`` looks ``conv`` up when the step is traced, so
     pointing it at the old module for one compilation swaps the formulation for that program."""
     import importlib.util
 
-    from anogan_jax import models
+    from anogan_jax.models import layers as model_layers
     from anogan_jax.ops import conv as conv_now
 
     spec = importlib.util.spec_from_file_location("conv_before", args.before_conv)
@@ -297,12 +297,12 @@ def before_after(arch: str, objective: str, args, torch) -> dict:
     spec.loader.exec_module(conv_before)
     fns = {}
     try:
-        models.conv = conv_before
+        model_layers.conv = conv_before
         fns["jax_before"], _ = bench_train.jax_program(
             arch, objective, args.batch_size, args.conv_impl, args.seed
         )
     finally:
-        models.conv = conv_now
+        model_layers.conv = conv_now
     fns["jax_after"], _ = bench_train.jax_program(
         arch, objective, args.batch_size, args.conv_impl, args.seed
     )

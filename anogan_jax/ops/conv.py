@@ -1,6 +1,6 @@
 """Convolutions as pure functions, with interchangeable formulations.
 
-Every formulation computes exactly the same function (up to float32 rounding); `models.py`
+Every formulation computes exactly the same function (up to float32 rounding); `models/layers.py`
 chooses one with a switch so the networks are defined once. Layout is NHWC activations and
 HWIO kernels throughout.
 
