@@ -38,7 +38,6 @@ SLOW = pytest.mark.slow
 # grey 32 x 32 runs by default; the convolutional ones (longer compiles) with -m slow.
 CASES = [
     ("mlp", 1, 32),
-    pytest.param(("dcgan", 3, 32), marks=SLOW),
     pytest.param(("dcgan", 1, 64), marks=SLOW),
     pytest.param(("resnet64", 3, 64), marks=SLOW),
     pytest.param(("dcgan28_light", 3, 28), marks=SLOW),
@@ -130,10 +129,17 @@ EXPORT_CHECK = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("method", ["fanogan", "hybrid"])
-def test_exported_scorer_reproduces_predict(pipeline, method, tmp_path):
-    export_dir = tmp_path / "export"
+@pytest.fixture(scope="module")
+def exported(pipeline):
+    """The pipeline's run exported once (both functions)."""
+    export_dir = pipeline["root"] / "export"
     _run(["export", "--run", pipeline["run"], "--out", export_dir, *SEARCH, "--quiet"])
+    return export_dir
+
+
+@pytest.mark.parametrize("method", ["fanogan", "hybrid"])
+def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path):
+    export_dir = exported
     meta = json.loads((export_dir / "scorer.json").read_text())
     shape = meta["preprocessing"]["image_shape"]
     assert shape == [pipeline["size"], pipeline["size"], pipeline["channels"]]
@@ -155,3 +161,29 @@ def test_exported_scorer_reproduces_predict(pipeline, method, tmp_path):
         assert out["score"].tolist() == [np.float32(r["score"]) for r in rows]
         assert out["map"].shape == (7, shape[0], shape[1])
     assert meta["functions"][method]["threshold"] == pytest.approx(float(rows[0]["threshold"]))
+
+
+def _texture_auroc(folder: Path, out: Path, steps: int) -> dict:
+    """fanogan metrics of a dcgan (width 16) trained ``steps`` GAN and encoder steps."""
+    run = out / "run"
+    _run(
+        ["train", "--dataset", f"folder:{folder}", "--image-size", 32, "--arch", "dcgan"]
+        + ["--width", 16, "--steps", steps, "--batch-size", 32, "--out", run, "--quiet"]
+    )
+    _run(["train-encoder", "--run", run, "--steps", steps, "--batch-size", 32, "--quiet"])
+    _run(["score", "--run", run, "--method", "fanogan", "--out", out / "s", "--quiet"])
+    return json.loads((out / "s" / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_model_trained_a_little_longer_ranks_defects_above_good_images(tmp_path):
+    """dcgan (width 16) on grey 32 x 32 textures (seed 0), 800 GAN and 800 encoder steps, about
+    70 s on 2 cores. Measured: image AUROC of A 0.963 (a 3-step model: 0.687), pixel AUROC
+    0.820, AUPRO 0.686. The bounds leave room for another CPU's float rounding."""
+    folder = tmp_path / "textures"
+    make_texture_folder(folder, channels=1, size=32, seed=0)
+    untrained = _texture_auroc(folder, tmp_path / "untrained", 3)
+    trained = _texture_auroc(folder, tmp_path / "trained", 800)
+    assert trained["scores"]["A"]["auroc"] > 0.9
+    assert trained["scores"]["A"]["auroc"] > untrained["scores"]["A"]["auroc"] + 0.15
+    assert trained["pixel"]["auroc"] > 0.75 and trained["pixel"]["aupro"] > 0.6

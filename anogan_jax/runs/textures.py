@@ -19,10 +19,11 @@ from PIL import Image
 from anogan_jax.runs.config import RunError
 
 DEFECTS = ("scratch", "blob", "hole")
-# Defect colours in [0, 1] (grey, RGB): a bright scratch, a stain, a dark hole.
-_GREY = {"scratch": (0.97,), "blob": (0.9,), "hole": (0.03,)}
-_RGB = {"scratch": (0.97, 0.97, 0.95), "blob": (0.25, 0.5, 0.3), "hole": (0.03, 0.02, 0.02)}
-_OPACITY = {"scratch": 1.0, "blob": 0.7, "hole": 1.0}  # a blob keeps some of the texture
+# Defects break the weave's structure and only moderately its brightness (pixels stay inside
+# the texture's range), so that a detector measuring how far pixels are from the mean grey
+# does poorly: a scratch is a flat line brighter than the mean, a blob a patch woven at
+# another angle and period, a hole a flat darker disc (the weave missing).
+_SHADE = {"scratch": 1.35, "hole": 0.55}  # their flat colour: this share of the mean colour
 
 
 def _rng(seed: int, *path: int) -> np.random.Generator:
@@ -34,19 +35,22 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.mgrid[0:size, 0:size].astype(np.float64)
 
 
-def texture(rng: np.random.Generator, size: int, channels: int) -> np.ndarray:
-    """A woven texture: two crossing sinusoids (period ~size/8) at ~30 degrees, with jittered
-    angle, period and phases, plus pixel noise; RGB maps the grey level to a jittered brown.
+def texture(
+    rng: np.random.Generator, size: int, channels: int, *, angle: float = 30.0, period: float = 5.0
+) -> np.ndarray:
+    """A woven texture: two crossing sinusoids (period ~size/``period``) at ~``angle`` degrees,
+    with jittered angle, period and phases, plus pixel noise; RGB maps the grey level to a
+    jittered brown.
 
     Returns:
       uint8 (size, size, channels).
     """
     y, x = _grid(size)
-    angle = np.deg2rad(30.0 + rng.normal(0.0, 4.0))
-    k = 2.0 * np.pi / (size / 8.0 * rng.uniform(0.92, 1.08))
+    angle = np.deg2rad(angle + rng.normal(0.0, 1.0))
+    k = 2.0 * np.pi / (size / period * rng.uniform(0.98, 1.02))
     u = x * np.cos(angle) + y * np.sin(angle)
     v = -x * np.sin(angle) + y * np.cos(angle)
-    phases = rng.uniform(0.0, 2.0 * np.pi, 3)
+    phases = rng.uniform(-0.3, 0.3, 3)  # small shifts: aligned like MVTec objects, not free
     weave = np.sin(k * u + phases[0]) * np.sin(k * v + phases[1])
     grey = 0.5 + 0.22 * weave + 0.08 * np.sin(2.0 * k * u + phases[2])
     grey = grey + rng.normal(0.0, 0.04, (size, size))
@@ -89,8 +93,9 @@ def _ellipse_mask(rng: np.random.Generator, size: int, lo: float, hi: float) -> 
 def draw_defect(
     rng: np.random.Generator, image: np.ndarray, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws one defect on a copy of ``image``: a scratch (thin bright line), a blob (filled
-    ellipse of another intensity / colour) or a hole (dark disc). Only masked pixels change.
+    """Draws one defect on a copy of ``image``: a scratch (a flat line, 1.35 x the image's mean
+    colour), a blob (an ellipse woven at another angle and period) or a hole (a flat disc,
+    0.55 x the mean colour). Only masked pixels change.
 
     Args:
       rng: the generator the defect's position and shape are drawn from.
@@ -110,9 +115,12 @@ def draw_defect(
         mask = _ellipse_mask(rng, size, r, r)
     else:
         raise ValueError(f"unknown defect {kind!r}; choose one of {', '.join(DEFECTS)}")
-    colour = np.array((_GREY if channels == 1 else _RGB)[kind])
-    alpha = _OPACITY[kind]
-    painted = _to_uint8((1.0 - alpha) * image / 255.0 + alpha * colour)
+    mean = image.reshape(-1, channels).mean(axis=0)
+    if kind == "blob":
+        painted = texture(rng, size, channels, angle=-35.0, period=3.0)
+    else:
+        flat = np.clip(np.round(mean * _SHADE[kind]), 0, 255).astype(np.uint8)
+        painted = np.broadcast_to(flat, image.shape)
     return np.where(mask[..., None], painted, image), mask
 
 
