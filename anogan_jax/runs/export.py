@@ -21,6 +21,7 @@ compiles the same arithmetic as in ``predict``.
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 
 import jax
@@ -37,7 +38,7 @@ from anogan_jax.runs.predict import Scorer, check_fpr, method_config
 from anogan_jax.state import g_variables
 
 FUNCTIONS = ("fanogan", "hybrid")
-OWNED = ("scorer.json", "parts_*", *(f"{f}.{x}" for f in FUNCTIONS for x in ("jaxexport", "npz")))
+OWNED = ("scorer.json", *(f"{f}.{x}" for f in FUNCTIONS for x in ("jaxexport", "npz")))
 PLATFORMS = ("cpu", "cuda")
 
 
@@ -112,7 +113,8 @@ def export_run(
             "functions": {},
         }
         for name, scorer in scorers.items():
-            threshold, rule = scorer.threshold(fpr, out / f"parts_{name}", progress=progress)
+            with tempfile.TemporaryDirectory() as parts:  # the folder holds only what ships
+                threshold, rule = scorer.threshold(fpr, Path(parts), progress=progress)
             fn, leaves = exported_fn(scorer)
             blob, platforms = _serialize(fn, leaves, rc.image_shape)
             atomic_write_bytes(out / f"{name}.jaxexport", blob)
