@@ -31,7 +31,15 @@ def test_dcgan28_parameter_counts_match_the_seed_pytorch_model():
     assert models.count_params(_init(gm.discriminator)["params"]) == d == 27_761
 
 
-@pytest.mark.parametrize("arch", models.ARCHS)
+# The 64 x 64 archs compile for half a minute each; their forward passes are checked by default
+# in test_models_shapes.py::test_tiny_versions_run, here with -m slow.
+ARCH_PARAMS = [
+    pytest.param(a, marks=pytest.mark.slow) if a in ("dcgan", "resnet64") else a
+    for a in models.ARCHS
+]
+
+
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 @pytest.mark.parametrize("objective", ["non_saturating", "wgan_gp"])
 def test_shapes_ranges_and_features(arch, objective):
     shape, width = _shape(arch), WIDTHS.get(arch)
@@ -65,7 +73,7 @@ def test_batchnorm_train_vs_inference():
     np.testing.assert_allclose(x_one, x_inf[:1], atol=1e-6)
 
 
-@pytest.mark.parametrize("arch", models.ARCHS)
+@pytest.mark.parametrize("arch", ARCH_PARAMS)
 @pytest.mark.parametrize("bounded", [False, True])
 def test_encoder_shapes_and_bounds(arch, bounded):
     shape = _shape(arch)
