@@ -16,6 +16,10 @@ import pytest
 from anogan_jax import cli
 from anogan_jax.runs.textures import make_texture_folder
 
+# One xdist worker takes the whole module (make test uses --dist loadgroup), so that each
+# architecture's trained pipeline, a module fixture, is built once rather than on each worker.
+pytestmark = pytest.mark.xdist_group("own_images")
+
 SMALL = dict(num_train=48, num_test_good=6, num_test_per_defect=3)
 TRAIN = ["--batch-size", "8", "--steps", "3", "--quiet", "--log-every", "1"]
 TRAIN += ["--checkpoint-every", "3", "--sample-every", "3"]
