@@ -135,6 +135,9 @@ def _jit_apply(net, variables, x, train=False):
     return jax.jit(lambda v, x: net.apply(v, x, train=train))(variables, x)
 
 
+# The 64 x 64 programs take 20-35 s each to compile on 2 cores: with -m slow (and the trained
+# pipelines of tests/test_own_images.py run every architecture end to end there too).
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arch", "shape", "objective"),
     [("dcgan", (64, 64, 3), "wgan_gp"), ("resnet64", (64, 64, 3), "non_saturating")],
@@ -160,6 +163,7 @@ def test_tiny_versions_run(arch, shape, objective):
     assert e.shape == (2, 8) and float(jnp.max(jnp.abs(e))) <= 1.0
 
 
+@pytest.mark.slow
 def test_resnet64_critic_is_per_sample():
     """LayerNorm per image: one image's logit and features do not depend on its batch, as the
     WGAN-GP penalty needs, in training mode too."""
@@ -174,7 +178,11 @@ def test_resnet64_critic_is_per_sample():
 
 @pytest.mark.parametrize(
     ("arch", "shape"),
-    [("dcgan28", (28, 28, 3)), ("dcgan28_light", (28, 28, 3)), ("mlp", (32, 48, 3))],
+    [
+        pytest.param("dcgan28", (28, 28, 3), marks=pytest.mark.slow),
+        ("dcgan28_light", (28, 28, 3)),
+        ("mlp", (32, 48, 3)),
+    ],
 )
 def test_fixed_archs_take_channels_and_sizes_from_the_data(arch, shape):
     gm = models.make_gan(arch, image_shape=shape, latent_dim=8)
