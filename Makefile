@@ -15,10 +15,10 @@ demo: $(STAMP)
 	$(PY) -m anogan_jax.demo --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -x -n 2 --dist loadgroup -m "not slow" --durations=15
+	$(PY) -m pytest -q -x -n 2 -m "not slow" --durations=15
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -x -n 2 --dist loadgroup -m slow --durations=15
+	$(PY) -m pytest -q -x -n 2 --dist loadfile -m slow --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check anogan_jax experiments tests

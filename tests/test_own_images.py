@@ -16,10 +16,6 @@ import pytest
 from anogan_jax import cli
 from anogan_jax.runs.textures import make_texture_folder
 
-# One xdist worker takes the whole module (make test uses --dist loadgroup), so that each
-# architecture's trained pipeline, a module fixture, is built once rather than on each worker.
-pytestmark = pytest.mark.xdist_group("own_images")
-
 SMALL = dict(num_train=48, num_test_good=6, num_test_per_defect=3)
 TRAIN = ["--batch-size", "8", "--steps", "3", "--quiet", "--log-every", "1"]
 TRAIN += ["--checkpoint-every", "3", "--sample-every", "3"]
@@ -49,10 +45,28 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module", params=CASES, ids=lambda c: "{}-{}c-{}px".format(*c))
-def pipeline(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """case -> its pipeline, built on first use: a cache rather than a parametrized module
+    fixture, which pytest-xdist tears down and rebuilds when it interleaves the cases."""
+    cache = {}
+
+    def get(case):
+        if case not in cache:
+            cache[case] = _build(case, tmp_path_factory)
+        return cache[case]
+
+    return get
+
+
+@pytest.fixture(params=CASES, ids=lambda c: "{}-{}c-{}px".format(*c))
+def pipeline(request, built):
+    return built(request.param)
+
+
+def _build(case, tmp_path_factory) -> dict:
     """A folder, a GAN and an izi_f encoder trained on it, and its fanogan score folder."""
-    arch, channels, size = request.param
+    arch, channels, size = case
     root = tmp_path_factory.mktemp(f"{arch}{channels}")
     folder = root / "textures"
     make_texture_folder(folder, channels=channels, size=size, seed=1, **SMALL)
@@ -133,11 +147,12 @@ EXPORT_CHECK = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def exported(pipeline):
     """The pipeline's run exported once (both functions)."""
     export_dir = pipeline["root"] / "export"
-    _run(["export", "--run", pipeline["run"], "--out", export_dir, *SEARCH, "--quiet"])
+    if not (export_dir / "scorer.json").exists():
+        _run(["export", "--run", pipeline["run"], "--out", export_dir, *SEARCH, "--quiet"])
     return export_dir
 
 
@@ -165,29 +180,3 @@ def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path
         assert out["score"].tolist() == [np.float32(r["score"]) for r in rows]
         assert out["map"].shape == (7, shape[0], shape[1])
     assert meta["functions"][method]["threshold"] == pytest.approx(float(rows[0]["threshold"]))
-
-
-def _texture_auroc(folder: Path, out: Path, steps: int) -> dict:
-    """fanogan metrics of a dcgan (width 16) trained ``steps`` GAN and encoder steps."""
-    run = out / "run"
-    _run(
-        ["train", "--dataset", f"folder:{folder}", "--image-size", 32, "--arch", "dcgan"]
-        + ["--width", 16, "--steps", steps, "--batch-size", 32, "--out", run, "--quiet"]
-    )
-    _run(["train-encoder", "--run", run, "--steps", steps, "--batch-size", 32, "--quiet"])
-    _run(["score", "--run", run, "--method", "fanogan", "--out", out / "s", "--quiet"])
-    return json.loads((out / "s" / "metrics.json").read_text())
-
-
-@pytest.mark.slow
-def test_a_model_trained_a_little_longer_ranks_defects_above_good_images(tmp_path):
-    """dcgan (width 16) on grey 32 x 32 textures (seed 0), 800 GAN and 800 encoder steps, about
-    70 s on 2 cores. Measured: image AUROC of A 0.963 (a 3-step model: 0.687), pixel AUROC
-    0.820, AUPRO 0.686. The bounds leave room for another CPU's float rounding."""
-    folder = tmp_path / "textures"
-    make_texture_folder(folder, channels=1, size=32, seed=0)
-    untrained = _texture_auroc(folder, tmp_path / "untrained", 3)
-    trained = _texture_auroc(folder, tmp_path / "trained", 800)
-    assert trained["scores"]["A"]["auroc"] > 0.9
-    assert trained["scores"]["A"]["auroc"] > untrained["scores"]["A"]["auroc"] + 0.15
-    assert trained["pixel"]["auroc"] > 0.75 and trained["pixel"]["aupro"] > 0.6
