@@ -298,6 +298,7 @@ def _perturbed(variables, seed):
     return jax.tree_util.tree_unflatten(tree, noisy)
 
 
+@pytest.mark.slow  # 25 s of compiles; the 28x28x1 parameter counts are pinned by default
 def test_dcgan28_is_the_seed_network_layer_for_layer():
     """dcgan28 (28x28x1) against a plain-lax transcription of the seed PyTorch model read from
     the parameter tree by the old names: same names, shapes and inference outputs."""
