@@ -34,7 +34,7 @@ from anogan_jax.files import atomic_write_bytes, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.methods import in_blocks
-from anogan_jax.runs.predict import Scorer, check_fpr, method_config
+from anogan_jax.runs.predict import Scorer, check_fpr, load_run, method_config
 from anogan_jax.state import g_variables
 
 FUNCTIONS = ("fanogan", "hybrid")
@@ -94,9 +94,9 @@ def export_run(
     check_fpr(fpr)
     with folder_lock(out):
         check_output(out, resume=False, overwrite=overwrite, marker="scorer.json", protect=[run])
+        loaded = load_run(run, data_dir)  # the GAN and data, once for both functions
         scorers = {
-            f: Scorer(run, method_config(f, **(settings or {})), data_dir=data_dir)
-            for f in FUNCTIONS
+            f: Scorer(run, method_config(f, **(settings or {})), loaded=loaded) for f in FUNCTIONS
         }
         start_folder(out, OWNED, overwrite=overwrite, records={})
         rc = scorers["fanogan"].run_config

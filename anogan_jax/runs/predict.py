@@ -47,19 +47,27 @@ def method_config(method: str, **settings) -> ScoreConfig:
     return ScoreConfig(**{**settings, **base}).validate()
 
 
+def load_run(run, data_dir=None) -> tuple:
+    """(run config, models, GAN state, one-class data) of a trained run that can score new
+    images. Raises RunError for a run trained on GCN-normalised images."""
+    run_config, models, state = load_gan(run)
+    if run_config.gcn:
+        raise RunError(
+            f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
+            "the training set; predict and export take runs trained without --gcn"
+        )
+    return run_config, models, state, load_data(run_config, data_dir)
+
+
 class Scorer:
     """A trained run's scoring method, jitted in blocks of ``micro_batch`` images so that an
     image's scores do not depend on the batch it is in (the same program as ``score``)."""
 
-    def __init__(self, run, config: ScoreConfig, *, data_dir=None):
+    def __init__(self, run, config: ScoreConfig, *, data_dir=None, loaded=None):
+        """``loaded``: ``load_run(run, data_dir)`` when the caller has it already."""
         self.run, self.config = Path(run), config
-        self.run_config, self.models, self.state = load_gan(run)
-        if self.run_config.gcn:
-            raise RunError(
-                f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
-                "the training set; predict and export take runs trained without --gcn"
-            )
-        self.data = load_data(self.run_config, data_dir)
+        loaded = loaded or load_run(run, data_dir)
+        self.run_config, self.models, self.state, self.data = loaded
         self.method = method_for(run, config, self.run_config, self.models, self.state, self.data)
         self.batch_fn = jit_method(self.method, None, config.micro_batch)
 
