@@ -398,9 +398,9 @@ def _run_train_encoder(args) -> int:
     saved = encoder_dir(run, mode) / "encoder_config.json"
     config = settings_for(EncoderConfig, saved, given, resume=args.resume)
     if seeds is not None:
-        state = train_encoder_seeds(args.run, config, seeds, **_io(args))
+        states = train_encoder_seeds(args.run, config, seeds, **_io(args))
         print(
-            f"encoders of seeds {seeds} trained to step {int(state.step[0])}; in "
+            f"encoders of seeds {seeds} trained to step {int(states[0].step)}; in "
             f"{args.run}/seed_<s>/encoder_{config.mode}"
         )
         return 0

@@ -62,6 +62,7 @@ def fit(
     nonfinite_hint: str = "a lower learning rate",
     progress: bool = True,
     desc: str = "train",
+    start: int | None = None,
 ):
     """Runs ``step_fn(state, batch_fn(i), key)`` from ``state.step`` up to ``num_steps``.
 
@@ -77,8 +78,11 @@ def fit(
       NonFiniteError: at the first sync after a non-finite step; the message names that step
         (every step's ``finite`` flag is kept until the next sync). No callback sees a state
         from that step or later.
+      start: the step ``state`` is at; by default ``state.step`` (its least element for
+        stacked states). Needed where ``state`` is not one TrainState (a tuple of seeds).
     """
-    start = int(np.min(np.asarray(state.step)))
+    if start is None:
+        start = int(np.min(np.asarray(state.step)))
     bar = tqdm(total=num_steps, initial=start, desc=desc, disable=not progress, unit="step")
     t0, last_logged, window, metrics = time.perf_counter(), start, [], None
     for i in range(start, num_steps):

@@ -1,11 +1,21 @@
+from typing import NamedTuple
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from anogan_jax import cli
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.gan import load_gan
-from anogan_jax.runs.seeds import parse_seeds, stack, unstack
+from anogan_jax.runs.seeds import (
+    fit_seeds,
+    parse_seeds,
+    seed_mode,
+    seeds_step,
+    stack,
+    unstack,
+)
 
 TINY = ["--batch-size", "16", "--latent-dim", "8", "--quiet", "--checkpoint-every", "2"]
 
@@ -18,7 +28,7 @@ def _sample(models, state):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["mlp", "dcgan28_light"])
-def test_vmapped_seeds_equal_each_seed_alone(tmp_path, arch):
+def test_seeds_trained_together_equal_each_seed_alone(tmp_path, arch):
     args = ["train", "--arch", arch, "--steps", "3", *TINY]
     assert cli.main([*args, "--seeds", "0,3", "--out", str(tmp_path / "multi")]) == 0
     for seed in (0, 3):
@@ -26,6 +36,13 @@ def test_vmapped_seeds_equal_each_seed_alone(tmp_path, arch):
         alone = load_gan(tmp_path / f"s{seed}")[2]
         many = load_gan(tmp_path / "multi" / f"seed_{seed}")[2]
         assert int(alone.step) == int(many.step) == 3
+        if seed_mode(arch) == "loop":
+            # Looped seeds run the single-seed program itself: the whole state, optimiser
+            # moments included, is bit-identical.
+            pairs = zip(jax.tree.leaves(alone), jax.tree.leaves(many), strict=True)
+            for a, b in pairs:
+                np.testing.assert_array_equal(a, b)
+            continue
         # Tolerance: vmap turns each matmul / conv into a batched one, which XLA may sum in
         # another order (float32 rounding). Where a gradient is at the level of rounding noise
         # (a bias right before BatchNorm has gradient exactly 0 in exact arithmetic) Adam
@@ -169,3 +186,54 @@ def test_seeds_must_share_every_setting_but_the_seed():
         RunError, match=r"r/seed_1 was trained with other settings than r/seed_0; hint"
     ):
         check_same_settings([a, RunConfig(seed=1, steps=7)], ["r/seed_0", "r/seed_1"], "hint")
+
+
+class _Toy(NamedTuple):
+    step: jax.Array
+    w: jax.Array
+
+
+def _toy_step(state, batch, key):
+    """A step with a matmul, a key and a batch, so the seeds' paths really differ."""
+    noise = jax.random.normal(key, state.w.shape) * 1e-3
+    grad = batch.T @ (batch @ state.w) / batch.shape[0]
+    w = state.w - 0.1 * grad + noise
+    return _Toy(state.step + 1, w), {"loss": jnp.sum(w**2), "finite": jnp.all(jnp.isfinite(w))}
+
+
+@pytest.mark.parametrize("mode", ["vmap", "loop"])
+def test_fit_seeds_forms_agree_and_loop_is_each_seed_alone(mode):
+    n, steps = 3, 5
+    states = [_Toy(jnp.asarray(0), jnp.full((4, 2), float(s + 1))) for s in range(n)]
+    batch_fns = [lambda i, s=s: np.full((8, 4), 0.1 * (i + s), np.float32) for s in range(n)]
+    keys = [jax.random.key(10 + s) for s in range(n)]
+    logged, synced = [[] for _ in range(n)], [[] for _ in range(n)]
+    finals = fit_seeds(
+        _toy_step, states, batch_fns, keys, mode=mode,
+        on_log_each=[lambda st, m, r, s=s: logged[s].append((st, m["loss"])) for s in range(n)],
+        on_sync_each=[lambda st, x, s=s: synced[s].append((st, float(x.w[0, 0])))
+                      for s in range(n)],
+        sync_at=lambda st: st == 2, num_steps=steps, log_every=5, progress=False,
+    )  # fmt: skip
+    assert len(finals) == n
+    for s in range(n):
+        alone, one = states[s], jax.jit(_toy_step)
+        for i in range(steps):
+            alone, metrics = one(alone, batch_fns[s](i), keys[s])
+            if i == 1:
+                at_sync = float(alone.w[0, 0])
+        assert int(finals[s].step) == steps
+        if mode == "loop":
+            np.testing.assert_array_equal(finals[s].w, alone.w)
+        else:
+            np.testing.assert_allclose(finals[s].w, alone.w, rtol=1e-6)
+        assert [st for st, _ in logged[s]] == [5]
+        np.testing.assert_allclose(logged[s][0][1], float(metrics["loss"]), rtol=1e-6)
+        assert [st for st, _ in synced[s]] == [2, 5]
+        np.testing.assert_allclose(synced[s][0][1], at_sync, rtol=1e-6)
+    assert not np.array_equal(finals[0].w, finals[1].w)
+
+
+def test_seeds_step_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="unknown seed mode 'pmap'"):
+        seeds_step(_toy_step, "pmap", 2, None)

@@ -28,7 +28,7 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import load_data, load_gan
-from anogan_jax.runs.seeds import check_same_step, fit_seeds, seed_dir, seed_mode, unstack
+from anogan_jax.runs.seeds import check_same_step, fit_seeds, seed_dir, seed_mode
 from anogan_jax.state import d_variables, g_variables, init_encoder_state
 
 # What `train-encoder` writes into its folder; --overwrite removes these and nothing else.
@@ -182,13 +182,14 @@ def train_encoder_seeds(
     data_dir=None,
     progress=True,
 ):
-    """Trains the encoders of the seeds' GANs (``<root>/seed_<s>``, from ``train --seeds``) in
-    one vmapped program (``seeds.fit_seeds``): the S encoder states and frozen GANs are
-    stacked on a leading axis.
+    """Trains the encoders of the seeds' GANs (``<root>/seed_<s>``, from ``train --seeds``)
+    together (``seeds.fit_seeds``: one vmapped program over the stacked encoder states and
+    frozen GANs, or on CPU for conv models the single-seed program per seed, ``seed_mode``).
 
     Every seed uses the same EncoderConfig (so the same encoder seed: the GAN seed is what
-    varies), and each equals ``train_encoder(<root>/seed_<s>, config)`` up to float rounding.
-    Returns the stacked EncoderState.
+    varies), and each equals ``train_encoder(<root>/seed_<s>, config)``: bit for bit where the
+    seeds loop, up to float rounding where they are vmapped. Returns each seed's
+    EncoderState.
     """
     config = config.validate()
     runs_dirs = [seed_dir(root, s) for s in seeds]
@@ -204,7 +205,7 @@ def train_encoder_seeds(
         )
         first = runs[0]
         try:
-            state = fit_seeds(
+            states = fit_seeds(
                 first.make_step(jit=False),
                 [r.state for r in runs],
                 [r.sampler for r in runs],
@@ -224,9 +225,9 @@ def train_encoder_seeds(
             for r in runs:
                 r.ckpt.close()
             raise
-        for r, s in zip(runs, unstack(state, len(runs)), strict=True):
+        for r, s in zip(runs, states, strict=True):
             r.finish(s)
-        return state
+        return states
 
 
 def _check_same(runs) -> None:

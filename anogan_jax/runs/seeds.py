@@ -1,8 +1,9 @@
-"""Many seeds in one program: S states stacked on a leading axis and trained with
-``jax.vmap`` over the state (one compile, one program). Each seed keeps its own folder
-(``<out>/seed_<s>/``, an ordinary run folder), its own data order and its own keys, so each
-equals that seed alone up to float rounding. ``fit_seeds`` is the one driver of GAN and
-encoder training over seeds."""
+"""Many seeds trained together, one compile for all: S states stacked on a leading axis and
+trained with ``jax.vmap`` over the state (one program), or, where that is slower (conv models
+on XLA:CPU, ``seed_mode``), the single-seed program called for each seed in turn. Each seed
+keeps its own folder (``<out>/seed_<s>/``, an ordinary run folder), its own data order and its
+own keys, so each equals that seed alone: up to float rounding when vmapped, bit for bit when
+looped. ``fit_seeds`` is the one driver of GAN and encoder training over seeds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from anogan_jax.loop import fit
@@ -77,25 +79,47 @@ def seed_mode(arch: str) -> str:
 
 
 def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None) -> Callable:
-    """``step(stacked state, stacked batch, stacked key)`` of S seeds: one vmapped program, or
-    the single-seed program per seed (unstacking and stacking are one small program each)."""
+    """``step(states, batch, keys)`` of S seeds, in the form ``mode`` holds them:
+
+    - "vmap": one vmapped program over stacked states (a leading axis S), a stacked batch and
+      stacked keys;
+    - "loop": a tuple of S states, a list of S batches and a tuple of S keys; each seed goes
+      through the single-seed program in turn, so its arithmetic is that seed's alone, and
+      nothing is stacked or sliced per step but the metrics (one tiny program).
+
+    Either way the metrics come back stacked (leaves with a leading axis S)."""
     if mode == "vmap":
         vstep = xla_cpu.jit(jax.vmap(raw_step), donate_argnums=0)
         if frozen is None:
             return vstep
         stacked = stack(frozen)
         return lambda s, b, k: vstep(s, stacked, b, k)
+    if mode != "loop":
+        raise ValueError(f"unknown seed mode {mode!r}; choose 'vmap' or 'loop'")
     single = xla_cpu.jit(raw_step, donate_argnums=0)
-    split = xla_cpu.jit(lambda tree: tuple(unstack(tree, n)))
     join = xla_cpu.jit(stack)
     extra = [()] * n if frozen is None else [(f,) for f in frozen]
 
-    def step(state, batch, key):
-        parts = zip(split(state), extra, split(batch), split(key), strict=True)
+    def step(states, batches, keys):
+        parts = zip(states, extra, batches, keys, strict=True)
         outs = [single(s, *e, b, k) for s, e, b, k in parts]
-        return join([o[0] for o in outs]), join([o[1] for o in outs])
+        return tuple(o[0] for o in outs), join([o[1] for o in outs])
 
     return step
+
+
+def seeds_input(mode: str, states: list, batch_fns: list[Callable], keys: list):
+    """(initial states, batch function, keys) in the form ``seeds_step(mode)`` takes. The
+    states are new buffers either way (the steps donate them; the caller's stay valid)."""
+    if mode == "vmap":
+        return stack(states), lambda i: np.stack([b(i) for b in batch_fns]), jnp.stack(keys)
+    held = tuple(jax.tree.map(jnp.copy, s) for s in states)
+    return held, lambda i: [b(i) for b in batch_fns], tuple(keys)
+
+
+def seed_states(mode: str, states, n: int) -> list:
+    """The per-seed states of what ``seeds_step(mode)`` returns."""
+    return unstack(states, n) if mode == "vmap" else list(states)
 
 
 def fit_seeds(
@@ -110,39 +134,43 @@ def fit_seeds(
     on_sync_each: list[Callable],
     sync_at: Callable[[int], bool],
     **fit_kwargs,
-):
+) -> list:
     """Trains S states together (``loop.fit`` underneath): one ``jit(vmap(raw_step))``, or
     with ``mode="loop"`` the single-seed program per seed in turn (see ``seed_mode``).
 
     Args:
       raw_step: the un-jitted ``step(state, batch, key)``, or ``step(state, frozen, batch,
-        key)`` with ``frozen`` (one frozen pytree per seed, stacked here).
+        key)`` with ``frozen`` (one frozen pytree per seed).
       states, batch_fns, keys: one per seed.
       on_log_each / on_sync_each: one per seed, called with that seed's metrics / state.
     Returns:
-      the stacked final state.
+      the final state of each seed.
     """
     n = len(states)
     step_fn = seeds_step(raw_step, mode, n, frozen)
+    start = min(int(s.step) for s in states)
 
     def on_log(step, metrics, rate):
         for i, callback in enumerate(on_log_each):
             callback(step, {k: v[i] for k, v in metrics.items()}, rate)
 
-    def on_sync(step, state):
-        for callback, s in zip(on_sync_each, unstack(state, n), strict=True):
+    def on_sync(step, held):
+        for callback, s in zip(on_sync_each, seed_states(mode, held, n), strict=True):
             callback(step, s)
 
-    return fit(
-        stack(states),
+    held, batch_fn, held_keys = seeds_input(mode, states, batch_fns, keys)
+    final = fit(
+        held,
         step_fn,
-        lambda i: np.stack([b(i) for b in batch_fns]),
-        jax.numpy.stack(keys),
+        batch_fn,
+        held_keys,
+        start=start,
         on_log=on_log,
         on_sync=on_sync,
         sync_at=sync_at,
         **fit_kwargs,
     )
+    return seed_states(mode, final, n)
 
 
 def train_gan_seeds(
@@ -155,9 +183,9 @@ def train_gan_seeds(
     data_dir=None,
     progress=True,
 ):
-    """Trains one GAN per seed, all in one vmapped program; each seed's folder is opened (and
-    resumed: its saved settings must match) exactly as ``train_gan`` opens a single run.
-    Returns the stacked state."""
+    """Trains one GAN per seed, all in one program (``fit_seeds``); each seed's folder is
+    opened (and resumed: its saved settings must match) exactly as ``train_gan`` opens a single
+    run. Returns the final state of each seed."""
     out, config = Path(out), config.validate()
     dirs = [seed_dir(out, s) for s in seeds]
     with folder_locks([out, *dirs]):
@@ -182,7 +210,7 @@ def train_gan_seeds(
             [int(r.state.step) for r in runs], "`train --seed S --out <out>/seed_S --resume`"
         )
         try:
-            state = fit_seeds(
+            states = fit_seeds(
                 build_step(config, models, g_tx, d_tx, n_critic, jit=False),
                 [r.state for r in runs],
                 [r.sampler for r in runs],
@@ -197,11 +225,11 @@ def train_gan_seeds(
                 progress=progress,
                 desc=f"train {len(runs)} seeds",
             )
-            for r, s in zip(runs, unstack(state, len(runs)), strict=True):
+            for r, s in zip(runs, states, strict=True):
                 r.ckpt.save(s, force=True)
         finally:
             for r in runs:
                 r.log.close()
         for r in runs:
             r.log.finish()
-        return state
+        return states
