@@ -64,15 +64,16 @@ f-AnoGAN scores the full test set. Thresholds are chosen on normal validation im
 
 
 def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, published=None,
-                  notes: str = "") -> Study:  # fmt: skip
-    """A study of ``dataset`` / ``protocol`` with this recipe on the seeds' MLP GAN, 10 classes x
-    3 seeds; beside ``published``, the means of the old recipe's committed ``old_study``."""
+                  notes: str = "", arch: str = "mlp") -> Study:  # fmt: skip
+    """A study of ``dataset`` / ``protocol`` with this recipe on ``arch`` (by default the seeds'
+    MLP GAN), 10 classes x 3 seeds; beside ``published``, the means of the old recipe's
+    committed ``old_study``."""
     from experiments.configs._common import main_study_means
 
     old = main_study_means(old_study, ("anogan", "fanogan", "hybrid"), "old recipe")
     return Study(
         name=name,
-        run=RunConfig(dataset=dataset, protocol=protocol, arch="mlp", **GAN),
+        run=RunConfig(dataset=dataset, protocol=protocol, arch=arch, **GAN),
         classes=tuple(range(10)),
         seeds=(0, 1, 2),
         methods=METHODS,
