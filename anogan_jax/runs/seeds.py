@@ -70,11 +70,12 @@ def check_same_step(steps: list[int], resume_hint: str) -> None:
 def seed_mode(arch: str) -> str:
     """How S seeds run: "vmap", one batched program over the stacked states, or "loop", the
     single-seed program called for each seed in turn every step. On XLA:CPU a vmapped
-    convolution with per-seed kernels becomes a grouped convolution, and the seeds in turn
-    inside one program (``lax.map``) were no better: at S = 2-8 dcgan28_light ran at
-    0.74-0.82x (vmap) and 0.81-0.85x (lax.map) of S separate runs, looping at 0.86-0.97x
-    (experiments/results/bench_seeds.md), while the MLP's vmapped program ran at 1.05-1.09x
-    (1.2-1.33x in an earlier run). So conv models on CPU loop; the rest vmap."""
+    convolution with per-seed kernels becomes a grouped convolution, which runs slower: at
+    S = 2-8 dcgan28_light's vmapped step ran at 0.66-0.81x the throughput of S separate runs,
+    the seeds in turn inside one program (``lax.map``) at 0.78-0.92x, and the loop, which runs
+    the very kernels of S separate runs, at 0.95-1.03x over two quiet runs; the MLP's vmapped
+    program (batched matmuls) at 1.06-1.17x (experiments/results/bench_seeds*.md). So conv
+    models on CPU loop; the rest vmap."""
     return "vmap" if arch == "mlp" or jax.default_backend() != "cpu" else "loop"
 
 
