@@ -6,6 +6,7 @@ import tempfile
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 
 # Many tests compile the same small programs (train steps, searches) again in new closures or
 # subprocesses; a persistent compilation cache shared by the session (and its subprocesses)
@@ -19,3 +20,20 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+@pytest.fixture
+def refused(capsys):
+    """``refused(argv, expected)``: the CLI exits 2 with a one-line ``error:`` message that
+    contains ``expected`` and no traceback (the bad-input tests' one check)."""
+    from anogan_jax import cli
+
+    def check(argv, expected: str) -> None:
+        capsys.readouterr()
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: "), err
+        assert expected in err, err
+        assert "Traceback" not in err
+
+    return check
