@@ -150,3 +150,30 @@ def test_resnet64_torch_twin_matches_jax():
     _assert_close(z, result.z)
     _assert_close(loss, result.loss)
     assert np.max(np.abs(result.z - z0)) > 0.05  # the 3 steps moved z
+
+
+@pytest.mark.slow
+def test_compare_updates_quick_trains_both_updates_and_resumes(tmp_path):
+    from anogan_jax import cli
+    from experiments import compare_updates
+
+    clf = ["--classifier-dir", str(tmp_path / "clf")]
+    assert cli.main(["train-classifier", "--dataset", "digits", "--steps", "30", *clf,
+                     "--quiet"]) == 0  # fmt: skip
+    argv = ["--quick", "--dataset", "digits", "--archs", "mlp", "--classes", "3", *clf,
+            "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "c")]  # fmt: skip
+    assert compare_updates.main(argv) == 0
+    payload = json.loads((tmp_path / "c.json").read_text())
+    assert [(r["arch"], r["update"]) for r in payload["rows"]] == [
+        ("mlp", "alternating"), ("mlp", "reuse")]  # fmt: skip
+    for name in ("mlp/class_3/alternating", "mlp/class_3/reuse"):
+        (run,) = payload["runs"][name]
+        assert run["steps"] == [20, 40] and all(np.isfinite(run["fid"])) and run["fid"][0] > 0
+    a, r = (payload["runs"][f"mlp/class_3/{u}"][0]["fid"] for u in ("alternating", "reuse"))
+    assert a != r  # the two updates train different generators
+    assert (tmp_path / "c.png").stat().st_size > 0 and "| mlp | 3 | reuse |" in (
+        tmp_path / "c.md").read_text()  # fmt: skip
+    # A rerun finds every run finished and retrains nothing.
+    before = (tmp_path / "runs/mlp/class_3/reuse/seed_0/fid.jsonl").read_bytes()
+    assert compare_updates.main(argv) == 0
+    assert (tmp_path / "runs/mlp/class_3/reuse/seed_0/fid.jsonl").read_bytes() == before

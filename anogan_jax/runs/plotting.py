@@ -192,3 +192,24 @@ def frontier(path, points: list[tuple[str, float, float]], *, title: str = "") -
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+def curve_panels(path, panels: list[tuple[str, str, dict]], *, ylabel: str, title: str = ""):
+    """One row of panels, each (panel title, x label, {label: [(xs, ys), ...]}): every (xs, ys)
+    of a label drawn thin in that label's colour (one per seed), their pointwise mean thick."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    for ax, (name, xlabel, series) in zip(axes[0], panels, strict=True):
+        for i, (label, runs) in enumerate(series.items()):
+            for xs, ys in runs:
+                ax.plot(xs, ys, color=f"C{i}", lw=0.7, alpha=0.45)
+            n = min(len(xs) for xs, _ in runs)
+            mean_x = np.mean([np.asarray(xs[:n]) for xs, _ in runs], axis=0)
+            mean_y = np.mean([np.asarray(ys[:n]) for _, ys in runs], axis=0)
+            ax.plot(mean_x, mean_y, color=f"C{i}", lw=2, label=f"{label} (mean of {len(runs)})")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
