@@ -126,3 +126,19 @@ def test_seed_standard_error_of_the_class_mean():
     assert se == {"m": pytest.approx(2.0)}
     # A seed missing a class gives no SE rather than a wrong one.
     assert seed_standard_errors(cells[:3], [0, 1]) == {}
+
+
+def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only():
+    from anogan_jax.runs.study_report import _table
+
+    study = dataclasses.replace(TINY, classes=(0, 1, 2), published={"paper": {0: 90, 1: 80, 2: 70}})
+    auroc = {"anogan": {0: (95.0, 1.0, 2), 1: (85.0, 1.0, 2)}, "fanogan": {0: (91.0, 0.5, 2)}}
+    auprc = {m: dict(v) for m, v in auroc.items()}
+    lines = _table(study, auroc, auprc)
+    assert lines[-1] == ("| **mean of the 2 finished classes** | **90.0** | 90.0 |"
+                         " **91.0** | 91.0 | 85.0 |")  # fmt: skip
+    assert "| 2 | - | - | - | - | 70.0 |" in lines
+    auroc["anogan"][2] = auroc["fanogan"][2] = (75.0, 1.0, 2)
+    auroc["fanogan"][1] = (81.0, 1.0, 2)
+    lines = _table(study, auroc, {m: dict(v) for m, v in auroc.items()})
+    assert lines[-1] == "| **mean** | **85.0** | 85.0 | **82.3** | 82.3 | 80.0 |"

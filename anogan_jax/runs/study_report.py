@@ -129,14 +129,19 @@ def _table(study, auroc: dict, auprc: dict, se: dict | None = None) -> list[str]
             v = study.published[r].get(c)
             row += f" {v:.1f} |" if v is not None else " - |"
         lines.append(row)
-    mean = "| **mean** |"
+    # A study still running has finished some classes only: its mean row, references included,
+    # is over those classes, and says so.
+    done = [c for c in study.classes if any(c in auroc[m] for m in methods)]
+    partial = len(done) < len(study.classes)
+    label = f"mean of the {len(done)} finished classes" if partial else "mean"
+    mean = f"| **{label}** |"
     for m in methods:
         per_class_a = [auroc[m][c][0] for c in study.classes if c in auroc[m]]
         per_class_p = [auprc[m][c][0] for c in study.classes if c in auprc[m]]
         shown = f" ± {se[m]:.1f}" if se and m in se else ""
         mean += f" **{np.mean(per_class_a):.1f}**{shown} | {np.mean(per_class_p):.1f} |"
     for r in refs:
-        vals = [study.published[r][c] for c in study.classes if c in study.published[r]]
+        vals = [study.published[r][c] for c in done if c in study.published[r]]
         mean += f" {np.mean(vals):.1f} |" if vals else " - |"
     lines.append(mean)
     return lines
