@@ -121,7 +121,7 @@ def main(argv=None) -> int:
                     "arch": arch, "class": cls, "update": update, "seeds": len(seeds),
                     "final_fid": f"{final[0]:.2f} ± {final[1]:.2f}",
                     "best_fid": f"{best[0]:.2f} ± {best[1]:.2f}",
-                    "final_kid_x1000": f"{1000 * kid[0]:.2f} ± {1000 * kid[1]:.2f}",
+                    "final_kid": f"{kid[0]:.3g} ± {kid[1]:.2g}",
                     "steps_per_s": round(statistics.fmean(s["steps_per_s"] for s in summaries), 2),
                 })  # fmt: skip
                 series_step[update] = [(s["steps"], s["fid"]) for s in summaries]
@@ -142,10 +142,11 @@ def main(argv=None) -> int:
     plotting.curve_panels(
         stem.with_suffix(".png"),
         panels,
-        ylabel="FID (normal val, lower is better)",
-        title="alternating vs reuse: FID against the normal validation images",
+        ylabel="FID (log scale)",
+        logy=True,
+        title="alternating vs reuse: FID against the normal validation images (lower is better)",
     )
-    columns = ["arch", "class", "update", "seeds", "final_fid", "best_fid", "final_kid_x1000",
+    columns = ["arch", "class", "update", "seeds", "final_fid", "best_fid", "final_kid",
                "steps_per_s"]  # fmt: skip
     text = (
         "# Which update trains the better generator (non-saturating, label-free)\n\n"

@@ -194,7 +194,9 @@ def frontier(path, points: list[tuple[str, float, float]], *, title: str = "") -
     _save(fig, path)
 
 
-def curve_panels(path, panels: list[tuple[str, str, dict]], *, ylabel: str, title: str = ""):
+def curve_panels(
+    path, panels: list[tuple[str, str, dict]], *, ylabel: str, title: str = "", logy=False
+):
     """One row of panels, each (panel title, x label, {label: [(xs, ys), ...]}): every (xs, ys)
     of a label drawn thin in that label's colour (one per seed), their pointwise mean thick."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
@@ -208,8 +210,10 @@ def curve_panels(path, panels: list[tuple[str, str, dict]], *, ylabel: str, titl
             ax.plot(mean_x, mean_y, color=f"C{i}", lw=2, label=f"{label} (mean of {len(runs)})")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        ax.set_yscale("log" if logy else "linear")
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     _save(fig, path)

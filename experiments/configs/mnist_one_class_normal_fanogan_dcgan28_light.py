@@ -5,7 +5,8 @@ and the old recipe's. Only the architecture differs (G: Linear to 7x7x256, two s
 transposed convolutions; critic: two stride-2 convolutions with LayerNorm under WGAN-GP, a
 linear head; the izi_f encoder is the critic's trunk with a linear layer to z).
 
-    python -m experiments.run_study experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light.py
+    python -m experiments.run_study \\
+        experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light.py
 
 Budget, from this machine's benchmarks (2 cores, quiet): about 45 min of GAN training, 35 min
 of encoder training and 10 min of scoring per class (3 seeds), so about 15 hours in all; the
