@@ -26,7 +26,7 @@ from anogan_jax.runs.scoring import score_run, score_seeds
 from anogan_jax.runs.seeds import parse_seeds, seed_dir, train_gan_seeds
 from anogan_jax.runs.textures import make_texture_folder
 
-SEEDS_HELP = "the seeds of a `train --seeds` run, all in one vmapped program, e.g. 0,1,2"
+SEEDS_HELP = "the seeds of a `train --seeds` run, trained together, e.g. 0,1,2"
 
 
 def _field(p, cls, name: str, help: str, **kwargs) -> None:
@@ -81,7 +81,8 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--seeds",
         default=None,
-        help="train several seeds in one vmapped program, e.g. 0,1,2 (results in <out>/seed_<s>/)",
+        help="train several seeds together, one compile (vmapped; conv models on CPU run each "
+        "seed's program in turn), e.g. 0,1,2 (results in <out>/seed_<s>/)",
     )
     _field(p, C, "g_lr", "generator learning rate (default: the objective's)", type=float)
     _field(p, C, "d_lr", "critic learning rate, TTUR (default: the objective's)", type=float)

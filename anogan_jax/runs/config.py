@@ -373,7 +373,7 @@ SIGNATURE_DEFAULTS = {"image_shape": list(NATIVE_SHAPE), "width": 0}
 
 
 def check_same_settings(configs: list, folders: list, hint: str) -> None:
-    """Runs handled together (the seeds of one vmapped program) must differ in their seed
+    """Runs handled together (the seeds trained together) must differ in their seed
     only. Raises RunError naming the first folder that differs, followed by ``hint``."""
     first = configs[0]
     for config, folder in zip(configs[1:], folders[1:], strict=True):

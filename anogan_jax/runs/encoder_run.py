@@ -231,7 +231,7 @@ def train_encoder_seeds(
 
 
 def _check_same(runs) -> None:
-    """The seeds of one vmapped program must share the model, the encoder settings and the
+    """The seeds trained together must share the model, the encoder settings and the
     step they resume from."""
     first = runs[0]
     check_same_settings(

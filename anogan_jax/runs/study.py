@@ -1,6 +1,6 @@
 """Reproducible one-class studies: every (class, seed, method) cell, resumable, aggregated.
 
-A study trains the S seeds of each class in one vmapped program (``seeds.train_gan_seeds``),
+A study trains the S seeds of each class together (``seeds.train_gan_seeds``),
 then their encoders when a method needs one (``encoder_run.train_encoder_seeds``), scores
 each method over the S seeds at once (``scoring.score_seeds``), and writes each cell's
 result atomically to ``<results>/cells/c<class>_s<seed>_<method>.json``; finished cells are
@@ -185,7 +185,7 @@ def ensemble_cells(study: Study, results, runs) -> None:
 
 
 def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) -> float:
-    """Trains the seeds' encoders in one vmapped program (each seed alone when a crash left
+    """Trains the seeds' encoders together (each seed alone when a crash left
     their checkpoints at different steps). Returns the seconds spent."""
     if not study.needs_encoder():
         return 0.0
