@@ -17,7 +17,6 @@ Results: ``experiments/results/compare_updates.{json,md,png}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -25,22 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax import cli  # noqa: E402
-from anogan_jax.files import atomic_write_text, write_json  # noqa: E402
+from anogan_jax.files import atomic_write_text, read_jsonl, write_json  # noqa: E402
 from anogan_jax.runs import plotting  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _records(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def train_one(out: Path, arch: str, cls: int, update: str, seed: int, args) -> None:
     """Trains (or resumes, or skips when finished) one run with the FID probe."""
-    fid = _records(out / "fid.jsonl")
+    fid = read_jsonl(out / "fid.jsonl")
     if fid and fid[-1]["step"] >= args.steps:
         return
     argv = ["train", "--dataset", args.dataset, "--class", str(cls), "--arch", arch,
@@ -59,8 +52,8 @@ def train_one(out: Path, arch: str, cls: int, update: str, seed: int, args) -> N
 
 
 def summarise(out: Path) -> dict:
-    fid = _records(out / "fid.jsonl")
-    rates = [r["steps_per_s"] for r in _records(out / "metrics.jsonl")]
+    fid = read_jsonl(out / "fid.jsonl")
+    rates = [r["steps_per_s"] for r in read_jsonl(out / "metrics.jsonl")]
     rate = statistics.median(rates)
     return {
         "steps": [r["step"] for r in fid],
