@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from anogan_jax import cli
+from anogan_jax.runs.config import RunError
 
 TINY = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]
 TINY += ["--checkpoint-every", "2", "--sample-every", "2", "--log-every", "2"]
@@ -57,6 +58,40 @@ def test_multi_seed_resume_with_other_settings_is_refused_and_changes_nothing(
     err = capsys.readouterr().err
     assert "arch: saved 'mlp', given 'dcgan28_light'" in err and "Traceback" not in err
     assert _snapshot(out) == before
+
+
+def test_study_style_resume_with_a_whole_config_keeps_the_resolved_image_shape(seeds_run, tmp_path):
+    """A study resumes with its whole config, whose image_size and channels are 0 ("as the
+    data has it") while the saved ones hold 28 and 1: that is the same run, not a change.
+    (A resumed study was refused with "channels: saved 1, given 0".)"""
+    import shutil
+
+    from anogan_jax.runs.config import RunConfig, resumed_config
+    from anogan_jax.runs.seeds import train_gan_seeds
+
+    out = tmp_path / "m"
+    shutil.copytree(seeds_run, out)
+    saved = json.loads((out / "seed_0" / "config.json").read_text())
+    assert (saved["image_size"], saved["channels"]) == (28, 1)
+    given = RunConfig(
+        dataset="digits",
+        arch="mlp",
+        batch_size=16,
+        latent_dim=8,
+        steps=4,
+        checkpoint_every=2,
+        sample_every=2,
+        log_every=2,
+    )
+    assert (given.image_size, given.channels) == (0, 0)
+    train_gan_seeds(given, [0, 1], out, resume=True, progress=False)
+    config = json.loads((out / "seed_1" / "config.json").read_text())
+    assert (config["steps"], config["image_size"], config["channels"]) == (4, 28, 1)
+    # A size that is given, not left to the data, must still match the saved one.
+    folder = RunConfig(dataset="folder:x", image_size=28, channels=1)
+    assert resumed_config(folder, {"image_size": 0, "channels": 0}, out) == folder
+    with pytest.raises(RunError, match="image_size: saved 28, given 32"):
+        resumed_config(folder, {"image_size": 32}, out)
 
 
 @pytest.mark.parametrize(

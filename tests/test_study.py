@@ -50,6 +50,12 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "r1" / "cells").iterdir()}
     run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
     assert mtimes == {p: p.stat().st_mtime_ns for p in (tmp_path / "r1" / "cells").iterdir()}
+    # A study stopped before a cell was written resumes its class (GAN, encoders and scores
+    # from their folders) and writes that cell byte for byte as before.
+    lost = tmp_path / "r1" / "cells" / "c0_s1_anogan.json"
+    lost.unlink()
+    run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
+    assert _cell_bytes(tmp_path / "r1") == a
     text = write_report(
         TINY, first, tmp_path / "r1", command="cmd", timings=total_hours(tmp_path / "r1")
     )

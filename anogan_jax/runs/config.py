@@ -338,13 +338,21 @@ def load_config(cls, path):
 # Settings that may change when a run is resumed: they change what is logged and kept, not
 # the maths. ``steps`` may change too (to continue longer).
 RESUMABLE = frozenset({"steps", "log_every", "checkpoint_every", "sample_every", "keep"})
+# Settings whose 0 means "as the data has it": a run saves the value its data resolved them to
+# (``gan.with_image_shape``), so a resume given 0 continues with the saved value.
+RESOLVED = frozenset({"image_size", "channels"})
 
 
 def resumed_config(saved, given: dict, where: Path):
     """The config a resumed run continues with: ``saved`` updated with the settings the user
     gave (``given``: name -> value). A given setting that differs from the saved value and is
-    not in ``RESUMABLE`` is refused, naming both values."""
-    changed = {k: (getattr(saved, k), v) for k, v in given.items() if getattr(saved, k) != v}
+    not in ``RESUMABLE`` is refused, naming both values; a given 0 for a setting in
+    ``RESOLVED`` matches the value the saved run resolved it to."""
+    changed = {
+        k: (getattr(saved, k), v)
+        for k, v in given.items()
+        if getattr(saved, k) != v and not (k in RESOLVED and v == 0)
+    }
     fixed = {k: ab for k, ab in changed.items() if k not in RESUMABLE}
     if fixed:
         shown = ", ".join(f"{k}: saved {a!r}, given {b!r}" for k, (a, b) in sorted(fixed.items()))
