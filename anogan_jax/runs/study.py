@@ -83,18 +83,27 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
         class_dir = runs / f"class_{cls}"
         config = dataclasses.replace(study.run, cls=cls)
         t0 = time.perf_counter()
+        bar.set_postfix_str(f"class {cls}: GANs")
         train_gan_seeds(
-            config, list(study.seeds), class_dir, resume=True, data_dir=data_dir, progress=False
+            config, list(study.seeds), class_dir, resume=True, data_dir=data_dir, progress=progress
         )
         train_seconds = (time.perf_counter() - t0) / len(study.seeds)
         seeds = list(study.seeds)
-        enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir) / len(seeds)
+        bar.set_postfix_str(f"class {cls}: encoders")
+        enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir, progress) / len(seeds)
         pending = {m.name for c, _, m in todo if c == cls}
         for method in [m for m in study.methods if m.name in pending]:
             t1 = time.perf_counter()
             out = class_dir / "scores" / method.name
+            bar.set_postfix_str(f"class {cls}: {method.name}")
             reports = score_seeds(
-                class_dir, out, method.score, seeds, resume=True, data_dir=data_dir, progress=False
+                class_dir,
+                out,
+                method.score,
+                seeds,
+                resume=True,
+                data_dir=data_dir,
+                progress=progress,
             )
             score_seconds = (time.perf_counter() - t1) / len(seeds)
             for seed, report in zip(seeds, reports, strict=True):
@@ -184,7 +193,9 @@ def ensemble_cells(study: Study, results, runs) -> None:
             write_json(target, cell)
 
 
-def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) -> float:
+def _ensure_encoders(
+    study: Study, class_dir: Path, seeds: list[int], data_dir, progress: bool
+) -> float:
     """Trains the seeds' encoders together (each seed alone when a crash left
     their checkpoints at different steps). Returns the seconds spent."""
     if not study.needs_encoder():
@@ -198,11 +209,11 @@ def _ensure_encoders(study: Study, class_dir: Path, seeds: list[int], data_dir) 
     latest = {latest_step(encoder_dir(r, mode) / "checkpoints") for r in runs}
     if len(latest) == 1:
         train_encoder_seeds(
-            class_dir, study.encoder, seeds, resume=True, data_dir=data_dir, progress=False
+            class_dir, study.encoder, seeds, resume=True, data_dir=data_dir, progress=progress
         )
     else:
         for r in runs:
-            train_encoder(r, study.encoder, resume=True, data_dir=data_dir, progress=False)
+            train_encoder(r, study.encoder, resume=True, data_dir=data_dir, progress=progress)
     return time.perf_counter() - t0
 
 
