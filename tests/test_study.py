@@ -56,6 +56,13 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     lost.unlink()
     run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
     assert _cell_bytes(tmp_path / "r1") == a
+    # The quiet frontier benchmark times each frontier method on one trained run.
+    from experiments.bench_frontier import measure
+
+    rows = measure(TINY, tmp_path / "runs1" / "class_0" / "seed_0", None, 2, 0.01)
+    assert [r["method"] for r in rows] == list(TINY.frontier)
+    assert [r["batch_size"] for r in rows] == [64, 32]
+    assert all(r["images_per_s"] > 0 and len(r["samples_s"]) == 2 for r in rows)
     text = write_report(
         TINY, first, tmp_path / "r1", command="cmd", timings=total_hours(tmp_path / "r1")
     )
@@ -148,3 +155,29 @@ def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only
     auroc["fanogan"][1] = (81.0, 1.0, 2)
     lines = _table(study, auroc, {m: dict(v) for m, v in auroc.items()})
     assert lines[-1] == "| **mean** | **85.0** | 85.0 | **82.3** | 82.3 | 80.0 |"
+
+
+def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
+    from anogan_jax.runs.study_report import frontier_points
+
+    def cell(method, seed, auroc):
+        scores = {"A": {"auroc": auroc}}
+        return {"method": method, "seed": seed, "class": 0, "column": "A", "scores": scores}
+
+    cells = [cell("fanogan", 0, 0.9), cell("fanogan", 1, 0.8), cell("anogan", 0, 0.7)]
+    for c in cells:
+        c.update(num_test=90, num_val=10)
+        timing = tmp_path / "timings" / f"c0_s{c['seed']}_{c['method']}.json"
+        timing.parent.mkdir(exist_ok=True)
+        timing.write_text(json.dumps({"score": 2.0}))
+    points = {p["method"]: p for p in frontier_points(TINY, cells, tmp_path)}
+    # From the cells' timings: (100 + 100) images over 4 s; 100 images over 2 s.
+    assert points["fanogan"]["images_per_s"] == 50.0 and points["anogan"]["images_per_s"] == 50.0
+    assert points["fanogan"]["auroc"] == pytest.approx(85.0)
+    rows = [
+        {"method": "fanogan", "images_per_s": 1234.5},
+        {"method": "anogan", "images_per_s": 9.5},
+    ]
+    (tmp_path / "frontier_speed.json").write_text(json.dumps({"rows": rows}))
+    points = {p["method"]: p for p in frontier_points(TINY, cells, tmp_path)}
+    assert points["fanogan"]["images_per_s"] == 1234.5 and points["anogan"]["images_per_s"] == 9.5
