@@ -145,6 +145,51 @@ def auroc(labels, scores) -> float:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
 
 
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x`` with ties given the mean of the ranks they span."""
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    # Start and end (exclusive) of each run of equal values, in sorted order.
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def auroc_covariance(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's estimate of the AUROCs of K scorings of the SAME images and their covariance
+    (DeLong, DeLong & Clarke-Pearson 1988, computed with midranks as in Sun & Xu 2014): the
+    sampling error from which images were scored, for one score vector or several correlated
+    ones (for example S seeds' scores of one test subsample).
+
+    Args:
+      labels: (N,) 1 = anomaly, 0 = normal; at least two of each.
+      scores: (K, N) or (N,) finite anomaly scores.
+
+    Returns:
+      (aurocs (K,), covariance (K, K)); the variance of any weighted mean ``w @ aurocs`` is
+      ``w @ covariance @ w``.
+    """
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    for row in scores:
+        labels, _ = _check_inputs(labels, row)
+    pos, neg = scores[:, labels == 1], scores[:, labels == 0]
+    m, n = pos.shape[1], neg.shape[1]
+    if m < 2 or n < 2:
+        raise ValueError(f"DeLong's variance needs two anomalies and two normals, got {m} and {n}")
+    # Per anomaly: the share of normals it outranks (ties half); per normal: the share of
+    # anomalies that outrank it.
+    v_pos, v_neg = np.empty((len(scores), m)), np.empty((len(scores), n))
+    for k in range(len(scores)):
+        both = _midranks(np.concatenate([pos[k], neg[k]]))
+        v_pos[k] = (both[:m] - _midranks(pos[k])) / n
+        v_neg[k] = 1.0 - (both[m:] - _midranks(neg[k])) / m
+    aurocs = v_pos.mean(axis=1)
+    cov = np.atleast_2d(np.cov(v_pos)) / m + np.atleast_2d(np.cov(v_neg)) / n
+    return aurocs, cov
+
+
 def pr_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision-recall curve, in sklearn's ``precision_recall_curve`` layout.
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import ensemble_cells, load_cells, run_study
+from anogan_jax.runs.study import from_score_folders, load_cells, run_study
 from anogan_jax.runs.study_report import total_hours, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     p.add_argument(
         "--report-only",
         action="store_true",
-        help="aggregate finished cells only (and add seed ensembles from the score folders)",
+        help="aggregate finished cells only (and add seed ensembles and subsample errors from "
+        "the score folders)",
     )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
         results = Path(args.results or ROOT / "experiments" / "results" / study.name)
         runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
         if args.report_only:
-            ensemble_cells(study, results, runs)
+            from_score_folders(study, results, runs)
             cells = load_cells(results)
         else:
             cells = run_study(study, results, runs, data_dir=args.data_dir, progress=not args.quiet)

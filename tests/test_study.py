@@ -68,6 +68,10 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     )
     assert "| 0 |" in text and "paper" in text and "**mean**" in text
     assert "fanogan_ens AUROC" in text and "## Quality against cost" in text
+    # anogan scores a subsample of 40 test images: its mean carries that sampling error.
+    sub = json.loads((tmp_path / "r1" / "subsample_se.json").read_text())
+    assert set(sub) == {"anogan"} and set(sub["anogan"]) == {"0"} and sub["anogan"]["0"] > 0
+    assert f"(subsample ± {sub['anogan']['0']:.1f})" in text
     assert (tmp_path / "r1" / "frontier.png").exists()
     assert (tmp_path / "r1" / "auroc_by_class.png").exists()
     assert (tmp_path / "r1" / "roc_seed0.png").exists()
@@ -181,3 +185,35 @@ def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
     (tmp_path / "frontier_speed.json").write_text(json.dumps({"rows": rows}))
     points = {p["method"]: p for p in frontier_points(TINY, cells, tmp_path)}
     assert points["fanogan"]["images_per_s"] == 1234.5 and points["anogan"]["images_per_s"] == 9.5
+
+
+def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
+    """Per class: DeLong's SE of the mean of the seeds' AUROCs on their shared subsample; two
+    identical seeds have exactly the one-scorer SE. Over classes: independent errors."""
+    from anogan_jax.runs.study import subsample_errors
+    from anogan_jax.runs.study_report import subsample_mean_errors
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 30 + [1] * 10)
+    study = dataclasses.replace(TINY, classes=(0, 1), seeds=(0, 1))
+    runs = tmp_path / "runs"
+    scores = {}
+    for cls in (0, 1):
+        base = rng.normal(size=40) + labels
+        for seed in (0, 1):
+            scores[cls, seed] = base if cls == 0 else base + rng.normal(size=40)
+            path = runs / f"class_{cls}" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv"
+            _write_scores(path, np.arange(40), labels, scores[cls, seed], rng.normal(size=5))
+    got = subsample_errors(study, tmp_path / "res", runs)
+    assert set(got) == {"anogan"}  # fanogan scores the full test set: no subsample error
+    _, var = metrics.auroc_covariance(labels, scores[0, 0])
+    assert got["anogan"]["0"] == pytest.approx(100 * np.sqrt(var[0, 0]), rel=1e-12)
+    _, cov = metrics.auroc_covariance(labels, np.stack([scores[1, 0], scores[1, 1]]))
+    assert got["anogan"]["1"] == pytest.approx(100 * np.sqrt(cov.sum() / 4), rel=1e-12)
+    saved = json.loads((tmp_path / "res" / "subsample_se.json").read_text())
+    assert saved == got
+    (tmp_path / "res" / "subsample_se.json").write_text(json.dumps({"anogan": {"0": 3, "1": 4}}))
+    both = {"anogan": {0: (90, 1, 2), 1: (80, 1, 2)}}
+    assert subsample_mean_errors(tmp_path / "res", both) == {"anogan": 2.5}
+    assert subsample_mean_errors(tmp_path / "res", {"anogan": {0: (90, 1, 2)}}) == {"anogan": 3}
+    assert subsample_mean_errors(tmp_path / "res", {"anogan": {2: (9, 1, 2)}}) == {}

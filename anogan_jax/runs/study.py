@@ -132,7 +132,7 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
                 write_json(cell_path(results, cls, seed, method.name), cell)
                 bar.update(1)
     bar.close()
-    ensemble_cells(study, results, runs)
+    from_score_folders(study, results, runs)
     return load_cells(results)
 
 
@@ -191,6 +191,50 @@ def ensemble_cells(study: Study, results, runs) -> None:
                 "curve": _curve(labels[finite], score[finite]),
             }
             write_json(target, cell)
+
+
+SUBSAMPLE_SE = "subsample_se.json"
+
+
+def subsample_errors(study: Study, results, runs) -> dict:
+    """For each method that scores a stratified subsample of the test set (``limit`` > 0):
+    class -> the standard error (AUROC %) of its seed-mean AUROC that comes from WHICH test
+    images were scored, by DeLong's covariance of the S seeds' AUROCs on that one subsample
+    (``metrics.auroc_covariance``; the seeds share the subsample, so their errors correlate).
+    Needs each seed's ``scores.csv`` under ``runs``; classes without them are left out.
+    Written to ``<results>/subsample_se.json`` and returned."""
+    results, runs = Path(results), Path(runs)
+    out: dict = {}
+    for method in study.methods:
+        if not method.score.limit:
+            continue
+        for cls in study.classes:
+            folders = [
+                seed_dir(runs / f"class_{cls}" / "scores" / method.name, s) / "scores.csv"
+                for s in study.seeds
+            ]
+            if not all(f.exists() for f in folders):
+                continue
+            parts = [_seed_scores(f, method.column) for f in folders]
+            labels, index = parts[0][1], parts[0][0]
+            if any(not np.array_equal(p[0], index) for p in parts):
+                raise RunError(f"the seeds of class {cls} scored different images for {method}")
+            scores = np.stack([p[2] for p in parts])
+            finite = np.all(np.isfinite(scores), axis=0)
+            _, cov = metrics.auroc_covariance(labels[finite], scores[:, finite])
+            weights = np.full(len(parts), 1.0 / len(parts))
+            se = 100.0 * float(np.sqrt(max(weights @ cov @ weights, 0.0)))
+            out.setdefault(method.name, {})[str(cls)] = se
+    if out:
+        write_json(results / SUBSAMPLE_SE, out)
+    return out
+
+
+def from_score_folders(study: Study, results, runs) -> None:
+    """What a study derives from its score folders rather than its cells: the seed ensembles
+    (``ensemble_cells``) and the subsample errors (``subsample_errors``)."""
+    ensemble_cells(study, results, runs)
+    subsample_errors(study, results, runs)
 
 
 def _ensure_encoders(

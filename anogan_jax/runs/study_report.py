@@ -113,7 +113,26 @@ def seed_standard_errors(cells: list[dict], classes) -> dict:
     return out
 
 
-def _table(study, auroc: dict, auprc: dict, se: dict | None = None) -> list[str]:
+def subsample_mean_errors(results, auroc: dict) -> dict:
+    """{method: standard error (%) of its class-mean AUROC from the test subsample}: from
+    ``<results>/subsample_se.json`` (per class, ``study.subsample_errors``), combined over the
+    classes the method has finished as independent errors (the classes' subsamples are drawn
+    apart): sqrt(sum of squares) / number of classes. Methods missing a class are left out."""
+    path = Path(results) / "subsample_se.json"
+    if not path.exists():
+        return {}
+    per = json.loads(path.read_text())
+    out = {}
+    for method, by_class in per.items():
+        done = [str(c) for c in auroc.get(method, {})]
+        if done and all(c in by_class for c in done):
+            out[method] = float(np.sqrt(sum(by_class[c] ** 2 for c in done)) / len(done))
+    return out
+
+
+def _table(
+    study, auroc: dict, auprc: dict, se: dict | None = None, sub: dict | None = None
+) -> list[str]:
     order = [m.name for m in study.methods] + [f"{e}_ens" for e in study.ensembles]
     methods = [m for m in order if m in auroc] + [m for m in auroc if m not in order]
     head = "| class | " + " | ".join(f"{m} AUROC | {m} AUPRC" for m in methods)
@@ -139,6 +158,7 @@ def _table(study, auroc: dict, auprc: dict, se: dict | None = None) -> list[str]
         per_class_a = [auroc[m][c][0] for c in study.classes if c in auroc[m]]
         per_class_p = [auprc[m][c][0] for c in study.classes if c in auprc[m]]
         shown = f" ± {se[m]:.1f}" if se and m in se else ""
+        shown += f" (subsample ± {sub[m]:.1f})" if sub and m in sub else ""
         mean += f" **{np.mean(per_class_a):.1f}**{shown} | {np.mean(per_class_p):.1f} |"
     for r in refs:
         vals = [study.published[r][c] for c in done if c in study.published[r]]
@@ -302,12 +322,20 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         "`<m>_ens` is the seed ensemble of `<m>`: per test image, the mean over the seeds of "
         "each seed's score standardised by its mean and std on that seed's normal "
         "validation images; one value per class, so no ± column. On the mean row, ± is the "
-        "standard error over the seeds of the class-mean AUROC (a search method scores the same "
-        "stratified subsample of the test set for every seed, so the error of that subsample is "
-        "not in it).",
+        "standard error over the seeds of the class-mean AUROC; a method that scores a "
+        "stratified subsample of the test set (the same images for every seed) also shows "
+        '"subsample ±", the standard error that comes from which images were drawn (DeLong\'s '
+        "covariance of the seeds' AUROCs on each class's subsample, combined over the classes; "
+        "`subsample_se.json`).",
         *_unscored(cells),
         "",
-        *_table(study, auroc, auprc, seed_standard_errors(cells, study.classes)),
+        *_table(
+            study,
+            auroc,
+            auprc,
+            seed_standard_errors(cells, study.classes),
+            subsample_mean_errors(results, auroc),
+        ),
         "",
         "![AUROC by class](auroc_by_class.png)",
         "",
