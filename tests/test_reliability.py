@@ -93,6 +93,20 @@ def test_overwrite_validates_first_and_keeps_what_it_did_not_write(run, capsys):
     assert json.loads((run / "config.json").read_text())["steps"] == 4
 
 
+def test_overwrite_or_resume_refused_for_devices_or_fid_changes_nothing(run, tmp_path, capsys):
+    """The device count and the FID classifier are checked before the folder is cleared or
+    its config rewritten (both used to come after: a refused --overwrite deleted the run)."""
+    before = _bytes(run)
+    argv = ["train", *TINY, "--steps", "4", "--out", str(run)]
+    _refused([*argv, "--overwrite", "--devices", "64"], capsys, "--devices 64")
+    _refused([*argv, "--resume", "--keep", "1", "--devices", "64"], capsys, "--devices 64")
+    nowhere = str(tmp_path / "no_classifiers")
+    fid = ["--fid-every", "2", "--classifier-dir", nowhere]
+    _refused([*argv, "--overwrite", *fid], capsys, "classifier")
+    _refused([*argv, "--resume", *fid], capsys, "classifier")
+    assert _bytes(run) == before
+
+
 def test_keep_zero_is_refused(tmp_path, capsys):
     _refused(["train", *TINY, "--keep", "0", "--out", str(tmp_path / "k")], capsys, "keep must")
 

@@ -113,7 +113,7 @@ class RunConfig(_Saved):
     sample_every: int = 500
     log_every: int = 50
     # Image side and channels: 0 = the dataset's own (28 x 28 x 1 for the built-in datasets;
-    # folders: side 64, channels as stored). ``open_run`` writes the resolved values.
+    # folders: side 64, channels as stored). ``GanRun.open`` writes the resolved values.
     image_size: int = 0
     channels: int = 0
     width: int = 0  # channel base of dcgan / resnet64; 0: the arch's own (64)
@@ -186,7 +186,7 @@ class RunConfig(_Saved):
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        """(H, W, C) of the run's images; a folder run's is resolved by ``open_run``."""
+        """(H, W, C) of the run's images; a folder run's is resolved by ``gan.with_image_shape``."""
         if self.image_size and self.channels:
             return (self.image_size, self.image_size, self.channels)
         if not is_folder(self.dataset):

@@ -182,9 +182,10 @@ class GanRun:
         return self
 
 
-def open_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir):
-    """Checks the output folder and the config (against the saved one when resuming) and
-    opens the run. Returns (GanRun, models, (g_tx, d_tx, n_critic))."""
+def prepare_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir):
+    """Checks the output folder and the config (against the saved one when resuming), loads
+    the data and builds the run WITHOUT writing anything (``GanRun.open`` writes). Returns
+    (GanRun, models, (g_tx, d_tx, n_critic))."""
     check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
     config = continue_config(config, out / "config.json", resume=resume)
     data = load_data(config, data_dir)
@@ -192,7 +193,7 @@ def open_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, dat
     models = build_models(config)
     optimizers = build_optimizers(config)
     run = GanRun(config, out, models, optimizers, data=data, overwrite=overwrite)
-    return run.open(), models, optimizers
+    return run, models, optimizers
 
 
 def train_gan(
@@ -220,18 +221,24 @@ def train_gan(
     if fid_every and is_folder(config.dataset):
         raise RunError(NO_LABELS.format(dataset=config.dataset))
     with folder_lock(out):
-        run, models, (g_tx, d_tx, n_critic) = open_run(
+        run, models, (g_tx, d_tx, n_critic) = prepare_run(
             config, out, resume=resume, overwrite=overwrite, data_dir=data_dir
         )
-        config, state, batch_fn, mesh = run.config, run.state, run.sampler, None
+        config, batch_fn, mesh, monitor = run.config, run.sampler, None, None
+        # Every check that can refuse runs before ``open`` writes (or, with --overwrite,
+        # clears) the folder: a refused command changes nothing.
         if devices != 1:
             mesh = make_mesh(devices)
             check_divisible(config.batch_size, mesh)
+        if fid_every:
+            monitor = make_fid_monitor(config, models, run.data, classifier_root=classifier_root)
+        state = run.open().state
+        if mesh is not None:
             state = put_replicated(state, mesh)
             batch_fn = lambda step: put_batch(run.sampler(step), mesh, 1)  # noqa: E731
         step_fn = build_step(config, models, g_tx, d_tx, n_critic, mesh=mesh)
-        if fid_every:
-            run.log.watch_fid(run.data, fid_every, classifier_root)
+        if monitor is not None:
+            run.log.watch_fid(fid_every, monitor)
         try:
             state = fit(
                 state,
@@ -270,11 +277,9 @@ class RunLog:
     def on_log(self, step, metrics, rate):
         self.metrics.append({"step": step, "steps_per_s": rate, **metrics})
 
-    def watch_fid(self, data, every: int, classifier_root) -> None:
-        self.fid_every = every
-        self.monitor = make_fid_monitor(
-            self.config, self.models, data, classifier_root=classifier_root
-        )
+    def watch_fid(self, every: int, monitor) -> None:
+        """Logs ``monitor(state)`` (``fid.make_fid_monitor``) every ``every`` steps."""
+        self.fid_every, self.monitor = every, monitor
         self.best = Checkpointer(self.out / "checkpoints_best", keep=1, every=1)
         self.fid = MetricsLog(self.out / "fid.jsonl", self.start)
 
