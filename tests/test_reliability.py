@@ -75,8 +75,35 @@ def test_overwrite_refuses_the_current_folder_and_home(tmp_path, capsys, monkeyp
 def test_score_overwrite_refuses_to_delete_the_run_it_scores(run, capsys):
     before = _bytes(run)
     argv = ["score", "--run", str(run), "--out", str(run), *SCORE, "--quiet", "--overwrite"]
-    _refused(argv, capsys, "would delete")
+    _refused(argv, capsys, "--overwrite of")
+    _refused(argv, capsys, "would mix them with (or delete)")
     assert _bytes(run) == before
+
+
+def test_score_never_writes_into_or_clears_the_runs_it_reads(tmp_path, capsys):
+    """``score --seeds --out <the runs' root>`` used to be accepted (score files went into the
+    GAN folders) and a later ``score --overwrite`` there removed every ``seed_*`` folder,
+    GAN checkpoints included."""
+    exp = tmp_path / "exp"
+    assert cli.main(["train", *TINY, "--steps", "2", "--seeds", "0,1", "--out", str(exp)]) == 0
+    before = _bytes(exp)
+    score = ["score", *SCORE, "--quiet", "--seeds", "0,1", "--run", str(exp)]
+    _refused([*score, "--out", str(exp)], capsys, "which this command reads")
+    _refused([*score, "--out", str(exp), "--overwrite"], capsys, "which this command reads")
+    one = ["score", *SCORE, "--quiet", "--run", str(exp / "seed_0")]
+    _refused([*one, "--out", str(exp / "seed_0")], capsys, "choose an output folder outside it")
+    assert _bytes(exp) == before
+    # --overwrite of a multi-seed score folder clears its seeds' score folders and nothing else.
+    out = tmp_path / "scores"
+    assert cli.main([*score, "--out", str(out)]) == 0
+    (out / "seed_0" / "notes.txt").write_text("mine")
+    (out / "seed_7").mkdir()
+    (out / "seed_7" / "config.json").write_text("{}")  # not a score folder: left alone
+    assert cli.main([*score, "--out", str(out), "--overwrite"]) == 0
+    assert (out / "seed_0" / "notes.txt").read_text() == "mine"
+    assert (out / "seed_7" / "config.json").read_text() == "{}"
+    assert (out / "seed_1" / "scores.csv").exists() and (out / "seed_0" / "scores.csv").exists()
+    assert _bytes(exp) == before
 
 
 def test_overwrite_validates_first_and_keeps_what_it_did_not_write(run, capsys):

@@ -90,11 +90,20 @@ def _forbidden(out: Path) -> str | None:
 def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()) -> None:
     """Refuses, before anything is written, an output folder that already holds results
     (``marker``) unless resuming or overwriting; ``--overwrite`` of a folder that is not the
-    tool's own (no ``marker``, not empty), of /, home or the current folder, or of a folder
-    that is or holds one of ``protect`` (the run being scored, say)."""
+    tool's own (no ``marker``, not empty), of /, home or the current folder; and, with or
+    without ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the
+    command reads: their folders are not the command's to write into or clear)."""
     if resume and overwrite:
         raise RunError("--resume and --overwrite exclude each other; choose one")
     out = Path(out)
+    for p in protect:
+        p = Path(p).resolve()
+        if p == out.resolve() or out.resolve() in p.parents:
+            action = "--overwrite of" if overwrite else "writing results into"
+            raise RunError(
+                f"{action} {out} would mix them with (or delete) {p}, which this command "
+                f"reads; choose an output folder outside it, such as {p / 'scores'}"
+            )
     if (out / marker).exists() and not (resume or overwrite):
         raise RunError(
             f"{out} already holds results ({marker}); pass --resume to continue them or "
@@ -105,13 +114,6 @@ def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, prote
     where = _forbidden(out)
     if where:
         raise RunError(f"--overwrite refuses {out}: it is {where}; choose a dedicated folder")
-    for p in protect:
-        p = Path(p).resolve()
-        if p == out.resolve() or out.resolve() in p.parents:
-            raise RunError(
-                f"--overwrite of {out} would delete {p}, which this command reads; choose "
-                "an output folder outside it"
-            )
     others = [c.name for c in out.iterdir() if c.name != ".lock"] if out.is_dir() else []
     if others and not (out / marker).exists():
         raise RunError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,7 @@ from anogan_jax.latent_search import pad_batch
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
-from anogan_jax.runs.folders import check_output, folder_lock, start_folder
+from anogan_jax.runs.folders import check_output, clear_owned, folder_lock, start_folder
 from anogan_jax.runs.gan import load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for, vmap_method
 from anogan_jax.runs.seeds import seed_dir
@@ -49,8 +50,10 @@ OWNED = (
     "pr.png",
     "histograms.png",
     "extremes.png",
-    "seed_*",
 )
+# ``score --seeds`` also writes one ordinary score folder per seed; --overwrite clears those
+# (``_start``) only where they hold a score_config.json, and never a folder of anything else.
+SEED_FOLDERS = "seed_*"
 
 
 def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -158,6 +161,12 @@ def _check_saved(out: Path, name: str, now: dict, resume: bool) -> None:
 
 
 def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
+    if overwrite:
+        for sub in sorted(Path(out).glob(SEED_FOLDERS)):
+            if sub.is_dir() and (sub / "score_config.json").exists():
+                clear_owned(sub, OWNED)
+                if not any(c.name != ".lock" for c in sub.iterdir()):
+                    shutil.rmtree(sub)
     records = {"score_config.json": saved, "scored.json": scored}
     start_folder(out, OWNED, overwrite=overwrite, records=records)
 
