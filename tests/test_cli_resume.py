@@ -94,6 +94,31 @@ def test_study_style_resume_with_a_whole_config_keeps_the_resolved_image_shape(s
         resumed_config(folder, {"image_size": 32}, out)
 
 
+def test_multi_seed_resume_at_different_steps_is_refused_before_writing(
+    seeds_run, tmp_path, capsys
+):
+    """Seeds whose checkpoints stand at different steps (seed 2 untrained) are refused before
+    any seed folder is opened: no saved config rewritten, no seed_2 folder begun."""
+    import shutil
+
+    out = tmp_path / "m"
+    shutil.copytree(seeds_run, out)
+    before = _snapshot(out)
+    argv = ["train", "--steps", "4", "--seeds", "0,1,2", "--quiet", "--out", str(out), "--resume"]
+    assert cli.main(argv) == 2
+    assert "different steps [0, 2]" in capsys.readouterr().err
+    assert _snapshot(out) == before and not (out / "seed_2" / "config.json").exists()
+    enc = ["train-encoder", "--run", str(out), "--batch-size", "16", "--quiet"]
+    assert cli.main([*enc, "--seeds", "0,1", "--steps", "2", "--checkpoint-every", "1"]) == 0
+    one = ["train-encoder", "--run", str(out / "seed_0"), "--resume", "--steps", "3", "--quiet"]
+    assert cli.main(one) == 0
+    before = _snapshot(out)
+    argv = [*enc, "--seeds", "0,1", "--resume", "--steps", "6", "--keep", "1"]
+    assert cli.main(argv) == 2
+    assert "different steps [2, 3]" in capsys.readouterr().err
+    assert _snapshot(out) == before
+
+
 @pytest.mark.parametrize(
     "extra, named",
     [

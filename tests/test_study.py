@@ -56,6 +56,15 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     lost.unlink()
     run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
     assert _cell_bytes(tmp_path / "r1") == a
+    # A crash between the seeds' checkpoint saves leaves them at different steps (here seed 1
+    # has none): the study trains each seed alone instead of refusing on every rerun.
+    import shutil
+
+    ckpt = tmp_path / "runs1" / "class_0" / "seed_1" / "checkpoints" / "3"
+    shutil.rmtree(ckpt)
+    lost.unlink()
+    run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
+    assert ckpt.is_dir() and _cell_bytes(tmp_path / "r1") == a
     # The quiet frontier benchmark times each frontier method on one trained run.
     from experiments.bench_frontier import measure
 

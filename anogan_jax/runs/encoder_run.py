@@ -28,7 +28,13 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import load_data, load_gan
-from anogan_jax.runs.seeds import check_same_step, fit_seeds, seed_dir, seed_mode
+from anogan_jax.runs.seeds import (
+    check_same_step,
+    check_saved_steps,
+    fit_seeds,
+    seed_dir,
+    seed_mode,
+)
 from anogan_jax.state import d_variables, g_variables, init_encoder_state
 
 # What `train-encoder` writes into its folder; --overwrite removes these and nothing else.
@@ -199,10 +205,11 @@ def train_encoder_seeds(
             for d in runs_dirs
         ]
         _check_same(runs)
+        hint = "`train-encoder --run <root>/seed_S --resume`"
+        ckpts = [encoder_dir(d, config.mode) / "checkpoints" for d in runs_dirs]
+        check_saved_steps(ckpts, overwrite=overwrite, resume_hint=hint)
         runs = [r.open() for r in runs]
-        check_same_step(
-            [int(r.state.step) for r in runs], "`train-encoder --run <root>/seed_S --resume`"
-        )
+        check_same_step([int(r.state.step) for r in runs], hint)
         first = runs[0]
         try:
             states = fit_seeds(

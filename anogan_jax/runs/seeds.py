@@ -17,6 +17,7 @@ import numpy as np
 
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
+from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunConfig, RunError
 from anogan_jax.runs.folders import check_output, continue_config, folder_locks
 from anogan_jax.runs.gan import (
@@ -65,6 +66,14 @@ def check_same_step(steps: list[int], resume_hint: str) -> None:
             f"the seeds' checkpoints are at different steps {sorted(set(steps))}; resume each "
             f"seed alone ({resume_hint}) to the same step"
         )
+
+
+def check_saved_steps(ckpt_dirs, *, overwrite: bool, resume_hint: str) -> None:
+    """``check_same_step`` on the seeds' latest saved checkpoints (none: step 0), for use
+    BEFORE any seed folder is opened, so that the refusal writes nothing. Overwriting starts
+    every seed at 0."""
+    if not overwrite:
+        check_same_step([latest_step(Path(d)) or 0 for d in ckpt_dirs], resume_hint)
 
 
 def seed_mode(arch: str) -> str:
@@ -206,10 +215,10 @@ def train_gan_seeds(
             GanRun(c, d, models, optimizers, data=x, overwrite=overwrite)
             for c, d, x in zip(configs, dirs, datas, strict=True)
         ]  # every seed checked before any is written
+        hint = "`train --seed S --out <out>/seed_S --resume`"
+        check_saved_steps([d / "checkpoints" for d in dirs], overwrite=overwrite, resume_hint=hint)
         runs = [r.open() for r in runs]
-        check_same_step(
-            [int(r.state.step) for r in runs], "`train --seed S --out <out>/seed_S --resume`"
-        )
+        check_same_step([int(r.state.step) for r in runs], hint)
         try:
             states = fit_seeds(
                 build_step(config, models, g_tx, d_tx, n_critic, jit=False),

@@ -23,6 +23,7 @@ from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
+from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
 
@@ -82,13 +83,9 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
     for cls in sorted({c for c, _, _ in todo}):
         class_dir = runs / f"class_{cls}"
         config = dataclasses.replace(study.run, cls=cls)
-        t0 = time.perf_counter()
-        bar.set_postfix_str(f"class {cls}: GANs")
-        train_gan_seeds(
-            config, list(study.seeds), class_dir, resume=True, data_dir=data_dir, progress=progress
-        )
-        train_seconds = (time.perf_counter() - t0) / len(study.seeds)
         seeds = list(study.seeds)
+        bar.set_postfix_str(f"class {cls}: GANs")
+        train_seconds = _ensure_gans(config, class_dir, seeds, data_dir, progress) / len(seeds)
         bar.set_postfix_str(f"class {cls}: encoders")
         enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir, progress) / len(seeds)
         pending = {m.name for c, _, m in todo if c == cls}
@@ -235,6 +232,27 @@ def from_score_folders(study: Study, results, runs) -> None:
     (``ensemble_cells``) and the subsample errors (``subsample_errors``)."""
     ensemble_cells(study, results, runs)
     subsample_errors(study, results, runs)
+
+
+def _ensure_gans(config: RunConfig, class_dir: Path, seeds: list[int], data_dir, progress) -> float:
+    """Trains (or resumes) the seeds' GANs together; each seed alone when a crash between the
+    seeds' saves left their checkpoints at different steps (then each seed equals its run
+    alone: bit for bit where seeds loop, up to float rounding where they are vmapped).
+    Returns the seconds spent."""
+    t0 = time.perf_counter()
+    latest = {latest_step(seed_dir(class_dir, s) / "checkpoints") for s in seeds}
+    if len(latest) == 1:
+        train_gan_seeds(config, seeds, class_dir, resume=True, data_dir=data_dir, progress=progress)
+    else:
+        for s in seeds:
+            train_gan(
+                dataclasses.replace(config, seed=s),
+                seed_dir(class_dir, s),
+                resume=True,
+                data_dir=data_dir,
+                progress=progress,
+            )
+    return time.perf_counter() - t0
 
 
 def _ensure_encoders(
