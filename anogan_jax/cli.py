@@ -200,13 +200,20 @@ def _multi_refused(args) -> dict:
     }
 
 
+def _saved_seed(root, seeds: list[int], name: str) -> int:
+    """The first of ``seeds`` whose folder under ``root`` holds ``name`` (a resume takes its
+    settings from there: a seed not yet started has none), else the first seed."""
+    return next((s for s in seeds if (seed_dir(root, s) / name).exists()), seeds[0])
+
+
 def _run_train(args) -> int:
     seeds = _seeds(args, _multi_refused(args))
     given = _given(RunConfig, args)
     saved = Path(args.out) / "config.json"
     if seeds is not None:
-        saved = seed_dir(args.out, seeds[0]) / "config.json"
-        given["seed"] = seeds[0]
+        first = _saved_seed(args.out, seeds, "config.json")
+        saved = seed_dir(args.out, first) / "config.json"
+        given["seed"] = first
     config = settings_for(RunConfig, saved, given, resume=args.resume)
     if seeds is not None:
         train_gan_seeds(config, seeds, args.out, **_io(args))
@@ -261,7 +268,10 @@ def _add_score(sub) -> None:
 
 def _run_score(args) -> int:
     seeds = _seeds(args, _multi_refused(args))
-    out = Path(args.out) if seeds is None else seed_dir(args.out, seeds[0])
+    if seeds is None:
+        out = Path(args.out)
+    else:
+        out = seed_dir(args.out, _saved_seed(args.out, seeds, "score_config.json"))
     given = _given(ScoreConfig, args)
     config = settings_for(ScoreConfig, out / "score_config.json", given, resume=args.resume)
     if seeds is not None:
@@ -395,7 +405,10 @@ def _run_train_encoder(args) -> int:
     seeds = _seeds(args, {})
     given = _given(EncoderConfig, args)
     mode = given.get("mode", EncoderConfig.mode)
-    run = seed_dir(args.run, seeds[0]) if seeds is not None else Path(args.run)
+    run = Path(args.run)
+    if seeds is not None:
+        saved_name = f"{encoder_dir(Path(), mode)}/encoder_config.json"
+        run = seed_dir(args.run, _saved_seed(args.run, seeds, saved_name))
     saved = encoder_dir(run, mode) / "encoder_config.json"
     config = settings_for(EncoderConfig, saved, given, resume=args.resume)
     if seeds is not None:

@@ -104,9 +104,10 @@ def test_multi_seed_resume_at_different_steps_is_refused_before_writing(
     out = tmp_path / "m"
     shutil.copytree(seeds_run, out)
     before = _snapshot(out)
-    argv = ["train", "--steps", "4", "--seeds", "0,1,2", "--quiet", "--out", str(out), "--resume"]
-    assert cli.main(argv) == 2
-    assert "different steps [0, 2]" in capsys.readouterr().err
+    argv = ["train", "--steps", "4", "--quiet", "--out", str(out), "--resume", "--seeds"]
+    for order in ("0,1,2", "2,0,1"):  # settings come from a seed that has them, not seed 2
+        assert cli.main([*argv, order]) == 2
+        assert "different steps [0, 2]" in capsys.readouterr().err
     assert _snapshot(out) == before and not (out / "seed_2" / "config.json").exists()
     enc = ["train-encoder", "--run", str(out), "--batch-size", "16", "--quiet"]
     assert cli.main([*enc, "--seeds", "0,1", "--steps", "2", "--checkpoint-every", "1"]) == 0
@@ -117,6 +118,15 @@ def test_multi_seed_resume_at_different_steps_is_refused_before_writing(
     assert cli.main(argv) == 2
     assert "different steps [2, 3]" in capsys.readouterr().err
     assert _snapshot(out) == before
+
+
+@pytest.mark.parametrize("seeds", ["0,-1", "4294967295,4294967296", "-3"])
+def test_every_seed_of_seeds_is_range_checked(tmp_path, seeds, refused):
+    out = tmp_path / "n"
+    refused(
+        ["train", *TINY, "--steps", "2", "--out", str(out), f"--seeds={seeds}"], "0..4294967295"
+    )
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import numpy as np
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
-from anogan_jax.runs.config import RunConfig, RunError
+from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError
 from anogan_jax.runs.folders import check_output, continue_config, folder_locks
 from anogan_jax.runs.gan import (
     NONFINITE_HINT,
@@ -57,6 +57,9 @@ def parse_seeds(text: str) -> list[int]:
         raise RunError(f"--seeds {text!r}: give comma-separated integers, e.g. 0,1,2") from None
     if not seeds or len(set(seeds)) != len(seeds):
         raise RunError(f"--seeds {text!r}: give distinct integers, e.g. 0,1,2")
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise RunError(f"--seeds {text!r}: seeds must be in 0..{MAX_SEED} (2**32 - 1), got {bad}")
     return seeds
 
 
