@@ -192,3 +192,13 @@ def test_score_and_encoder_seeds_go_with_multi_seed_runs(seeds_run, tmp_path):
     assert cli.main([*score, "--out", str(tmp_path / "s")]) == 0
     saved = json.loads((tmp_path / "s" / "seed_0" / "score_config.json").read_text())
     assert saved["seed"] == 3
+
+
+def test_a_resume_compares_numbers_as_numbers():
+    """--kappa is text ("calibrated" or a number): "1" is the saved "1.0", "0.5" is not."""
+    from anogan_jax.runs.config import ScoreConfig, resumed_config
+
+    saved = ScoreConfig(method="fanogan")
+    assert resumed_config(saved, {"kappa": "1", "method": "fanogan"}, Path("s")) == saved
+    with pytest.raises(RunError, match="kappa: saved '1.0', given '0.5'"):
+        resumed_config(saved, {"kappa": "0.5"}, Path("s"))

@@ -8,6 +8,7 @@ file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from pathlib import Path
@@ -242,6 +243,13 @@ class ScoreConfig(_Saved):
     # with the same micro_batch (batches are padded to a multiple of it).
     micro_batch: int = 16
 
+    def __post_init__(self):
+        # One spelling per number ("1", "1.0", "1e0" -> "1.0"), so that a resume given
+        # --kappa 1 matches the saved "1.0"; anything else is left for ``validate`` to name.
+        with contextlib.suppress(TypeError, ValueError):
+            if self.kappa != "calibrated":
+                object.__setattr__(self, "kappa", repr(float(self.kappa)))
+
     def validate(self) -> ScoreConfig:
         _choice("method", self.method, SCORE_METHODS)
         _choice("schedule", self.schedule, SCHEDULES)
@@ -348,10 +356,12 @@ def resumed_config(saved, given: dict, where: Path):
     gave (``given``: name -> value). A given setting that differs from the saved value and is
     not in ``RESUMABLE`` is refused, naming both values; a given 0 for a setting in
     ``RESOLVED`` matches the value the saved run resolved it to."""
+    # Compared as the dataclass spells them (its __post_init__ normalises, e.g. kappa "1").
+    spelled = dataclasses.replace(saved, **given)
     changed = {
         k: (getattr(saved, k), v)
         for k, v in given.items()
-        if getattr(saved, k) != v and not (k in RESOLVED and v == 0)
+        if getattr(saved, k) != getattr(spelled, k) and not (k in RESOLVED and v == 0)
     }
     fixed = {k: ab for k, ab in changed.items() if k not in RESUMABLE}
     if fixed:
