@@ -134,6 +134,16 @@ def test_overwrite_or_resume_refused_for_devices_or_fid_changes_nothing(run, tmp
     assert _bytes(run) == before
 
 
+def test_a_mistyped_run_is_named_and_nothing_is_created(tmp_path, capsys):
+    typo = tmp_path / "typo"
+    enc = ["train-encoder", "--run", str(typo), "--steps", "2", "--quiet"]
+    _refused(enc, capsys, f"run folder {typo} does not exist")
+    _refused([*enc, "--seeds", "0,1"], capsys, f"run folder {typo / 'seed_0'} does not exist")
+    out = tmp_path / "scores"
+    _refused(["score", "--run", str(typo), "--out", str(out), *SCORE], capsys, "does not exist")
+    assert not typo.exists() and not out.exists()
+
+
 def test_keep_zero_is_refused(tmp_path, capsys):
     _refused(["train", *TINY, "--keep", "0", "--out", str(tmp_path / "k")], capsys, "keep must")
 

@@ -27,7 +27,7 @@ from anogan_jax.runs.folders import (
     folder_locks,
     start_folder,
 )
-from anogan_jax.runs.gan import load_data, load_gan
+from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
 from anogan_jax.runs.seeds import (
     check_same_step,
     check_saved_steps,
@@ -152,6 +152,7 @@ def train_encoder(
 ):
     """Trains the f-AnoGAN encoder of a GAN run; G and D stay frozen. Returns EncoderState."""
     config = config.validate()
+    check_run_folder(run)  # before the lock creates <run>/encoder_<mode>
     with folder_lock(encoder_dir(run, config.mode)):
         r = _EncoderRun(run, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
         r.open()
@@ -198,7 +199,7 @@ def train_encoder_seeds(
     EncoderState.
     """
     config = config.validate()
-    runs_dirs = [seed_dir(root, s) for s in seeds]
+    runs_dirs = [check_run_folder(seed_dir(root, s)) for s in seeds]
     with folder_locks([encoder_dir(d, config.mode) for d in runs_dirs]):
         runs = [
             _EncoderRun(d, config, resume=resume, overwrite=overwrite, data_dir=data_dir)

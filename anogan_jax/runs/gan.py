@@ -324,13 +324,19 @@ class RunLog:
             )
 
 
-def load_gan(run, *, step: int | None = None):
-    """Loads a trained run: (config, models, state). Raises RunError / CheckpointError."""
+def check_run_folder(run) -> Path:
+    """``run`` as a Path; RunError unless it is a run folder written by ``train``."""
     run = Path(run)
     if not run.is_dir():
         raise RunError(f"run folder {run} does not exist; train one with `anogan-jax train`")
     if not (run / "config.json").exists():
         raise RunError(f"{run} holds no config.json: it is not a run folder from `train`")
+    return run
+
+
+def load_gan(run, *, step: int | None = None):
+    """Loads a trained run: (config, models, state). Raises RunError / CheckpointError."""
+    run = check_run_folder(run)
     config = load_config(RunConfig, run / "config.json")
     models = build_models(config)
     g_tx, d_tx, _ = build_optimizers(config)

@@ -34,7 +34,7 @@ from anogan_jax.ops import xla_cpu
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.folders import check_output, clear_owned, folder_lock, start_folder
-from anogan_jax.runs.gan import load_data, load_gan
+from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for, vmap_method
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.state import g_variables
@@ -190,6 +190,7 @@ def score_run(
 
     ``devices`` > 1 (or "all") splits every batch of images across that many devices."""
     out, config = Path(out), config.validate()
+    check_run_folder(run)  # before the lock creates ``out``
     with folder_lock(out):
         check_output(
             out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=[run]
@@ -266,8 +267,8 @@ def score_seeds(
     ``<out>/parts``. Returns the per-seed metrics dicts.
     """
     out, config = Path(out), config.validate()
+    runs = [check_run_folder(seed_dir(root, s)) for s in seeds]  # before the lock creates out
     with folder_lock(out):
-        runs = [seed_dir(root, s) for s in seeds]
         check_output(
             out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=runs
         )
