@@ -166,6 +166,35 @@ def test_score_resume_into_another_models_scores_is_refused(run, trained, tmp_pa
     _refused([*argv, "--run", str(run), "--resume"], capsys, "'gan_step': (4, 6)")
 
 
+def test_a_gan_trained_again_at_the_same_step_is_another_gan(run, tmp_path, capsys):
+    """Score folders and encoders record the GAN's weights' fingerprint, not only its step:
+    a run overwritten with another seed and trained to the same step is refused; the same
+    seed retrained gives the same weights and is accepted."""
+    out = tmp_path / "scores"
+    score = ["score", *SCORE, "--quiet", "--run", str(run), "--out", str(out)]
+    enc = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "16", "--quiet"]
+    assert cli.main(score) == 0 and cli.main(enc) == 0
+    scored = json.loads((out / "scored.json").read_text())
+    assert scored["gan_step"] == 2 and len(scored["gan_fingerprint"]) == 16
+    gan = json.loads((run / "encoder_izi_f" / "gan.json").read_text())
+    assert gan == {k: scored[k] for k in ("gan_step", "gan_fingerprint")}
+    retrain = ["train", *TINY, "--steps", "2", "--out", str(run), "--overwrite"]
+    assert cli.main([*retrain, "--seed", "0"]) == 0  # the same GAN again
+    assert cli.main([*score, "--resume"]) == 0
+    assert cli.main([*retrain, "--seed", "7"]) == 0  # another GAN at the same step
+    before = _bytes(out)
+    _refused([*score, "--resume"], capsys, "gan_fingerprint")
+    assert _bytes(out) == before
+    fanogan = ["score", *SCORE, "--quiet", "--run", str(run), "--method", "fanogan"]
+    _refused([*fanogan, "--out", str(tmp_path / "f")], capsys, "trained against another GAN")
+    _refused([*enc, "--steps", "4", "--resume"], capsys, "trained against another GAN")
+    # A folder recorded before fingerprints is judged by its run and step, as it was then.
+    old = json.loads((out / "scored.json").read_text())
+    old.pop("gan_fingerprint")
+    (out / "scored.json").write_text(json.dumps(old))
+    assert cli.main([*score, "--resume"]) == 0
+
+
 def test_fanogan_refuses_an_encoder_of_an_earlier_gan_checkpoint(run, tmp_path, capsys):
     enc = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "16", "--quiet"]
     assert cli.main(enc) == 0

@@ -172,6 +172,9 @@ def test_multi_seed_scoring_resumes_and_refuses_other_settings(tmp_path, capsys)
         assert full == (tmp_path / "part" / f"seed_{s}" / "scores.csv").read_bytes()
     capsys.readouterr()
     assert cli.main([*resume, "--seeds", "1,2,3"]) == 2
+    assert "seed_3 does not exist" in capsys.readouterr().err  # checked before any setting
+    shutil.copytree(tmp_path / "m" / "seed_2", tmp_path / "m" / "seed_3")
+    assert cli.main([*resume, "--seeds", "1,2,3"]) == 2
     assert "'seeds': ([1, 2], [1, 2, 3])" in capsys.readouterr().err
     assert cli.main([*resume, "--seeds", "1,2", "--devices", "2"]) == 2
     assert "--seeds runs on one device" in capsys.readouterr().err

@@ -27,7 +27,7 @@ from anogan_jax.runs.folders import (
     folder_locks,
     start_folder,
 )
-from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
+from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan, same_gan
 from anogan_jax.runs.seeds import (
     check_same_step,
     check_saved_steps,
@@ -85,21 +85,18 @@ class _EncoderRun:
         self.encoder, self.tx, keys = _build(self.run_config, config)
         self.keys, self.train_key = keys, keys["train"]
         self.frozen = _frozen(gan_state)
-        self.gan_step = int(gan_state.step)
+        self.gan = gan_identity(gan_state)
+        self.gan_step = self.gan["gan_step"]
         self.sampler = data_lib.BatchSampler(self.data.train, config.batch_size, keys["data"])
-        trained_on = None if overwrite else _gan_step_of(out)
-        if trained_on is not None and trained_on != self.gan_step:
-            raise RunError(
-                f"{out} was trained against the GAN at step {trained_on}; the GAN is now at "
-                f"step {self.gan_step}. Start the encoder again with --overwrite"
-            )
+        if not overwrite:
+            _check_same_gan(out, self.gan, "Start the encoder again with --overwrite")
         if not overwrite:
             check_steps(out / "checkpoints", config.steps, out)
 
     def open(self) -> _EncoderRun:
         out, config = self.out, self.config
         records = {"encoder_config.json": dataclasses.asdict(config)}
-        records["gan.json"] = {"gan_step": self.gan_step}
+        records["gan.json"] = self.gan
         start_folder(out, OWNED, overwrite=self.overwrite, records=records)
         self.ckpt = Checkpointer(
             out / "checkpoints", keep=config.keep, every=config.checkpoint_every
@@ -270,9 +267,10 @@ def _encoder_report(out, encoder, models, frozen, state, data, run_config, recor
     write_json(out / "summary.json", summary)
 
 
-def load_encoder(run, mode: str, run_config, gan_step: int | None = None):
-    """(encoder network, EncoderState) of ``<run>/encoder_<mode>``. With ``gan_step``,
-    refuses an encoder that was trained against another checkpoint of the GAN."""
+def load_encoder(run, mode: str, run_config, gan_state=None):
+    """(encoder network, EncoderState) of ``<run>/encoder_<mode>``. With ``gan_state``,
+    refuses an encoder that was trained against another GAN (another checkpoint, or a run
+    retrained since)."""
     out = encoder_dir(run, mode)
     if not (out / "encoder_config.json").exists():
         raise RunError(
@@ -280,13 +278,9 @@ def load_encoder(run, mode: str, run_config, gan_step: int | None = None):
             f"--mode {mode}` first"
         )
     config = load_config(EncoderConfig, out / "encoder_config.json")
-    trained_on = _gan_step_of(out)
-    if gan_step is not None and trained_on is not None and trained_on != gan_step:
-        raise RunError(
-            f"the encoder in {out} was trained against the GAN at step {trained_on}, but the "
-            f"GAN in {run} is now at step {gan_step}: it no longer belongs to that generator. "
-            f"Retrain it: `anogan-jax train-encoder --run {run} --mode {mode} --overwrite`"
-        )
+    if gan_state is not None:
+        retrain = f"Retrain it: `anogan-jax train-encoder --run {run} --mode {mode} --overwrite`"
+        _check_same_gan(out, gan_identity(gan_state), retrain)
     encoder, tx, keys = _build(run_config, config)
     ckpt = Checkpointer(out / "checkpoints", keep=config.keep)
     try:
@@ -296,12 +290,24 @@ def load_encoder(run, mode: str, run_config, gan_step: int | None = None):
     return encoder, state
 
 
-def _gan_step_of(out: Path) -> int | None:
-    """The GAN step an encoder folder was trained against (None: not recorded)."""
+def _check_same_gan(out: Path, now: dict, what_to_do: str) -> None:
+    """Refuses an encoder folder whose ``gan.json`` records another GAN than ``now``
+    (``gan.gan_identity``); a folder without gan.json has not started."""
     path = out / "gan.json"
     if not path.exists():
-        return None
-    step = read_json(path).get("gan_step")
-    if not isinstance(step, int):
+        return
+    saved = read_json(path)
+    if not isinstance(saved.get("gan_step"), int):
         raise RunError(f"{path} is damaged (no integer gan_step); retrain with --overwrite")
-    return step
+    if saved["gan_step"] != now["gan_step"]:
+        raise RunError(
+            f"the encoder in {out} was trained against the GAN at step {saved['gan_step']}, "
+            f"but the GAN is now at step {now['gan_step']}: it no longer belongs to that "
+            f"generator. {what_to_do}"
+        )
+    if not same_gan(saved, now):
+        raise RunError(
+            f"the encoder in {out} was trained against another GAN at step {now['gan_step']} "
+            "(the run was trained again since, with other settings or another seed): it no "
+            f"longer belongs to that generator. {what_to_do}"
+        )

@@ -13,6 +13,7 @@ Layout of a run folder::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import jax
@@ -48,7 +49,7 @@ from anogan_jax.runs.folders import (
     folder_lock,
     start_folder,
 )
-from anogan_jax.state import g_variables, init_gan_state
+from anogan_jax.state import d_variables, g_variables, init_gan_state
 from anogan_jax.train import make_gan_step
 
 # What `train` writes into a run folder; --overwrite removes these and nothing else.
@@ -322,6 +323,27 @@ class RunLog:
                 ["d_loss", "g_loss"],
                 title=str(self.out.name),
             )
+
+
+def gan_identity(state) -> dict:
+    """What a GAN's encoders and score folders record to know it again: its step and a
+    fingerprint of its weights (sha256 of G's and D's variables, 16 hex digits). The step
+    alone does not tell a run retrained with --overwrite (another seed, say) from the one an
+    encoder was trained against or a score folder began with; the same config and seed
+    retrained give the same weights, so the same fingerprint."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves((g_variables(state), d_variables(state))):
+        value = np.asarray(jax.device_get(leaf))
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return {"gan_step": int(state.step), "gan_fingerprint": digest.hexdigest()[:16]}
+
+
+def same_gan(saved: dict, now: dict) -> bool:
+    """Whether a recorded ``gan_identity`` is the GAN ``now``; a record from before the
+    fingerprint (no "gan_fingerprint") is judged by its step alone."""
+    keys = [k for k in ("gan_step", "gan_fingerprint") if k in saved]
+    return all(saved[k] == now[k] for k in keys)
 
 
 def check_run_folder(run) -> Path:

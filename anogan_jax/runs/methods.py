@@ -74,9 +74,7 @@ def fanogan_method(run, score_config, run_config, models, gan_state, data):
     (up to 1,024) normal TRAINING images: a kappa calibrated without test labels. A term whose
     mean is 0 (a discriminator whose features collapsed to a constant) is left out of A_cal.
     """
-    encoder, e_state = load_encoder(
-        run, score_config.encoder, run_config, gan_step=int(gan_state.step)
-    )
+    encoder, e_state = load_encoder(run, score_config.encoder, run_config, gan_state)
     scorer = make_fanogan_scorer(encoder, models, jit=False)
     frozen = (g_variables(gan_state), d_variables(gan_state))
     ref = jax.device_get(xla_cpu.jit(scorer)(e_state.e_params, frozen, data.train[:1024]))
@@ -104,9 +102,7 @@ def _calibrated(term, mean):
 
 def encoder_init_method(run, score_config, run_config, models, gan_state):
     """AnoGAN search started from E(x) instead of a prior draw (the hybrid)."""
-    encoder, e_state = load_encoder(
-        run, score_config.encoder, run_config, gan_step=int(gan_state.step)
-    )
+    encoder, e_state = load_encoder(run, score_config.encoder, run_config, gan_state)
 
     def encode(e_params, images):
         return encoder.apply({"params": e_params, "batch_stats": {}}, images, train=False)[0]

@@ -34,7 +34,7 @@ from anogan_jax.ops import xla_cpu
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.folders import check_output, clear_owned, folder_lock, start_folder
-from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
+from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for, vmap_method
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.state import g_variables
@@ -149,6 +149,7 @@ def _check_saved(out: Path, name: str, now: dict, resume: bool) -> None:
     if not resume or not path.exists():
         return
     previous = read_json(path)
+    now = _as_recorded(now, previous)
     keys = sorted(set(previous) | set(now))
     diff = {k: (previous.get(k), now.get(k)) for k in keys}
     diff = {k: v for k, v in diff.items() if v[0] != v[1]}
@@ -158,6 +159,21 @@ def _check_saved(out: Path, name: str, now: dict, resume: bool) -> None:
             f"{diff} (saved, now); rerun with the saved settings on the same run, or use "
             "--overwrite or another --out"
         )
+
+
+def _as_recorded(now: dict, previous: dict) -> dict:
+    """``now`` without the GAN fingerprint where ``previous`` (a scored.json from before
+    fingerprints) has none, so that such a folder still resumes, judged by run and step."""
+    if "runs" in now and isinstance(previous.get("runs"), list):
+        pairs = zip(now["runs"], previous["runs"] + [{}] * len(now["runs"]), strict=False)
+        return {**now, "runs": [_as_recorded(n, p) for n, p in pairs]}
+    if (
+        "gan_fingerprint" in now
+        and isinstance(previous, dict)
+        and "gan_fingerprint" not in previous
+    ):
+        return {k: v for k, v in now.items() if k != "gan_fingerprint"}
+    return now
 
 
 def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
@@ -172,7 +188,8 @@ def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
 
 
 def _provenance(run, state) -> dict:
-    return {"run": str(Path(run).resolve()), "gan_step": int(state.step)}
+    """The run and GAN (``gan.gan_identity``) a score folder's saved batches belong to."""
+    return {"run": str(Path(run).resolve()), **gan_identity(state)}
 
 
 def score_run(
