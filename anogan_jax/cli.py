@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -200,6 +201,16 @@ def _multi_refused(args) -> dict:
     }
 
 
+def _saved_seeds_of(path: Path) -> list | None:
+    """The seeds a multi-seed score folder's score_config.json records (None if it is not
+    one, or cannot be read: the usual checks then name the problem)."""
+    try:
+        seeds = json.loads(path.read_text()).get("seeds")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return seeds if isinstance(seeds, list) else None
+
+
 def _saved_seed(root, seeds: list[int], name: str) -> int:
     """The first of ``seeds`` whose folder under ``root`` holds ``name`` (a resume takes its
     settings from there: a seed not yet started has none), else the first seed."""
@@ -270,6 +281,12 @@ def _run_score(args) -> int:
     seeds = _seeds(args, _multi_refused(args))
     if seeds is None:
         out = Path(args.out)
+        multi = _saved_seeds_of(out / "score_config.json") if args.resume else None
+        if multi is not None:
+            raise UserError(
+                f"{out} holds a score of several seeds; resume it with --seeds "
+                f"{','.join(map(str, multi))} and the --run it scored (the root of seed_<s>)"
+            )
     else:
         out = seed_dir(args.out, _saved_seed(args.out, seeds, "score_config.json"))
     given = _given(ScoreConfig, args)

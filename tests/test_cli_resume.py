@@ -173,7 +173,7 @@ def test_single_resume_keeps_saved_settings_and_refuses_changes(tmp_path, capsys
     assert _snapshot(out) == before
 
 
-def test_score_and_encoder_seeds_go_with_multi_seed_runs(seeds_run, tmp_path):
+def test_score_and_encoder_seeds_go_with_multi_seed_runs(seeds_run, tmp_path, refused):
     """score's --seed (the search's draws) and train-encoder's --seed (the encoder's) are the
     same for every GAN seed, so they go with --seeds; only train's --seed is refused."""
     import shutil
@@ -192,6 +192,9 @@ def test_score_and_encoder_seeds_go_with_multi_seed_runs(seeds_run, tmp_path):
     assert cli.main([*score, "--out", str(tmp_path / "s")]) == 0
     saved = json.loads((tmp_path / "s" / "seed_0" / "score_config.json").read_text())
     assert saved["seed"] == 3
+    # Resumed without --seeds, the folder says what it holds and how to resume it.
+    again = ["score", "--run", str(root / "seed_0"), "--out", str(tmp_path / "s"), "--resume"]
+    refused(again, "holds a score of several seeds; resume it with --seeds 0,1")
 
 
 def test_a_resume_compares_numbers_as_numbers():
