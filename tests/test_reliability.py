@@ -80,6 +80,7 @@ def test_score_overwrite_refuses_to_delete_the_run_it_scores(run, capsys):
     assert _bytes(run) == before
 
 
+@pytest.mark.slow
 def test_score_never_writes_into_or_clears_the_runs_it_reads(tmp_path, capsys):
     """``score --seeds --out <the runs' root>`` used to be accepted (score files went into the
     GAN folders) and a later ``score --overwrite`` there removed every ``seed_*`` folder,
@@ -166,6 +167,7 @@ def test_score_resume_into_another_models_scores_is_refused(run, trained, tmp_pa
     _refused([*argv, "--run", str(run), "--resume"], capsys, "'gan_step': (4, 6)")
 
 
+@pytest.mark.slow
 def test_a_gan_trained_again_at_the_same_step_is_another_gan(run, tmp_path, capsys):
     """Score folders and encoders record the GAN's weights' fingerprint, not only its step:
     a run overwritten with another seed and trained to the same step is refused; the same
