@@ -130,6 +130,12 @@ def subsample_mean_errors(results, auroc: dict) -> dict:
     return out
 
 
+def _finished(auroc: dict, cls) -> bool:
+    """Whether some method has a result for class ``cls`` (a running study's mean rows are
+    over these classes)."""
+    return any(cls in by_class for by_class in auroc.values())
+
+
 def _table(
     study, auroc: dict, auprc: dict, se: dict | None = None, sub: dict | None = None
 ) -> list[str]:
@@ -150,7 +156,7 @@ def _table(
         lines.append(row)
     # A study still running has finished some classes only: its mean row, references included,
     # is over those classes, and says so.
-    done = [c for c in study.classes if any(c in auroc[m] for m in methods)]
+    done = [c for c in study.classes if _finished(auroc, c)]
     partial = len(done) < len(study.classes)
     label = f"mean of the {len(done)} finished classes" if partial else "mean"
     mean = f"| **{label}** |"
@@ -333,7 +339,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
             study,
             auroc,
             auprc,
-            seed_standard_errors(cells, study.classes),
+            seed_standard_errors(cells, [c for c in study.classes if _finished(auroc, c)]),
             subsample_mean_errors(results, auroc),
         ),
         "",
