@@ -380,7 +380,8 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         f"- wall time of the cells (sum of recorded cell timings): "
         f"{timings.get('total_hours', float('nan')):.2f} h",
         "",
-        "Per-cell results (byte-identical on a rerun with the same config on the same machine) "
+        "Per-cell results (byte-identical on a rerun with the same config on the same machine, "
+        "started with the same number of usable cores) "
         "are in `cells/`; timings in `timings/`.",
     ]
     text = "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ STUDY = fanogan_study(
     notes=(
         "\nEvery cell was computed by commit 440e729 (the configs' commit, before the package was "
         "restructured and before scoring ran in --micro-batch blocks) on a 2-core Intel Xeon "
-        "shared with other work. Later code gives the same AUROCs up to float rounding, not "
+        "shared with other work, each process started with both cores visible. Later code gives the same AUROCs up to float rounding, not "
         "the same bytes.\n"
         "The quality-cost frontier does not bend: f-AnoGAN's one pass is both the fastest and "
         "the best of the five methods, and every search step from E(x) lowers the mean AUROC a "
