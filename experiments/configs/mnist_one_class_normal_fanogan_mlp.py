@@ -21,8 +21,8 @@ STUDY = fanogan_study(
     notes=(
         "\nEvery cell was computed by commit 440e729 (the configs' commit, before the package was "
         "restructured and before scoring ran in --micro-batch blocks) on a 2-core Intel Xeon "
-        "shared with other work, each process started with both cores visible. Later code gives the same AUROCs up to float rounding, not "
-        "the same bytes.\n"
+        "shared with other work, each process started with both cores visible. Later code "
+        "gives the same AUROCs up to float rounding, not the same bytes.\n"
         "The quality-cost frontier does not bend: f-AnoGAN's one pass is both the fastest and "
         "the best of the five methods, and every search step from E(x) lowers the mean AUROC a "
         "little (one pass 93.4; 10, 30, 100 search steps 92.9, 92.7, 92.3; the 500-step search "
