@@ -125,8 +125,23 @@ def test_fit_resume_is_bit_identical():
     assert _leaves_equal(full, resumed)
 
 
-@pytest.mark.parametrize("objective", ["non_saturating", "minimax", "lsgan", "hinge"])
-@pytest.mark.parametrize("arch", ["mlp", "dcgan28_light"])
+REUSE_CASES = [
+    (objective, arch)
+    for arch in ("mlp", "dcgan28_light")
+    for objective in ("non_saturating", "minimax", "lsgan", "hinge")
+]
+
+
+@pytest.mark.parametrize(
+    "objective, arch",
+    [
+        # The conv model's other objectives (12-30 s each) run with the slow suite.
+        pytest.param(o, a, marks=pytest.mark.slow)
+        if a == "dcgan28_light" and o != "non_saturating"
+        else (o, a)
+        for o, a in REUSE_CASES
+    ],
+)
 def test_reuse_update_matches_a_reference_that_recomputes_the_generator(objective, arch):
     """The reuse update's generator gradient (the saved VJP of the one forward, through the
     updated critic) equals a plain gradient that runs the generator forward again on the same
