@@ -147,6 +147,21 @@ def _seed_scores(path: Path, column: str):
     )
 
 
+def _class_scores(study: Study, runs: Path, cls: int, method: Method):
+    """Each seed's ``_seed_scores`` of ``method`` for class ``cls`` (the seeds must have
+    scored the same images), or None while a seed's scores.csv is missing."""
+    folders = [
+        seed_dir(runs / f"class_{cls}" / "scores" / method.name, s) / "scores.csv"
+        for s in study.seeds
+    ]
+    if not all(f.exists() for f in folders):
+        return None
+    parts = [_seed_scores(f, method.column) for f in folders]
+    if any(not np.array_equal(p[0], parts[0][0]) for p in parts):
+        raise RunError(f"the seeds of class {cls} scored different images for {method.name}")
+    return parts
+
+
 def ensemble_cells(study: Study, results, runs) -> None:
     """The seed ensemble of each method in ``study.ensembles``: per test image, the mean over
     seeds of the seed's score standardised by the mean and std of that seed's scores on its
@@ -159,17 +174,13 @@ def ensemble_cells(study: Study, results, runs) -> None:
         for name in study.ensembles:
             method = by_name[name]
             members = [cell_path(results, cls, s, name) for s in study.seeds]
-            folders = [
-                seed_dir(runs / f"class_{cls}" / "scores" / name, s) / "scores.csv"
-                for s in study.seeds
-            ]
             target = ensemble_path(results, cls, name)
-            if target.exists() or not all(p.exists() for p in members + folders):
+            if target.exists() or not all(p.exists() for p in members):
                 continue
-            parts = [_seed_scores(f, method.column) for f in folders]
-            index, labels = parts[0][0], parts[0][1]
-            if any(not np.array_equal(p[0], index) for p in parts):
-                raise RunError(f"the seeds of class {cls} scored different images for {name}")
+            parts = _class_scores(study, runs, cls, method)
+            if parts is None:
+                continue
+            labels = parts[0][1]
             standardised = [(p[2] - p[3].mean()) / max(p[3].std(), 1e-12) for p in parts]
             score = np.mean(standardised, axis=0)
             finite = np.isfinite(score)
@@ -206,16 +217,10 @@ def subsample_errors(study: Study, results, runs) -> dict:
         if not method.score.limit:
             continue
         for cls in study.classes:
-            folders = [
-                seed_dir(runs / f"class_{cls}" / "scores" / method.name, s) / "scores.csv"
-                for s in study.seeds
-            ]
-            if not all(f.exists() for f in folders):
+            parts = _class_scores(study, runs, cls, method)
+            if parts is None:
                 continue
-            parts = [_seed_scores(f, method.column) for f in folders]
-            labels, index = parts[0][1], parts[0][0]
-            if any(not np.array_equal(p[0], index) for p in parts):
-                raise RunError(f"the seeds of class {cls} scored different images for {method}")
+            labels = parts[0][1]
             scores = np.stack([p[2] for p in parts])
             finite = np.all(np.isfinite(scores), axis=0)
             _, cov = metrics.auroc_covariance(labels[finite], scores[:, finite])
