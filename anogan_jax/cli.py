@@ -254,7 +254,13 @@ def _add_method_fields(p, *, method: bool) -> None:
     _field(p, C, "schedule", "constant | cosine")
     _field(p, C, "lam", "weight of the discrimination term (>= 0)")
     _field(p, C, "disc", "feature (matching) | logit (cross-entropy)")
-    _field(p, C, "clip_to_prior", "project z onto the prior's support after each step")
+    _field(
+        p,
+        C,
+        "clip_to_prior",
+        "project z onto the prior's support after each step (uniform: clip to [-1, 1]; normal: "
+        "onto the ball holding 99.9%% of its mass, radius 12.2 for 100 dimensions)",
+    )
     _field(p, C, "kappa", "f-AnoGAN feature weight, or 'calibrated'")
     _field(p, C, "encoder", "encoder mode to use: izi | ziz | izi_f")
     _field(p, C, "seed", "seeds the search's starting points and the subsample")

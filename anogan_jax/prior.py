@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+from scipy import stats
 
 PRIORS = ("normal", "uniform")
 
@@ -21,12 +24,29 @@ def sample_prior(key: jax.Array, shape: tuple[int, ...], prior: str = "normal") 
     return jax.random.uniform(key, shape, jnp.float32, -1.0, 1.0)
 
 
+# The ball that ``project`` keeps a normal prior's z in holds this much of N(0, I_d)'s mass: wide
+# enough that the search may still reach every z the generator was trained on (only 1 in 1,000
+# prior draws lies outside), narrow enough that it cannot wander to radii G never saw.
+BALL_MASS = 0.999
+
+
+@functools.cache
+def support_radius(latent_dim: int, mass: float = BALL_MASS) -> float:
+    """The radius of the ball about 0 that holds ``mass`` of N(0, I_latent_dim): the square
+    root of the chi-squared quantile (12.22 for 100 dimensions and 0.999)."""
+    if latent_dim < 1 or not 0.0 < mass < 1.0:
+        raise ValueError(f"need latent_dim >= 1 and 0 < mass < 1, got {latent_dim}, {mass}")
+    return float(stats.chi2.ppf(mass, latent_dim)) ** 0.5
+
+
 def project(z: jax.Array, prior: str, *, radius: float | None = None) -> jax.Array:
-    """Projects z onto the prior's support: clip to [-1, 1] for ``uniform``; for ``normal``
-    optionally onto the ball of the given radius (None: no projection)."""
+    """Projects z (one latent, or a batch along the leading axes) onto the prior's support:
+    clip to [-1, 1] for ``uniform``; for ``normal``, onto the ball of ``radius`` (by default
+    ``support_radius`` of z's last axis). A z already inside is returned unchanged, bit for
+    bit."""
     if check_prior(prior) == "uniform":
         return jnp.clip(z, -1.0, 1.0)
     if radius is None:
-        return z
-    norm = jnp.sqrt(jnp.sum(z * z))
-    return z * jnp.minimum(1.0, radius / jnp.maximum(norm, 1e-12))
+        radius = support_radius(z.shape[-1])
+    norm = jnp.sqrt(jnp.sum(z * z, axis=-1, keepdims=True))
+    return jnp.where(norm > radius, z * (radius / jnp.maximum(norm, 1e-12)), z)

@@ -129,3 +129,39 @@ def test_initial_z_depends_only_on_global_index():
     np.testing.assert_array_equal(a[2], b[0])
     u = initial_z(key, np.arange(100), 4, prior="uniform")
     assert float(jnp.max(jnp.abs(u))) <= 1.0
+
+
+def test_normal_prior_ball_holds_its_mass_and_keeps_inside_points():
+    from anogan_jax.prior import project, support_radius
+
+    # The chi-squared quantile: sqrt(chi2.ppf(0.999, 100)) = 12.2249 (tables), and a ball's mass
+    # checked on 200,000 prior draws (binomial SE of the outside share: 7e-5).
+    assert support_radius(100) == pytest.approx(12.2249, abs=1e-4)
+    z = jax.random.normal(jax.random.key(0), (200_000, 100))
+    outside = float(jnp.mean(jnp.linalg.norm(z, axis=-1) > support_radius(100)))
+    assert 0.0007 < outside < 0.0013
+    inside = z[:5] * (5.0 / jnp.linalg.norm(z[:5], axis=-1, keepdims=True))
+    far = z[:5] * 3.0
+    assert (project(inside, "normal") == inside).all()
+    np.testing.assert_allclose(jnp.linalg.norm(project(far, "normal"), axis=-1), 12.2249, 1e-4)
+    # Direction kept; the uniform prior clips coordinates; a bad prior is named.
+    np.testing.assert_allclose(
+        project(far, "normal")[0] / 12.2249, far[0] / jnp.linalg.norm(far[0]), atol=1e-6
+    )
+    assert (project(jnp.array([-3.0, 0.5, 2.0]), "uniform") == jnp.array([-1.0, 0.5, 1.0])).all()
+    with pytest.raises(ValueError, match="mass"):
+        support_radius(100, 1.0)
+
+
+def test_clip_to_prior_keeps_the_search_in_the_ball(gan):
+    # lr 5 throws z far out within a few Adam steps; projected after every step, no searched z
+    # may leave the ball, while the unprojected search does.
+    from anogan_jax.prior import support_radius
+
+    gm, g_vars, d_vars, images = gan
+    z0 = initial_z(jax.random.key(4), np.arange(8), LATENT)
+    radius = support_radius(LATENT)
+    free = make_search(gm, num_steps=20, lr=5.0)(g_vars, d_vars, images[:8], z0)
+    ball = make_search(gm, num_steps=20, lr=5.0, clip_to_prior=True)(g_vars, d_vars, images[:8], z0)
+    assert float(jnp.linalg.norm(free.z, axis=-1).max()) > 2 * radius
+    assert float(jnp.linalg.norm(ball.z, axis=-1).max()) <= radius * (1 + 1e-6)
