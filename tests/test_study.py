@@ -102,9 +102,13 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     assert f"Left out of the means, no finite score on any image: {name}." in text
 
 
-def _write_scores(path, index, labels, test, val):
+def _write_scores(path, index, labels, test, val, digits=None):
+    digits = labels if digits is None else digits
     lines = ["index,split,label,class,A"]
-    lines += [f"{i},test,{y},{y},{float(v)!r}" for i, y, v in zip(index, labels, test, strict=True)]
+    lines += [
+        f"{i},test,{y},{d},{float(v)!r}"
+        for i, y, d, v in zip(index, labels, digits, test, strict=True)
+    ]
     lines += [f"{1000 + i},val,0,-1,{float(v)!r}" for i, v in enumerate(val)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
@@ -234,3 +238,33 @@ def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
     assert subsample_mean_errors(tmp_path / "res", both) == {"anogan": 2.5}
     assert subsample_mean_errors(tmp_path / "res", {"anogan": {0: (90, 1, 2)}}) == {"anogan": 3}
     assert subsample_mean_errors(tmp_path / "res", {"anogan": {2: (9, 1, 2)}}) == {}
+
+
+def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
+    """Normal 0s scored 0..19; the 1s' scores put them above 5 of the 20 zeros (seed 0) and
+    above 15 (seed 1): 25% and 75%, mean 50; the 7s above all (a seed's NaN left out)."""
+    from anogan_jax.runs.study import pair_aurocs
+    from anogan_jax.runs.study_report import write_report
+
+    digits = np.array([0] * 20 + [1] * 10 + [7] * 10)
+    labels = (digits != 0).astype(int)
+    study = dataclasses.replace(TINY, seeds=(0, 1), methods=TINY.methods[:1], ensembles=())
+    runs = tmp_path / "runs"
+    for seed, ones in ((0, 4.5), (1, 14.5)):
+        test = np.concatenate([np.arange(20.0), np.full(10, ones), np.full(10, 100.0)])
+        test[-1] = np.nan if seed else test[-1]
+        path = runs / "class_0" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv"
+        _write_scores(path, np.arange(40), labels, test, np.zeros(3), digits)
+    got = pair_aurocs(study, tmp_path / "res", runs)
+    assert got == {"anogan": {"0": {"1": 50.0, "7": 100.0}}}
+    assert json.loads((tmp_path / "res" / "auroc_by_pair.json").read_text()) == got
+    text = write_report(study, [], tmp_path / "res", command="cmd", timings={})
+    assert "| `anogan` | 0 vs 1: 50.0, 0 vs 7: 100.0 |" in text
+    assert (tmp_path / "res" / "auroc_by_pair.png").stat().st_size > 10_000
+    # Under one-class-anomalous the study class is the anomaly, so the same table is worded
+    # "normal vs anomalous" the other way round (only the wording is checked here).
+    anomalous = dataclasses.replace(
+        study, run=dataclasses.replace(study.run, protocol="one_class_anomalous")
+    )
+    text = write_report(anomalous, [], tmp_path / "res", command="cmd", timings={})
+    assert "| `anogan` | 1 vs 0: 50.0, 7 vs 0: 100.0 |" in text

@@ -217,3 +217,35 @@ def curve_panels(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+
+
+def pair_heatmaps(
+    path, panels: dict[str, np.ndarray], rows: list, cols: list, *, ylabel: str, xlabel: str,
+    title: str = "",
+) -> None:  # fmt: skip
+    """One heatmap per panel name, each a (len(rows), len(cols)) array of AUROC % (NaN where
+    there is no pair), the values written in the cells; red where a method confuses a pair."""
+    n = len(panels)
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(0.4 * len(cols) * ncols + 1.4, 0.4 * len(rows) * nrows + 0.8),
+        squeeze=False, layout="constrained",
+    )  # fmt: skip
+    image = None
+    for ax, (name, values) in zip(axes.flat, panels.items(), strict=False):
+        image = ax.imshow(values, cmap="RdYlGn", vmin=50, vmax=100)
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=6)
+        ax.set_xticks(range(len(cols)), [str(c) for c in cols], fontsize=7)
+        ax.set_yticks(range(len(rows)), [str(r) for r in rows], fontsize=7)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_title(name, fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.6, label="AUROC %")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

@@ -134,7 +134,8 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
 
 
 def _seed_scores(path: Path, column: str):
-    """(test indices, test labels, test scores, normal-val scores) of one seed's scores.csv."""
+    """(test indices, test labels, test scores, normal-val scores, test images' dataset
+    classes) of one seed's scores.csv."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
     test = [r for r in rows if r["split"] == "test"]
@@ -144,6 +145,7 @@ def _seed_scores(path: Path, column: str):
         np.array([int(r["label"]) for r in test]),
         np.array([float(r[column]) for r in test]),
         val,
+        np.array([int(r["class"]) for r in test]),
     )
 
 
@@ -232,11 +234,47 @@ def subsample_errors(study: Study, results, runs) -> dict:
     return out
 
 
+AUROC_BY_PAIR = "auroc_by_pair.json"
+
+
+def pair_aurocs(study: Study, results, runs) -> dict:
+    """Which classes each method confuses: for each method, study class and other dataset class
+    d, the AUROC (%, mean over seeds) of the test images of the anomalous one of the two
+    against those of the normal one. Under one-class-normal the study class is normal and d
+    an anomaly; under one-class-anomalous the study class is the anomaly and d one of the
+    normal classes. Needs each seed's ``scores.csv`` under ``runs``; classes without them are
+    left out. Written to ``<results>/auroc_by_pair.json`` as {method: {class: {d: AUROC}}}
+    and returned."""
+    results, runs = Path(results), Path(runs)
+    out: dict = {}
+    for method in study.methods:
+        for cls in study.classes:
+            parts = _class_scores(study, runs, cls, method)
+            if parts is None:
+                continue
+            _, labels, _, _, classes = parts[0]
+            if len(set(labels[classes == cls].tolist())) != 1:
+                raise RunError(f"class {cls}'s test images of {method.name} are not one label")
+            row = {}
+            for d in sorted(set(classes.tolist()) - {cls}):
+                aurocs = []
+                for _, seed_labels, score, _, _ in parts:
+                    keep = ((classes == cls) | (classes == d)) & np.isfinite(score)
+                    aurocs.append(metrics.auroc(seed_labels[keep], score[keep]))
+                row[str(d)] = 100.0 * float(np.mean(aurocs))
+            out.setdefault(method.name, {})[str(cls)] = row
+    if out:
+        write_json(results / AUROC_BY_PAIR, out)
+    return out
+
+
 def from_score_folders(study: Study, results, runs) -> None:
     """What a study derives from its score folders rather than its cells: the seed ensembles
-    (``ensemble_cells``) and the subsample errors (``subsample_errors``)."""
+    (``ensemble_cells``), the subsample errors (``subsample_errors``) and the AUROC of each
+    pair of classes (``pair_aurocs``)."""
     ensemble_cells(study, results, runs)
     subsample_errors(study, results, runs)
+    pair_aurocs(study, results, runs)
 
 
 def _ensure_gans(config: RunConfig, class_dir: Path, seeds: list[int], data_dir, progress) -> float:

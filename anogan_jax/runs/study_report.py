@@ -13,6 +13,7 @@ import numpy as np
 
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
+from anogan_jax.runs.study import AUROC_BY_PAIR, SUBSAMPLE_SE
 
 
 def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
@@ -118,7 +119,7 @@ def subsample_mean_errors(results, auroc: dict) -> dict:
     ``<results>/subsample_se.json`` (per class, ``study.subsample_errors``), combined over the
     classes the method has finished as independent errors (the classes' subsamples are drawn
     apart): sqrt(sum of squares) / number of classes. Methods missing a class are left out."""
-    path = Path(results) / "subsample_se.json"
+    path = Path(results) / SUBSAMPLE_SE
     if not path.exists():
         return {}
     per = json.loads(path.read_text())
@@ -281,8 +282,53 @@ def _frontier(study, cells, results) -> list[str]:
     return [*lines, "", "![quality against cost](frontier.png)"]
 
 
+def _class_pairs(study, results) -> list[str]:
+    """The report's section on ``auroc_by_pair.json`` (``study.pair_aurocs``): a heatmap per
+    method and each method's three hardest pairs."""
+    path = Path(results) / AUROC_BY_PAIR
+    if not path.exists():
+        return []
+    table = json.loads(path.read_text())
+    normal = study.run.protocol == "one_class_normal"
+    classes = [c for c in study.classes if any(str(c) in t for t in table.values())]
+    others = sorted(
+        {int(d) for t in table.values() for row in t.values() for d in row} | set(classes)
+    )
+    panels = {
+        m: np.array([[t.get(str(c), {}).get(str(d), np.nan) for d in others] for c in classes])
+        for m, t in table.items()
+    }
+    study_axis, other_axis = ("normal class", "anomalous class") if normal else (
+        "anomalous class", "normal class")  # fmt: skip
+    plotting.pair_heatmaps(
+        Path(results) / "auroc_by_pair.png", panels, classes, others, ylabel=study_axis,
+        xlabel=other_axis, title=f"{study.name}: AUROC of each pair of classes, mean over seeds",
+    )  # fmt: skip
+
+    def pair(c, d):
+        return f"{c} vs {d}" if normal else f"{d} vs {c}"
+
+    lines = [
+        "",
+        "## Which classes each method confuses",
+        "",
+        f"Row: the {study_axis}; column: the {other_axis}; cell: the AUROC (%, mean over seeds) "
+        "of that pair's test images alone (`auroc_by_pair.json`). Below, each method's three "
+        "hardest pairs, normal vs anomalous.",
+        "",
+        "| method | hardest pairs (AUROC %) |",
+        "|---|---|",
+    ]
+    for m, t in table.items():
+        pairs = sorted((v, int(c), int(d)) for c, row in t.items() for d, v in row.items())
+        hardest = ", ".join(f"{pair(c, d)}: {v:.1f}" for v, c, d in pairs[:3])
+        lines.append(f"| `{m}` | {hardest} |")
+    return [*lines, "", "![AUROC of each pair of classes](auroc_by_pair.png)"]
+
+
 def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
-    """Writes REPORT.md, auroc_by_class.png and roc_seed<s>.png into ``results``."""
+    """Writes REPORT.md, auroc_by_class.png, roc_seed<s>.png and, when the study has written
+    ``auroc_by_pair.json``, auroc_by_pair.png into ``results``."""
     results = Path(results)
     auroc, auprc = summarize_cells(cells, "auroc"), summarize_cells(cells, "auprc")
     per_class = len(study.seeds) * len(study.methods) + len(study.ensembles)
@@ -366,6 +412,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         )
         lines.append(f"- method `{m.name}`: {s.method} ({detail}); ranked by `{m.column}`; {test}")
     lines += _frontier(study, cells, results)
+    lines += _class_pairs(study, results)
     lines += _against_published(study, auroc)
     if study.notes:
         lines += ["", "## Notes", "", study.notes.strip()]
