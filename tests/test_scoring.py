@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from anogan_jax import cli
+from anogan_jax.runs.config import RunError
 
 TRAIN = ["train", "--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]
 SCORE = ["score", "--num-steps", "5", "--batch-size", "32", "--limit", "70", "--quiet"]
@@ -167,3 +168,30 @@ def test_rate_counts_only_the_images_computed_in_this_call(tmp_path):
     again = run_batches(batch_fn, images, indices, batch_size=4, parts_dir=parts, progress=False)
     assert again["computed_images"] == 6  # batches 2 and 3; batch 1 was loaded
     assert list(again["A"]) == list(range(10))
+    # A resume whose images are not the saved batch's (another subsample) is refused.
+    with pytest.raises(RunError, match="holds other images"):
+        run_batches(batch_fn, images, indices + 1, batch_size=4, parts_dir=parts, progress=False)
+
+
+def test_stratified_subsample_has_exactly_limit_items_per_class_by_share():
+    from anogan_jax.runs.scoring import stratified_subsample
+
+    # Shares 33.3 / 33.3 / 33.3 of 100 round to 99: the largest remainder (ties: class order)
+    # gets one more. 4 classes of 25 at limit 10: 2.5 each rounds (to even) to 8; +2.
+    classes = np.repeat([0, 1, 2], 300)
+    got = stratified_subsample(classes, 100, seed=0)
+    assert len(got) == 100 and np.bincount(classes[got]).tolist() == [34, 33, 33]
+    assert np.array_equal(got, np.unique(got))  # sorted, no repeats
+    classes = np.repeat([0, 1, 2, 3], 25)
+    assert np.bincount(classes[stratified_subsample(classes, 10, 0)]).tolist() == [3, 3, 2, 2]
+    # Over: shares 0.75 / 0.75 / 3.5 round to 1 + 1 + 4 = 6 > 5; the smallest remainder (3.5
+    # - 4) gives one back. Where the shares add up, the old rule's sample is kept (seeded).
+    classes = np.repeat([0, 1, 2], [150, 150, 700])
+    assert np.bincount(classes[stratified_subsample(classes, 5, 3)]).tolist() == [1, 1, 3]
+    mnist_like = np.repeat(np.arange(10), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    sub = stratified_subsample(mnist_like, 1000, 0)
+    assert np.bincount(mnist_like[sub]).tolist() == [98, 114, 103, 101, 98, 89, 96, 103, 97, 101]
+    rng = np.random.default_rng(np.random.SeedSequence([0, 7919]))
+    first = rng.choice(np.flatnonzero(mnist_like == 0), size=98, replace=False)
+    assert np.array_equal(np.sort(first), sub[:98])
+    assert len(stratified_subsample(mnist_like, 0, 0)) == 10000

@@ -240,3 +240,20 @@ def test_fit_seeds_forms_agree_and_loop_is_each_seed_alone(mode):
 def test_seeds_step_rejects_an_unknown_mode():
     with pytest.raises(ValueError, match="unknown seed mode 'pmap'"):
         seeds_step(_toy_step, "pmap", 2, None)
+
+
+@pytest.mark.slow
+def test_one_class_anomalous_seeds_score_together_on_their_own_splits(tmp_path):
+    """Each seed of one-class-anomalous has its own test set; with --limit 30 the per-class
+    rounded shares of digits' class 0 add up to 30 for seed 0 and 29 for seed 1, which stopped
+    a multi-seed score ("different numbers of images"). Every seed now scores exactly 30."""
+    gan = ["train", "--arch", "mlp", "--steps", "2", *TINY, "--seeds", "0,1"]
+    assert cli.main([*gan, "--protocol", "one_class_anomalous", "--out", str(tmp_path / "m")]) == 0
+    argv = ["score", "--run", str(tmp_path / "m"), "--num-steps", "2", "--batch-size", "16"]
+    argv += ["--limit", "30", "--val-images", "8", "--quiet", "--seeds", "0,1"]
+    assert cli.main([*argv, "--out", str(tmp_path / "s")]) == 0
+    tests = []
+    for s in (0, 1):
+        rows = (tmp_path / "s" / f"seed_{s}" / "scores.csv").read_text().splitlines()[1:]
+        tests.append({r.split(",")[0] for r in rows if r.split(",")[1] == "test"})
+    assert [len(t) for t in tests] == [30, 30] and tests[0] != tests[1]

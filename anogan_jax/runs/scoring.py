@@ -57,15 +57,30 @@ SEED_FOLDERS = "seed_*"
 
 
 def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    """Sorted indices of a seeded subsample of ``limit`` items, proportional per class."""
+    """Sorted indices of a seeded subsample of exactly ``limit`` items, proportional per class:
+    each class gets its rounded share, and where the rounded shares do not add up to
+    ``limit``, the classes with the largest (or, when over, smallest) remainders give or
+    take one item each. Runs of one setting then score the same number of images whatever
+    their class counts (the seeds of one-class-anomalous draw their own test sets)."""
     if limit <= 0 or limit >= len(classes):
         return np.arange(len(classes))
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7919]))
-    chosen = []
-    for c in np.unique(classes):
-        idx = np.flatnonzero(classes == c)
-        k = int(round(limit * len(idx) / len(classes)))
-        chosen.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    present = np.unique(classes)
+    sizes = np.array([np.count_nonzero(classes == c) for c in present])
+    exact = limit * sizes / len(classes)
+    counts = np.array([int(round(x)) for x in exact])
+    short = limit - int(counts.sum())
+    if short:
+        # Stable order: by remainder (largest first when short, smallest first when over),
+        # ties by class order.
+        order = np.argsort(-(exact - counts) if short > 0 else exact - counts, kind="stable")
+        room = counts < sizes if short > 0 else counts > 0
+        for i in [i for i in order if room[i]][: abs(short)]:
+            counts[i] += 1 if short > 0 else -1
+    chosen = [
+        rng.choice(np.flatnonzero(classes == c), size=int(k), replace=False)
+        for c, k in zip(present, counts, strict=True)
+    ]
     return np.sort(np.concatenate(chosen))
 
 
@@ -94,12 +109,18 @@ def run_batches(
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
     for start in range(0, len(images), batch_size):
         part = parts_dir / f"{start:08d}.npz"
+        sl = slice(start, start + batch_size)
         if part.exists():
             with np.load(part) as f:
                 outputs.append(dict(f))
+            if not np.array_equal(outputs[-1]["index"], indices[sl]):
+                raise RunError(
+                    f"the saved batch {part} holds other images than this resume scores (the "
+                    "data, its split or the subsample changed since it was written); score "
+                    "into another --out, or --overwrite this one"
+                )
             bar.update(len(outputs[-1]["index"]))
             continue
-        sl = slice(start, start + batch_size)
         imgs, idx, mask = pad_batch(images[sl], indices[sl], -(-batch_size // block) * block)
         t0 = time.perf_counter()
         out = jax.device_get(batch_fn(imgs, idx))
