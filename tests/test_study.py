@@ -268,3 +268,28 @@ def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
     )
     text = write_report(anomalous, [], tmp_path / "res", command="cmd", timings={})
     assert "| `anogan` | 1 vs 0: 50.0, 7 vs 0: 100.0 |" in text
+
+
+def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
+    """Each seed of one-class-anomalous draws its own test set: a seed ensemble is refused when
+    the config is built; the pair table takes each seed on its own images, and the subsample
+    error is left out (the seeds' spread already holds it)."""
+    from anogan_jax.runs.config import RunError
+    from anogan_jax.runs.study import pair_aurocs, subsample_errors
+
+    anomalous = dataclasses.replace(TINY.run, protocol="one_class_anomalous")
+    with pytest.raises(RunError, match="drop ensembles"):
+        dataclasses.replace(TINY, run=anomalous)
+    study = dataclasses.replace(TINY, run=anomalous, ensembles=(), methods=TINY.methods[:1])
+    runs = tmp_path / "runs"
+    # Class 3 is the anomaly (label 1), scored 10 (seed 0) or 15 (seed 1); the normal 0s score
+    # 0.5..19.5 (3s above 10 and 15 of them: 50%, 75%) and the 5s 5 (100%).
+    for seed, anomaly in ((0, 10.0), (1, 15.0)):
+        classes = np.array([3] * 5 + [0] * 20 + [5] * 4)
+        test = np.concatenate([np.full(5, anomaly), np.arange(20) + 0.5, np.full(4, 5.0)])
+        path = runs / "class_3" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv"
+        index = 100 * seed + np.arange(29)  # other images for each seed
+        _write_scores(path, index, (classes == 3).astype(int), test, np.zeros(3), classes)
+    study = dataclasses.replace(study, classes=(3,))
+    assert pair_aurocs(study, tmp_path / "res", runs) == {"anogan": {"3": {"0": 62.5, "5": 100.0}}}
+    assert subsample_errors(study, tmp_path / "res", runs) == {}

@@ -52,6 +52,14 @@ class Study:
     # Methods drawn as the report's quality-cost frontier (AUROC against images/s).
     frontier: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        if self.ensembles and self.run.protocol != "one_class_normal":
+            raise RunError(
+                f"study {self.name}: seed ensembles need every seed to score the same test "
+                f"images, but under {self.run.protocol} each seed draws its own train/test "
+                "split; drop ensembles= from the config"
+            )
+
     def needs_encoder(self) -> bool:
         return any(m.score.method == "fanogan" or m.score.init == "encoder" for m in self.methods)
 
@@ -149,9 +157,10 @@ def _seed_scores(path: Path, column: str):
     )
 
 
-def _class_scores(study: Study, runs: Path, cls: int, method: Method):
-    """Each seed's ``_seed_scores`` of ``method`` for class ``cls`` (the seeds must have
-    scored the same images), or None while a seed's scores.csv is missing."""
+def _class_scores(study: Study, runs: Path, cls: int, method: Method, *, same=True):
+    """Each seed's ``_seed_scores`` of ``method`` for class ``cls``, or None while a seed's
+    scores.csv is missing. ``same``: the seeds must have scored the same test images (true of
+    one-class-normal, where the test set does not depend on the seed)."""
     folders = [
         seed_dir(runs / f"class_{cls}" / "scores" / method.name, s) / "scores.csv"
         for s in study.seeds
@@ -159,7 +168,7 @@ def _class_scores(study: Study, runs: Path, cls: int, method: Method):
     if not all(f.exists() for f in folders):
         return None
     parts = [_seed_scores(f, method.column) for f in folders]
-    if any(not np.array_equal(p[0], parts[0][0]) for p in parts):
+    if same and any(not np.array_equal(p[0], parts[0][0]) for p in parts):
         raise RunError(f"the seeds of class {cls} scored different images for {method.name}")
     return parts
 
@@ -211,7 +220,9 @@ def subsample_errors(study: Study, results, runs) -> dict:
     class -> the standard error (AUROC %) of its seed-mean AUROC that comes from WHICH test
     images were scored, by DeLong's covariance of the S seeds' AUROCs on that one subsample
     (``metrics.auroc_covariance``; the seeds share the subsample, so their errors correlate).
-    Needs each seed's ``scores.csv`` under ``runs``; classes without them are left out.
+    Needs each seed's ``scores.csv`` under ``runs``; classes without them are left out, and
+    so are classes whose seeds scored different images (one-class-anomalous: each seed draws
+    its own test set and subsample, so the spread over seeds already holds this error).
     Written to ``<results>/subsample_se.json`` and returned."""
     results, runs = Path(results), Path(runs)
     out: dict = {}
@@ -219,8 +230,8 @@ def subsample_errors(study: Study, results, runs) -> dict:
         if not method.score.limit:
             continue
         for cls in study.classes:
-            parts = _class_scores(study, runs, cls, method)
-            if parts is None:
+            parts = _class_scores(study, runs, cls, method, same=False)
+            if parts is None or any(not np.array_equal(p[0], parts[0][0]) for p in parts):
                 continue
             labels = parts[0][1]
             scores = np.stack([p[2] for p in parts])
@@ -240,28 +251,30 @@ AUROC_BY_PAIR = "auroc_by_pair.json"
 def pair_aurocs(study: Study, results, runs) -> dict:
     """Which classes each method confuses: for each method, study class and other dataset class
     d, the AUROC (%, mean over seeds) of the test images of the anomalous one of the two
-    against those of the normal one. Under one-class-normal the study class is normal and d
-    an anomaly; under one-class-anomalous the study class is the anomaly and d one of the
-    normal classes. Needs each seed's ``scores.csv`` under ``runs``; classes without them are
-    left out. Written to ``<results>/auroc_by_pair.json`` as {method: {class: {d: AUROC}}}
-    and returned."""
+    against those of the normal one, each seed on its own test images. Under one-class-normal
+    the study class is normal and d an anomaly; under one-class-anomalous the study class is
+    the anomaly and d one of the normal classes. Needs each seed's ``scores.csv`` under
+    ``runs``; classes without them are left out. Written to ``<results>/auroc_by_pair.json``
+    as {method: {class: {d: AUROC}}} and returned."""
     results, runs = Path(results), Path(runs)
     out: dict = {}
     for method in study.methods:
         for cls in study.classes:
-            parts = _class_scores(study, runs, cls, method)
+            parts = _class_scores(study, runs, cls, method, same=False)
             if parts is None:
                 continue
-            _, labels, _, _, classes = parts[0]
-            if len(set(labels[classes == cls].tolist())) != 1:
-                raise RunError(f"class {cls}'s test images of {method.name} are not one label")
+            for _, labels, _, _, classes in parts:
+                if len(set(labels[classes == cls].tolist())) != 1:
+                    raise RunError(f"class {cls}'s test images of {method.name} differ in label")
             row = {}
-            for d in sorted(set(classes.tolist()) - {cls}):
+            for d in sorted({int(c) for p in parts for c in p[4]} - {cls}):
                 aurocs = []
-                for _, seed_labels, score, _, _ in parts:
+                for _, labels, score, _, classes in parts:
                     keep = ((classes == cls) | (classes == d)) & np.isfinite(score)
-                    aurocs.append(metrics.auroc(seed_labels[keep], score[keep]))
-                row[str(d)] = 100.0 * float(np.mean(aurocs))
+                    if len(set(labels[keep].tolist())) == 2:  # a seed may lack d or cls
+                        aurocs.append(metrics.auroc(labels[keep], score[keep]))
+                if aurocs:
+                    row[str(d)] = 100.0 * float(np.mean(aurocs))
             out.setdefault(method.name, {})[str(cls)] = row
     if out:
         write_json(results / AUROC_BY_PAIR, out)
