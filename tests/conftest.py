@@ -1,5 +1,6 @@
 import os
 import tempfile
+from pathlib import Path
 
 # Tests run on CPU; the multi-device tests start their own subprocesses with XLA_FLAGS set
 # before jax is imported.
@@ -30,7 +31,11 @@ def refused(capsys):
 
     def check(argv, expected: str) -> None:
         capsys.readouterr()
+        out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
+        new = out is not None and not out.exists()
         assert cli.main(argv) == 2, argv
+        # A refused command changes nothing: not even an empty output folder is left.
+        assert not (new and out.exists()), f"{out} was created by a refused command"
         err = capsys.readouterr().err
         assert err.startswith("error: "), err
         assert expected in err, err

@@ -22,9 +22,12 @@ from anogan_jax.runs.config import RunError, load_config, resumed_config
 
 @contextlib.contextmanager
 def folder_lock(folder):
-    """Refuses a second process on the same output folder (a lock file holding our pid)."""
+    """Refuses a second process on the same output folder (a lock file holding our pid). The
+    folder is created if need be, and removed again, with the parents made for it, when the
+    command fails while it is still empty."""
     folder = Path(folder)
     _check_creatable(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".lock"
     for _ in range(2):
@@ -45,6 +48,16 @@ def folder_lock(folder):
     os.close(fd)
     try:
         yield
+    except BaseException:
+        # A refused or failed command leaves no trace: the folders this lock created are
+        # removed again while they are empty (nothing else is touched).
+        lock.unlink(missing_ok=True)
+        for path in created:
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
     finally:
         lock.unlink(missing_ok=True)
 
