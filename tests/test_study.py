@@ -293,3 +293,8 @@ def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
     study = dataclasses.replace(study, classes=(3,))
     assert pair_aurocs(study, tmp_path / "res", runs) == {"anogan": {"3": {"0": 62.5, "5": 100.0}}}
     assert subsample_errors(study, tmp_path / "res", runs) == {}
+    text = write_report(study, [], tmp_path / "res", command="cmd", timings={})
+    assert "each seed draws its own train/test split" in text
+    assert "| `anogan` | 0 vs 3: 62.5, 5 vs 3: 100.0 |" in text
+    normal = write_report(TINY, [], tmp_path / "res2", command="cmd", timings={})
+    assert "draws its own" not in normal

@@ -378,7 +378,14 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         "stratified subsample of the test set (the same images for every seed) also shows "
         '"subsample ±", the standard error that comes from which images were drawn (DeLong\'s '
         "covariance of the seeds' AUROCs on each class's subsample, combined over the classes; "
-        "`subsample_se.json`).",
+        "`subsample_se.json`)."
+        + (
+            ""
+            if study.run.protocol == "one_class_normal"
+            else f" Under {study.run.protocol} each seed draws its own train/test split (and "
+            "so its own subsample): no image is scored by every seed, so there are no seed "
+            "ensembles and no separate subsample error; the ± over seeds includes it."
+        ),
         *_unscored(cells),
         "",
         *_table(
