@@ -244,7 +244,6 @@ def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
     """Normal 0s scored 0..19; the 1s' scores put them above 5 of the 20 zeros (seed 0) and
     above 15 (seed 1): 25% and 75%, mean 50; the 7s above all (a seed's NaN left out)."""
     from anogan_jax.runs.study import pair_aurocs
-    from anogan_jax.runs.study_report import write_report
 
     digits = np.array([0] * 20 + [1] * 10 + [7] * 10)
     labels = (digits != 0).astype(int)
