@@ -186,6 +186,20 @@ def load_torch(enabled: bool = True, threads: int | None = None):
 # ----------------------------------------------------------------------------- timing
 
 
+def gan_step(arch: str, batch_size: int):
+    """The GAN step that ``train`` runs for ``arch`` (default RunConfig otherwise, not jitted):
+    (step, models, g_tx, d_tx, shape of one step's batch (n_critic, batch, H, W, C)). The
+    step benchmarks build on it."""
+    from anogan_jax.runs.config import RunConfig
+    from anogan_jax.runs.gan import build_models, build_optimizers, build_step
+
+    config = RunConfig(arch=arch, batch_size=batch_size)
+    models = build_models(config)
+    g_tx, d_tx, n_critic = build_optimizers(config)
+    step = build_step(config, models, g_tx, d_tx, n_critic, jit=False)
+    return step, models, g_tx, d_tx, (n_critic, batch_size, *models.image_shape)
+
+
 def compile_timed(jitted, *args):
     """(compiled executable, seconds spent tracing + lowering + compiling)."""
     start = time.perf_counter()

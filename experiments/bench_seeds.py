@@ -28,8 +28,6 @@ from jax import lax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.ops import xla_cpu  # noqa: E402
-from anogan_jax.runs.config import RunConfig  # noqa: E402
-from anogan_jax.runs.gan import build_models, build_optimizers, build_step  # noqa: E402
 from anogan_jax.runs.seeds import seeds_input, seeds_step, stack  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
@@ -48,12 +46,8 @@ def _memory_mb(compiled) -> float | None:
 
 def programs(arch: str, num_seeds: int, batch_size: int):
     """(vmapped run, sequential run, info) for ``num_seeds`` seeds of ``arch``."""
-    config = RunConfig(arch=arch, batch_size=batch_size)
-    models = build_models(config)
-    g_tx, d_tx, n_critic = build_optimizers(config)
-    raw = build_step(config, models, g_tx, d_tx, n_critic, jit=False)
+    raw, models, g_tx, d_tx, shape = bc.gan_step(arch, batch_size)
     states = [init_gan_state(models, g_tx, d_tx, jax.random.key(s)) for s in range(num_seeds)]
-    shape = (n_critic, batch_size, *models.image_shape)
     batches = [
         jax.random.uniform(jax.random.key(100 + s), shape, minval=-1.0, maxval=1.0)
         for s in range(num_seeds)

@@ -21,9 +21,8 @@ import jax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.ops import xla_cpu  # noqa: E402
-from anogan_jax.runs.config import RunConfig  # noqa: E402
-from anogan_jax.runs.gan import build_models, build_optimizers, build_step  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
+from experiments import bench_common as bc  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,14 +31,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=30, help="steps per sample")
     args = p.parse_args(argv)
-    config = RunConfig(arch=args.arch, batch_size=args.batch_size)
-    models = build_models(config)
-    g_tx, d_tx, n_critic = build_optimizers(config)
-    step = xla_cpu.jit(
-        build_step(config, models, g_tx, d_tx, n_critic, jit=False), donate_argnums=0
-    )
+    raw, models, g_tx, d_tx, shape = bc.gan_step(args.arch, args.batch_size)
+    step = xla_cpu.jit(raw, donate_argnums=0)
     state = init_gan_state(models, g_tx, d_tx, jax.random.key(0))
-    shape = (n_critic, args.batch_size, *models.image_shape)
     batch = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)
     key = jax.random.key(2)
     state, _ = step(state, batch, key)  # compile and warm up
