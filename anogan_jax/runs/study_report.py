@@ -368,21 +368,25 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
     lines = [
         f"# {study.name}",
         "",
-        f"Cells finished: {len(cells)} of {expected} (classes x (seeds x methods + seed "
-        "ensembles)). AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of "
-        "every run is used (no model selection, no test labels before scoring). A method "
-        "`<m>_ens` is the seed ensemble of `<m>`: per test image, the mean over the seeds of "
-        "each seed's score standardised by its mean and std on that seed's normal "
-        "validation images; one value per class, so no ± column. On the mean row, ± is the "
-        "standard error over the seeds of the class-mean AUROC; a method that scores a "
-        "stratified subsample of the test set (the same images for every seed) also shows "
-        '"subsample ±", the standard error that comes from which images were drawn (DeLong\'s '
-        "covariance of the seeds' AUROCs on each class's subsample, combined over the classes; "
-        "`subsample_se.json`)."
+        f"Cells finished: {len(cells)} of {expected} (classes x (seeds x methods"
+        + (" + seed ensembles" if study.ensembles else "")
+        + ")). AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of every run "
+        "is used (no model selection, no test labels before scoring). "
         + (
-            ""
+            "A method `<m>_ens` is the seed ensemble of `<m>`: per test image, the mean over "
+            "the seeds of each seed's score standardised by its mean and std on that seed's "
+            "normal validation images; one value per class, so no ± column. "
+            if study.ensembles
+            else ""
+        )
+        + "On the mean row, ± is the standard error over the seeds of the class-mean AUROC"
+        + (
+            "; a method that scores a stratified subsample of the test set (the same images "
+            'for every seed) also shows "subsample ±", the standard error that comes from which '
+            "images were drawn (DeLong's covariance of the seeds' AUROCs on each class's "
+            "subsample, combined over the classes; `subsample_se.json`)."
             if study.run.protocol == "one_class_normal"
-            else f" Under {study.run.protocol} each seed draws its own train/test split (and "
+            else f". Under {study.run.protocol} each seed draws its own train/test split (and "
             "so its own subsample): no image is scored by every seed, so there are no seed "
             "ensembles and no separate subsample error; the ± over seeds includes it."
         ),
