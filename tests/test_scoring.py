@@ -168,9 +168,16 @@ def test_rate_counts_only_the_images_computed_in_this_call(tmp_path):
     again = run_batches(batch_fn, images, indices, batch_size=4, parts_dir=parts, progress=False)
     assert again["computed_images"] == 6  # batches 2 and 3; batch 1 was loaded
     assert list(again["A"]) == list(range(10))
-    # A resume whose images are not the saved batch's (another subsample) is refused.
+    # A resume whose images are not the saved batch's (another subsample) is refused, also
+    # when only one seed's column of a multi-seed batch differs.
     with pytest.raises(RunError, match="holds other images"):
         run_batches(batch_fn, images, indices + 1, batch_size=4, parts_dir=parts, progress=False)
+    two = np.stack([indices, indices], axis=1)
+    both = tmp_path / "two"
+    run_batches(batch_fn, images, two, batch_size=4, parts_dir=both, progress=False)
+    two[1, 1] = 99
+    with pytest.raises(RunError, match="holds other images"):
+        run_batches(batch_fn, images, two, batch_size=4, parts_dir=both, progress=False)
 
 
 def test_stratified_subsample_has_exactly_limit_items_per_class_by_share():

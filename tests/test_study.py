@@ -287,7 +287,7 @@ def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
         classes = np.array([3] * 5 + [0] * 20 + [5] * 4)
         test = np.concatenate([np.full(5, anomaly), np.arange(20) + 0.5, np.full(4, 5.0)])
         path = runs / "class_3" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv"
-        index = 100 * seed + np.arange(29)  # other images for each seed
+        index = np.arange(29)  # positions in each seed's own test set: equal, not the same
         _write_scores(path, index, (classes == 3).astype(int), test, np.zeros(3), classes)
     study = dataclasses.replace(study, classes=(3,))
     assert pair_aurocs(study, tmp_path / "res", runs) == {"anogan": {"3": {"0": 62.5, "5": 100.0}}}
@@ -297,3 +297,18 @@ def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
     assert "| `anogan` | 0 vs 3: 62.5, 5 vs 3: 100.0 |" in text
     normal = write_report(TINY, [], tmp_path / "res2", command="cmd", timings={})
     assert "draws its own" not in normal
+
+
+def test_seeds_of_one_class_normal_that_scored_other_images_are_refused(tmp_path):
+    # One-class-normal's test set does not depend on the seed: seeds whose score files list
+    # other images were scored from other data, and nothing is derived from them.
+    from anogan_jax.runs.config import RunError
+    from anogan_jax.runs.study import subsample_errors
+
+    labels = np.array([0] * 6 + [1] * 4)
+    for seed in (0, 1):
+        path = tmp_path / "runs" / "class_0" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv"
+        _write_scores(path, np.arange(10) + seed, labels, np.arange(10.0), np.zeros(3))
+    study = dataclasses.replace(TINY, seeds=(0, 1), ensembles=())
+    with pytest.raises(RunError, match="scored different images"):
+        subsample_errors(study, tmp_path / "res", tmp_path / "runs")

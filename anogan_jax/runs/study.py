@@ -220,18 +220,21 @@ def subsample_errors(study: Study, results, runs) -> dict:
     class -> the standard error (AUROC %) of its seed-mean AUROC that comes from WHICH test
     images were scored, by DeLong's covariance of the S seeds' AUROCs on that one subsample
     (``metrics.auroc_covariance``; the seeds share the subsample, so their errors correlate).
-    Needs each seed's ``scores.csv`` under ``runs``; classes without them are left out, and
-    so are classes whose seeds scored different images (one-class-anomalous: each seed draws
-    its own test set and subsample, so the spread over seeds already holds this error).
-    Written to ``<results>/subsample_se.json`` and returned."""
+    Needs each seed's ``scores.csv`` under ``runs``; classes without them are left out. Only
+    for one-class-normal: under one-class-anomalous each seed draws its own test set (its
+    indices are positions in it, so equal indices need not be equal images) and its own
+    subsample, so the spread over seeds already holds this error. Written to
+    ``<results>/subsample_se.json`` and returned."""
     results, runs = Path(results), Path(runs)
     out: dict = {}
+    if study.run.protocol != "one_class_normal":
+        return out
     for method in study.methods:
         if not method.score.limit:
             continue
         for cls in study.classes:
-            parts = _class_scores(study, runs, cls, method, same=False)
-            if parts is None or any(not np.array_equal(p[0], parts[0][0]) for p in parts):
+            parts = _class_scores(study, runs, cls, method)
+            if parts is None:
                 continue
             labels = parts[0][1]
             scores = np.stack([p[2] for p in parts])
