@@ -53,12 +53,17 @@ class Study:
     frontier: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if self.ensembles and self.run.protocol != "one_class_normal":
+        if self.ensembles and not self.shared_test_set():
             raise RunError(
                 f"study {self.name}: seed ensembles need every seed to score the same test "
                 f"images, but under {self.run.protocol} each seed draws its own train/test "
                 "split; drop ensembles= from the config"
             )
+
+    def shared_test_set(self) -> bool:
+        """Whether every seed scores the same test images: under one-class-normal the test set
+        does not depend on the seed; under one-class-anomalous each seed draws its own split."""
+        return self.run.protocol == "one_class_normal"
 
     def needs_encoder(self) -> bool:
         return any(m.score.method == "fanogan" or m.score.init == "encoder" for m in self.methods)
@@ -227,7 +232,7 @@ def subsample_errors(study: Study, results, runs) -> dict:
     ``<results>/subsample_se.json`` and returned."""
     results, runs = Path(results), Path(runs)
     out: dict = {}
-    if study.run.protocol != "one_class_normal":
+    if not study.shared_test_set():
         return out
     for method in study.methods:
         if not method.score.limit:

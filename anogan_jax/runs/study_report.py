@@ -385,7 +385,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
             'for every seed) also shows "subsample ±", the standard error that comes from which '
             "images were drawn (DeLong's covariance of the seeds' AUROCs on each class's "
             "subsample, combined over the classes; `subsample_se.json`)."
-            if study.run.protocol == "one_class_normal"
+            if study.shared_test_set()
             else f". Under {study.run.protocol} each seed draws its own train/test split (and "
             "so its own subsample): no image is scored by every seed, so there are no seed "
             "ensembles and no separate subsample error; the ± over seeds includes it."

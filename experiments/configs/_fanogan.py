@@ -9,6 +9,8 @@ no setting below was chosen by looking at any test label.
   encoder-initialised search for 10 / 30 / 100 steps (the quality-cost frontier).
 """
 
+import dataclasses
+
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.study import Method, Study
 
@@ -61,6 +63,17 @@ encoder-initialised searches (10, 30, 100 steps) score a stratified, seeded subs
 1,000 test images (one cell's AUROC then has a standard error of roughly 1-3 points);
 f-AnoGAN scores the full test set. Thresholds are chosen on normal validation images only.
 """
+
+
+def saving_often(study: Study) -> Study:
+    """``study`` with checkpoints 5x as often (GAN every 370 steps, encoder every 1,550): for
+    the conv studies, which run over several sessions; a stopped process resumes from its last
+    checkpoint, and how often a run saves changes no number (a resumed run is bit-identical)."""
+    return dataclasses.replace(
+        study,
+        run=dataclasses.replace(study.run, checkpoint_every=370),
+        encoder=dataclasses.replace(study.encoder, checkpoint_every=1550),
+    )
 
 
 def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, published=None,

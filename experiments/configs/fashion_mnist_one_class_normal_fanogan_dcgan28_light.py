@@ -11,10 +11,8 @@ so about 19 hours in all; the runner resumes, so it runs in the background over 
 sessions.
 """
 
-import dataclasses
-
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import fanogan_study
+from experiments.configs._fanogan import fanogan_study, saving_often
 
 STUDY = fanogan_study(
     "fashion_mnist_one_class_normal_fanogan_dcgan28_light",
@@ -35,10 +33,5 @@ STUDY = fanogan_study(
     ),
 )
 
-# As the MNIST conv study: checkpoints often, so that a stopped session loses little (how
-# often a run saves changes no number: a resumed run is bit-identical).
-STUDY = dataclasses.replace(
-    STUDY,
-    run=dataclasses.replace(STUDY.run, checkpoint_every=370),
-    encoder=dataclasses.replace(STUDY.encoder, checkpoint_every=1550),
-)
+# Checkpoints often: this study runs over several sessions (see `saving_often`).
+STUDY = saving_often(STUDY)

@@ -13,10 +13,8 @@ of encoder training and 10 min of scoring per class (3 seeds), so about 15 hours
 runner resumes, so it runs in the background over several sessions.
 """
 
-import dataclasses
-
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import fanogan_study
+from experiments.configs._fanogan import fanogan_study, saving_often
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN
 
 STUDY = fanogan_study(
@@ -53,11 +51,5 @@ STUDY = fanogan_study(
     ),
 )
 
-# Checkpoints 5x as often as the MLP studies: this study runs over several sessions, and a
-# stopped process resumes from its last checkpoint (up to half a GAN run was lost at each stop
-# with 1,850). How often a run saves changes no number: a resumed run is bit-identical.
-STUDY = dataclasses.replace(
-    STUDY,
-    run=dataclasses.replace(STUDY.run, checkpoint_every=370),
-    encoder=dataclasses.replace(STUDY.encoder, checkpoint_every=1550),
-)
+# Checkpoints often: this study runs over several sessions (see `saving_often`).
+STUDY = saving_often(STUDY)
