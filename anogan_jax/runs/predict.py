@@ -30,7 +30,8 @@ from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.gan import load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for
-from anogan_jax.runs.scoring import residual_maps, run_batches
+from anogan_jax.runs.score_report import residual_maps
+from anogan_jax.runs.scoring import run_batches
 
 PREDICT_METHODS = ("fanogan", "anogan", "hybrid")
 OWNED = ("predict.json", "parts", "predictions.csv", "images")

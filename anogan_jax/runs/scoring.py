@@ -1,4 +1,4 @@
-"""Scoring a run's test split, batch by batch, resumably, and writing its report.
+"""Scoring a run's test split, batch by batch, resumably; `score_report` writes its report.
 
 Layout of a score folder::
 
@@ -13,7 +13,6 @@ Layout of a score folder::
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import shutil
 import time
@@ -24,20 +23,16 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from anogan_jax import metrics as metrics_lib
-from anogan_jax import pixel_metrics as pixel_lib
 from anogan_jax.data import check_images
 from anogan_jax.devices import check_divisible, make_mesh
-from anogan_jax.files import atomic_write_bytes, atomic_write_text, read_json, write_json
+from anogan_jax.files import atomic_write_bytes, read_json, write_json
 from anogan_jax.latent_search import pad_batch
-from anogan_jax.ops import xla_cpu
-from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.folders import check_output, clear_owned, folder_lock, start_folder
 from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for, vmap_method
+from anogan_jax.runs.score_report import write_report
 from anogan_jax.runs.seeds import seed_dir
-from anogan_jax.state import g_variables
 
 # What `score` writes into its folder; --overwrite removes these and nothing else.
 OWNED = (
@@ -371,112 +366,3 @@ def score_seeds(
                 )
             )
         return reports
-
-
-def _score_columns(results: dict) -> list[str]:
-    skip = {"index", "z", "compute_seconds", "computed_images"}
-    return [k for k, v in results.items() if k not in skip and np.ndim(v) == 1]
-
-
-def residual_maps(models, state, images: np.ndarray, z: np.ndarray, batch_size: int = 256):
-    """Per-pixel residual maps |x - G(z*)| averaged over channels: (N, H, W) float32, and
-    G(z*) (N, H, W, C), from the images and their latents (the generator in inference mode)."""
-    generate = _generator(models)
-    g_vars = g_variables(state)
-    recons = [
-        np.asarray(generate(g_vars, z[i : i + batch_size])) for i in range(0, len(z), batch_size)
-    ]
-    recon = np.concatenate(recons) if recons else np.zeros_like(images)
-    return np.abs(images - recon).mean(axis=-1), recon
-
-
-@functools.lru_cache(maxsize=4)
-def _generator(models):
-    return xla_cpu.jit(lambda g_vars, z: models.generator.apply(g_vars, z, train=False)[0])
-
-
-def pixel_report(maps: np.ndarray, masks: np.ndarray) -> dict:
-    """Pixel-level AUROC and AUPRO (FPR up to 0.3) of residual maps against ground-truth
-    masks, or the reason they are undefined."""
-    if not masks.any() or masks.all():
-        return {"auroc": None, "aupro": None, "why": "the masks hold pixels of one kind only"}
-    return {
-        "auroc": pixel_lib.pixel_auroc(maps, masks),
-        "aupro": pixel_lib.aupro(maps, masks, max_fpr=0.3),
-        "aupro_max_fpr": 0.3,
-        "num_images": int(len(maps)),
-    }
-
-
-def write_report(
-    out, results, images, labels, classes, split, models, state, *, wall_seconds, masks=None
-):
-    """scores.csv, metrics.json and the plots of a finished scoring run; with ``masks`` (the
-    test rows' ground truth, (T, H, W)) also pixel-level metrics of the residual maps."""
-    columns = _score_columns(results)
-    finite_by = {c: np.isfinite(results[c]) for c in columns}
-    finite = np.all(list(finite_by.values()), axis=0)
-    lines = ["index,split,label,class," + ",".join(columns)]
-    for i in range(len(labels)):
-        vals = ",".join(f"{results[c][i]:.9g}" for c in columns)
-        lines.append(f"{results['index'][i]},{split[i]},{labels[i]},{classes[i]},{vals}")
-    atomic_write_text(out / "scores.csv", "\n".join(lines) + "\n")
-    is_test, is_val = split == "test", split == "val"
-    report = {"scores": {}, "num_test": int(is_test.sum()), "num_val": int((is_val & finite).sum())}
-    bad = results["index"][~finite].tolist()
-    report["nonfinite_indices"] = bad
-    if bad:
-        counts = {c: int((~f).sum()) for c, f in finite_by.items() if not f.all()}
-        print(
-            f"warning: {len(bad)} images gave a non-finite score (per score: {counts}); each "
-            f"score is evaluated on its finite images only. First indices: {bad[:20]}"
-        )
-    curves_roc, curves_pr = {}, {}
-    for c in columns:
-        test, val = is_test & finite_by[c], is_val & finite_by[c]
-        s, y = results[c][test], labels[test]
-        if len(np.unique(y)) < 2:
-            # Nothing to rank: every test image (or every one of a class) is non-finite.
-            report["scores"][c] = {"auroc": None, "auprc": None, "num_finite": int(test.sum())}
-            continue
-        report["scores"][c] = metrics_lib.summarize(
-            y, s, normal_val_scores=results[c][val] if val.any() else None
-        )
-        report["scores"][c]["num_finite"] = int(test.sum())
-        fpr, tpr, _ = metrics_lib.roc_curve(y, s)
-        prec, rec, _ = metrics_lib.pr_curve(y, s)
-        curves_roc[c] = (fpr, tpr, report["scores"][c]["auroc"])
-        curves_pr[c] = (rec, prec, report["scores"][c]["auprc"])
-    seconds = results["compute_seconds"]
-    computed = results.get("computed_images", len(labels))
-    if masks is not None:
-        maps, _ = residual_maps(models, state, images[is_test], results["z"][is_test])
-        report["pixel"] = pixel_report(maps, masks)
-    report["wall_seconds"] = wall_seconds
-    # Images computed in this call over their time (batches loaded from parts/ excluded).
-    report["images_per_second"] = float(computed / seconds) if seconds > 0 else None
-    write_json(out / "metrics.json", report)
-    plotting.roc_pr_curves(out / "roc.png", curves_roc, kind="roc")
-    plotting.roc_pr_curves(out / "pr.png", curves_pr, kind="pr")
-    test = is_test & finite  # the images with every score finite
-    if test.any():
-        plotting.score_histograms(
-            out / "histograms.png", {c: results[c][test] for c in columns}, labels[test]
-        )
-        _extremes(out / "extremes.png", results, images, labels, test, models, state)
-    return report
-
-
-def _extremes(path, results, images, labels, test, models, state, k: int = 5):
-    """The k highest- and k lowest-scoring test images with G(z*) and the residual map."""
-    score = results["A"]
-    order = np.flatnonzero(test)[np.argsort(score[test])]
-    chosen = np.concatenate([order[::-1][:k], order[:k]])
-    z = results["z"][chosen]
-    gx = np.asarray(models.generator.apply(g_variables(state), z, train=False)[0])
-    rows = []
-    for j, i in enumerate(chosen):
-        tag = "high" if j < k else "low"
-        caption = f"{tag} A={score[i]:.3g}\nlabel {labels[i]}"
-        rows.append((caption, images[i], gx[j], np.abs(images[i] - gx[j])))
-    plotting.extremes_grid(path, rows)
