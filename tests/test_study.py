@@ -83,8 +83,13 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     text = write_report(
         TINY, first, tmp_path / "r1", command="cmd", timings=total_hours(tmp_path / "r1")
     )
-    assert "| 0 |" in text and "paper" in text and "**mean**" in text
-    assert "fanogan_ens AUROC" in text and "## Quality against cost" in text
+    assert "| method | 0 | **mean** |" in text and "| paper | 90.0 | 90.0 |" in text
+    assert "| `fanogan_ens` |" in text and "## Quality against cost" in text
+    assert "| method | mean AUROC | paper |" in text
+    # Each cell's timings say where it was computed; the report counts them.
+    where = json.loads((tmp_path / "r1" / "timings" / "c0_s0_anogan.json").read_text())
+    assert set(where["computed_on"]) == {"hardware", "versions", "git_commit"}
+    assert f"- 4 cells computed on {where['computed_on']['hardware']};" in text
     # anogan scores a subsample of 40 test images: its mean carries that sampling error.
     sub = json.loads((tmp_path / "r1" / "subsample_se.json").read_text())
     assert set(sub) == {"anogan"} and set(sub["anogan"]) == {"0"} and sub["anogan"]["0"] > 0
@@ -171,15 +176,21 @@ def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only
 
     study = dataclasses.replace(TINY, classes=(0, 1, 2), published={"paper": {0: 90, 1: 80, 2: 70}})
     auroc = {"anogan": {0: (95.0, 1.0, 2), 1: (85.0, 1.0, 2)}, "fanogan": {0: (91.0, 0.5, 2)}}
-    auprc = {m: dict(v) for m, v in auroc.items()}
-    lines = _table(study, auroc, auprc)
-    assert lines[-1] == ("| **mean of the 2 finished classes** | **90.0** | 90.0 |"
-                         " **91.0** | 91.0 | 85.0 |")  # fmt: skip
-    assert "| 2 | - | - | - | - | 70.0 |" in lines
+    lines = _table(study, auroc)
+    assert lines[0] == "| method | 0 | 1 | 2 | **mean of the 2 finished classes** |"
+    assert lines[2:] == [
+        "| `anogan` | 95.0 ± 1.0 | 85.0 ± 1.0 | - | **90.0** |",
+        "| `fanogan` | 91.0 ± 0.5 | - | - | **91.0** |",
+        "| paper | 90.0 | 80.0 | 70.0 | 85.0 |",
+    ]
     auroc["anogan"][2] = auroc["fanogan"][2] = (75.0, 1.0, 2)
     auroc["fanogan"][1] = (81.0, 1.0, 2)
-    lines = _table(study, auroc, {m: dict(v) for m, v in auroc.items()})
-    assert lines[-1] == "| **mean** | **85.0** | 85.0 | **82.3** | 82.3 | 80.0 |"
+    lines = _table(study, auroc, {"anogan": 0.5}, references=False)
+    assert lines[0] == "| method | 0 | 1 | 2 | **mean** |"
+    assert lines[2:] == [
+        "| `anogan` | 95.0 ± 1.0 | 85.0 ± 1.0 | 75.0 ± 1.0 | **85.0** ± 0.5 |",
+        "| `fanogan` | 91.0 ± 0.5 | 81.0 ± 1.0 | 75.0 ± 1.0 | **82.3** |",
+    ]
 
 
 def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
@@ -312,3 +323,22 @@ def test_seeds_of_one_class_normal_that_scored_other_images_are_refused(tmp_path
     study = dataclasses.replace(TINY, seeds=(0, 1), ensembles=())
     with pytest.raises(RunError, match="scored different images"):
         subsample_errors(study, tmp_path / "res", tmp_path / "runs")
+
+
+def test_report_says_where_each_cell_was_computed_and_which_cells_do_not_say(tmp_path):
+    from anogan_jax.runs.study_report import computed_on
+
+    here = {"hardware": "cpu A", "versions": "jax 1", "git_commit": "abc"}
+    (tmp_path / "timings").mkdir()
+    cells = []
+    for seed, method, where in ((0, "m", here), (1, "m", here), (0, "k", None)):
+        cells.append({"class": 3, "seed": seed, "method": method})
+        timing = {"score": 1.0} if where is None else {"score": 1.0, "computed_on": where}
+        (tmp_path / "timings" / f"c3_s{seed}_{method}.json").write_text(json.dumps(timing))
+    cells.append({"class": 3, "seed": 2, "method": "k"})  # no timings file at all
+    cells.append({"class": 3, "seed": "ensemble", "method": "m_ens"})  # derived: not counted
+    assert computed_on(tmp_path, cells) == [
+        "- 2 cells computed on cpu A; jax 1; git commit abc",
+        "- 2 cells carry no record of where they were computed (written before studies "
+        "recorded it); the notes say what is known",
+    ]

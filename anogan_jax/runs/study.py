@@ -24,6 +24,7 @@ from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
 from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.provenance import describe
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
 
@@ -85,6 +86,8 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
     """Runs every unfinished cell. ``results``: where cell JSONs go (committed); ``runs``:
     where checkpoints go (not committed). Returns all cell results."""
     results, runs = Path(results), Path(runs)
+    # Taken at the start: the cores usable now are those XLA:CPU splits its work over.
+    computed_on = describe()
     todo = [(c, s, m) for c, s, m in cells(study) if not cell_path(results, c, s, m.name).exists()]
     bar = tqdm(
         total=len(cells(study)),
@@ -131,12 +134,14 @@ def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> l
                     "nonfinite": len(report["nonfinite_indices"]),
                     "curve": _roc_points(seed_dir(out, seed), method.column),
                 }
-                # Timings live apart so that cell files are byte-identical across reruns;
-                # the seeds share one program, so each gets 1/S of its time.
+                # Timings and where the cell was computed live apart so that cell files are
+                # byte-identical across reruns; the seeds share one program, so each gets
+                # 1/S of its time.
                 seconds = {
                     "train_per_seed": train_seconds,
                     "encoder": enc_seconds,
                     "score": score_seconds,
+                    "computed_on": computed_on,
                 }
                 write_json(results / "timings" / f"c{cls}_s{seed}_{method.name}.json", seconds)
                 write_json(cell_path(results, cls, seed, method.name), cell)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
+from anogan_jax.runs.provenance import git_commit, hardware, versions
 from anogan_jax.runs.study import AUROC_BY_PAIR, SUBSAMPLE_SE
 
 
@@ -31,40 +28,31 @@ def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
     }
 
 
-def _versions() -> str:
-    names = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
-    found = []
-    for n in names:
-        try:
-            found.append(f"{n} {metadata.version(n)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return ", ".join(found)
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+def computed_on(results, cells: list[dict]) -> list[str]:
+    """Where the cells were computed, as recorded beside their timings: one line per
+    (hardware, versions, commit) with its number of cells, then the cells without a record."""
+    groups: dict = {}
+    missing = 0
+    for c in cells:
+        if c["seed"] == "ensemble":  # derived from the seeds' scores, computed nowhere else
+            continue
+        t = Path(results) / "timings" / f"c{c['class']}_s{c['seed']}_{c['method']}.json"
+        where = json.loads(t.read_text()).get("computed_on") if t.exists() else None
+        if where is None:
+            missing += 1
+            continue
+        key = (where["hardware"], where["versions"], where["git_commit"])
+        groups[key] = groups.get(key, 0) + 1
+    lines = [
+        f"- {n} cells computed on {hw}; {ver}; git commit {commit}"
+        for (hw, ver, commit), n in groups.items()
+    ]
+    if missing:
+        lines.append(
+            f"- {missing} cells carry no record of where they were computed (written before "
+            "studies recorded it); the notes say what is known"
         )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
-        ).stdout.strip()
-        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+    return lines
 
 
 def _unscored(cells) -> list[str]:
@@ -137,40 +125,38 @@ def _finished(auroc: dict, cls) -> bool:
     return any(cls in by_class for by_class in auroc.values())
 
 
-def _table(
-    study, auroc: dict, auprc: dict, se: dict | None = None, sub: dict | None = None
-) -> list[str]:
+def _in_study_order(study, values: dict) -> list[str]:
+    """The methods of ``values`` in the config's order, seed ensembles after the methods."""
     order = [m.name for m in study.methods] + [f"{e}_ens" for e in study.ensembles]
-    methods = [m for m in order if m in auroc] + [m for m in auroc if m not in order]
-    head = "| class | " + " | ".join(f"{m} AUROC | {m} AUPRC" for m in methods)
-    refs = list(study.published)
-    head += "".join(f" | {r}" for r in refs) + " |"
-    lines = [head, "|" + "---|" * (1 + 2 * len(methods) + len(refs))]
-    for c in study.classes:
-        row = f"| {c} |"
-        for m in methods:
-            a, p = auroc[m].get(c), auprc[m].get(c)
-            row += _cell(a) + _cell(p)
-        for r in refs:
-            v = study.published[r].get(c)
-            row += f" {v:.1f} |" if v is not None else " - |"
-        lines.append(row)
-    # A study still running has finished some classes only: its mean row, references included,
-    # is over those classes, and says so.
-    done = [c for c in study.classes if _finished(auroc, c)]
+    return [m for m in order if m in values] + [m for m in values if m not in order]
+
+
+def _table(study, values: dict, se: dict | None = None, sub: dict | None = None, *,
+           references: bool = True) -> list[str]:  # fmt: skip
+    """A method a row, a class a column, then the mean over the classes (bold); with
+    ``references``, the published rows below the methods."""
+    methods = _in_study_order(study, values)
+    # A study still running has finished some classes only: its mean column, references
+    # included, is over those classes, and says so.
+    done = [c for c in study.classes if _finished(values, c)]
     partial = len(done) < len(study.classes)
     label = f"mean of the {len(done)} finished classes" if partial else "mean"
-    mean = f"| **{label}** |"
+    lines = [
+        "| method | " + " | ".join(str(c) for c in study.classes) + f" | **{label}** |",
+        "|---|" + "---|" * (len(study.classes) + 1),
+    ]
     for m in methods:
-        per_class_a = [auroc[m][c][0] for c in study.classes if c in auroc[m]]
-        per_class_p = [auprc[m][c][0] for c in study.classes if c in auprc[m]]
+        row = f"| `{m}` |" + "".join(_cell(values[m].get(c)) for c in study.classes)
         shown = f" ± {se[m]:.1f}" if se and m in se else ""
         shown += f" (subsample ± {sub[m]:.1f})" if sub and m in sub else ""
-        mean += f" **{np.mean(per_class_a):.1f}**{shown} | {np.mean(per_class_p):.1f} |"
-    for r in refs:
-        vals = [study.published[r][c] for c in done if c in study.published[r]]
-        mean += f" {np.mean(vals):.1f} |" if vals else " - |"
-    lines.append(mean)
+        mean = np.mean([values[m][c][0] for c in study.classes if c in values[m]])
+        lines.append(row + f" **{mean:.1f}**{shown} |")
+    for r, published in study.published.items() if references else ():
+        row = f"| {r} |" + "".join(
+            f" {published[c]:.1f} |" if c in published else " - |" for c in study.classes
+        )
+        vals = [published[c] for c in done if c in published]
+        lines.append(row + (f" {np.mean(vals):.1f} |" if vals else " - |"))
     return lines
 
 
@@ -183,21 +169,31 @@ def _cell(value) -> str:
 
 
 def _against_published(study, auroc: dict) -> list[str]:
-    """Each method's mean AUROC minus each published mean (over the classes both cover)."""
+    """Each method's mean AUROC minus each published mean, over the classes both cover."""
     if not study.published:
         return []
-    lines = ["", "## Against the published numbers", ""]
-    for m, per in auroc.items():
-        parts = []
-        for ref, vals in study.published.items():
+    refs = list(study.published)
+    lines = [
+        "",
+        "## Against the published numbers",
+        "",
+        "Each method's mean AUROC (%) minus each reference's, both over the classes they "
+        "both cover.",
+        "",
+        "| method | mean AUROC | " + " | ".join(refs) + " |",
+        "|---|---|" + "---|" * len(refs),
+    ]
+    for m in _in_study_order(study, auroc):
+        per = auroc[m]
+        row = f"| `{m}` | {np.mean([v[0] for v in per.values()]):.1f} |"
+        for vals in study.published.values():
             common = [c for c in study.classes if c in per and c in vals]
             if common:
                 ours = np.mean([per[c][0] for c in common])
-                theirs = np.mean([vals[c] for c in common])
-                parts.append(f"{ref} {theirs:.1f}: {ours - theirs:+.1f}")
-        lines.append(
-            f"- `{m}` (mean {np.mean([v[0] for v in per.values()]):.1f}): " + "; ".join(parts)
-        )
+                row += f" {ours - np.mean([vals[c] for c in common]):+.1f} |"
+            else:
+                row += " - |"
+        lines.append(row)
     return lines
 
 
@@ -379,7 +375,8 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
             if study.ensembles
             else ""
         )
-        + "On the mean row, ± is the standard error over the seeds of the class-mean AUROC"
+        + "AUROC first, a method a row, the published numbers below them. In the mean "
+        "column, ± is the standard error over the seeds of the class-mean AUROC"
         + (
             "; a method that scores a stratified subsample of the test set (the same images "
             'for every seed) also shows "subsample ±", the standard error that comes from which '
@@ -395,10 +392,13 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         *_table(
             study,
             auroc,
-            auprc,
             seed_standard_errors(cells, [c for c in study.classes if _finished(auroc, c)]),
             subsample_mean_errors(results, auroc),
         ),
+        "",
+        "AUPRC (%), mean ± std over seeds:",
+        "",
+        *_table(study, auprc, references=False),
         "",
         "![AUROC by class](auroc_by_class.png)",
         "",
@@ -433,8 +433,8 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         "",
         f"```\n{command}\n```",
         "",
-        f"- hardware: {_hardware()}",
-        f"- library versions: {_versions()}; git commit {_git_commit()}",
+        *computed_on(results, cells),
+        f"- this report written on {hardware()}; {versions()}; git commit {git_commit()}",
         f"- wall time of the cells (sum of recorded cell timings): "
         f"{timings.get('total_hours', float('nan')):.2f} h",
         "",

@@ -50,6 +50,15 @@ normal validation images only.
 """
 
 
+def computed_before_the_record(machine: str, commit: str) -> str:
+    """A notes paragraph for a study whose cells predate the per-cell record of where they were
+    computed (``timings/*.json``'s "computed_on"): what its first report said."""
+    return (
+        f"\nWhere the cells were computed (they predate the per-cell record): a 2-core {machine}; "
+        f"the report the runner wrote when the study finished named commit {commit}.\n"
+    )
+
+
 def main_study_means(study: str, methods, label: str) -> dict:
     """Reference columns from another study's committed cells: for each method, the mean
     AUROC (%) over seeds per class, named "<method> (<label>)"."""

@@ -5,7 +5,7 @@ python -m experiments.run_study experiments/configs/fashion_mnist_one_class_norm
 
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.study import Study
-from experiments.configs._common import ENCODER, GAN, METHODS, NOTES
+from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, computed_before_the_record
 
 STUDY = Study(
     name="fashion_mnist_one_class_normal",
@@ -16,5 +16,6 @@ STUDY = Study(
     encoder=ENCODER,
     published={},
     notes=NOTES + "\nRuff et al. (2018) report no Fashion-MNIST numbers; no published AnoGAN "
-    "row under exactly this protocol is quoted here, so there is no reference column.\n",
+    "row under exactly this protocol is quoted here, so there is no reference column.\n"
+    + computed_before_the_record("AMD EPYC", "6cbbc2a (with uncommitted changes)"),
 )

@@ -48,6 +48,10 @@ STUDY = fanogan_study(
         "z in the ball that holds 99.9% of the prior's mass (`--clip-to-prior`, radius 12.2; "
         "the free search ends at |z| 12.4 for normal test images, 18.6 for anomalies) does not "
         "help: seed 0, a 300-image subsample, AUROC 88.5 free and 86.1 in the ball.\n"
+        "Where the cells were computed (before the per-cell record of it): in a worktree on a "
+        "2-core Intel Xeon, the process under `taskset -c 1` (one usable core) from its start; "
+        "class 0 at commits d9b61df, b36eed0 and ec0ffd6 (between them a resume fix and the "
+        "checkpoint frequency; a resumed run is bit-identical), every later class at ec0ffd6.\n"
     ),
 )
 

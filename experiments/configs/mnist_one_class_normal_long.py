@@ -10,7 +10,14 @@ import dataclasses
 
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.study import Study
-from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, main_study_means
+from experiments.configs._common import (
+    ENCODER,
+    GAN,
+    METHODS,
+    NOTES,
+    computed_before_the_record,
+    main_study_means,
+)
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN
 
 STUDY = Study(
@@ -38,5 +45,6 @@ STUDY = Study(
     "(on class 0, seed 1 feat_mse was exactly 0 on every normal training image), so the "
     "feature term divided by its normal-data mean ranks by noise. A_cal then leaves a term "
     "with mean 0 out (anogan_jax/encoder_run.py). Model selection on normal validation data "
-    "(`train --fid-every`) was not used here.\n",
+    "(`train --fid-every`) was not used here.\n"
+    + computed_before_the_record("Intel Xeon", "090e3ce (with uncommitted changes)"),
 )

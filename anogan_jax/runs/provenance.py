@@ -1,0 +1,66 @@
+"""Where a result was computed: the machine, the library versions and the git commit of this
+package. A study records it beside each cell's timings when the cell is computed, so that a
+report rewritten later (``run_study --report-only``, on another machine or commit) still says
+where its numbers came from."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
+
+
+def versions() -> str:
+    """ "jax 0.10.2, jaxlib 0.10.2, ..." for the installed packages of ``PACKAGES``."""
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def git_commit() -> str:
+    """The short commit of the checkout this package is imported from (not of the current
+    folder), "(with uncommitted changes)" where tracked files differ; "unknown" outside git."""
+    repo = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" (with uncommitted changes)" if dirty else "")
+
+
+def hardware() -> str:
+    """CPU model, logical cores of the machine and those this process may use (XLA:CPU splits
+    its work over the latter, which decides the last bits of a result), and the OS."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores ({usable} usable by this process), "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def describe() -> dict:
+    """{"hardware", "versions", "git_commit"} of this process."""
+    return {"hardware": hardware(), "versions": versions(), "git_commit": git_commit()}
