@@ -31,6 +31,17 @@ def load_config(path: str):
     return module.STUDY
 
 
+def _classes(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(c) for c in text.split(",")]
+    except ValueError:
+        raise UserError(
+            f"--classes {text!r}: give class numbers separated by commas, e.g. 5,6,7"
+        ) from None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("config", help="a Python file defining STUDY")
@@ -43,6 +54,12 @@ def main(argv=None) -> int:
         help="aggregate finished cells only (and add seed ensembles and subsample errors from "
         "the score folders)",
     )
+    p.add_argument(
+        "--classes",
+        default=None,
+        help="run only these of the study's classes, e.g. 5,6,7 (processes or machines that "
+        "share --results and --runs can each take their own; the report covers every cell)",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -53,7 +70,14 @@ def main(argv=None) -> int:
             from_score_folders(study, results, runs)
             cells = load_cells(results)
         else:
-            cells = run_study(study, results, runs, data_dir=args.data_dir, progress=not args.quiet)
+            cells = run_study(
+                study,
+                results,
+                runs,
+                classes=_classes(args.classes),
+                data_dir=args.data_dir,
+                progress=not args.quiet,
+            )
         command = f"python -m experiments.run_study {args.config}"
         write_report(study, cells, results, command=command, timings=total_hours(results))
         print(f"{len(cells)} cells; report in {results / 'REPORT.md'}")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -342,3 +343,35 @@ def test_report_says_where_each_cell_was_computed_and_which_cells_do_not_say(tmp
         "- 2 cells carry no record of where they were computed (written before studies "
         "recorded it); the notes say what is known",
     ]
+
+
+@pytest.mark.slow
+def test_classes_shared_between_processes_give_the_same_cells(tmp_path):
+    """Two runs that each take their own class (as two processes or machines would) write the
+    same cells, byte for byte, as one run of the whole study; a run of one class leaves the
+    other's cells alone."""
+    study = dataclasses.replace(
+        TINY, classes=(0, 1), methods=TINY.methods[:1], ensembles=(), frontier=()
+    )
+    run_study(study, tmp_path / "all", tmp_path / "runs_all", progress=False)
+    got = run_study(study, tmp_path / "split", tmp_path / "runs", classes=[1], progress=False)
+    assert sorted((c["class"], c["seed"]) for c in got) == [(1, 0), (1, 1)]
+    run_study(study, tmp_path / "split", tmp_path / "runs", classes=[0], progress=False)
+    assert _cell_bytes(tmp_path / "split") == _cell_bytes(tmp_path / "all")
+    assert len(_cell_bytes(tmp_path / "all")) == 4
+
+
+@pytest.mark.parametrize(
+    "classes, message",
+    [("12", r"has the classes \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]"), ("1,x", "separated by commas")],
+)
+def test_classes_outside_the_study_are_refused_before_anything_is_written(
+    tmp_path, capsys, classes, message
+):
+    from experiments.run_study import ROOT, main
+
+    config = str(ROOT / "experiments" / "configs" / "mnist_one_class_normal_fanogan_mlp.py")
+    argv = [config, "--results", str(tmp_path / "res"), "--runs", str(tmp_path / "runs")]
+    assert main([*argv, "--classes", classes, "--quiet"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

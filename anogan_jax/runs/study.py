@@ -78,20 +78,39 @@ def ensemble_path(results: Path, cls: int, method: str) -> Path:
     return results / "cells" / f"c{cls}_ens_{method}.json"
 
 
+def check_classes(study: Study, classes) -> tuple[int, ...]:
+    """``classes`` (None: all of the study's) after checking that the study has each."""
+    if classes is None:
+        return study.classes
+    wrong = [c for c in classes if c not in study.classes]
+    if wrong or not classes:
+        raise RunError(
+            f"classes {list(classes)}: study {study.name} has the classes "
+            f"{list(study.classes)}; give a non-empty subset of them, or none to run them all"
+        )
+    return tuple(classes)
+
+
 def cells(study: Study):
     return [(c, s, m) for c in study.classes for s in study.seeds for m in study.methods]
 
 
-def run_study(study: Study, results, runs, *, data_dir=None, progress=True) -> list[dict]:
-    """Runs every unfinished cell. ``results``: where cell JSONs go (committed); ``runs``:
-    where checkpoints go (not committed). Returns all cell results."""
+def run_study(
+    study: Study, results, runs, *, classes=None, data_dir=None, progress=True
+) -> list[dict]:
+    """Runs every unfinished cell, or those of ``classes`` only (a subset of the study's: so
+    that several processes or machines can share a study, each on its own classes; a class's
+    cells do not depend on which process computes them). ``results``: where cell JSONs go
+    (committed); ``runs``: where checkpoints go (not committed). Returns all cell results."""
     results, runs = Path(results), Path(runs)
+    mine = check_classes(study, classes)
     # Taken at the start: the cores usable now are those XLA:CPU splits its work over.
     computed_on = describe()
-    todo = [(c, s, m) for c, s, m in cells(study) if not cell_path(results, c, s, m.name).exists()]
+    planned = [(c, s, m) for c, s, m in cells(study) if c in mine]
+    todo = [(c, s, m) for c, s, m in planned if not cell_path(results, c, s, m.name).exists()]
     bar = tqdm(
-        total=len(cells(study)),
-        initial=len(cells(study)) - len(todo),
+        total=len(planned),
+        initial=len(planned) - len(todo),
         unit="cell",
         desc=study.name,
         disable=not progress,
