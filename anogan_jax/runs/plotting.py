@@ -136,27 +136,53 @@ def bar_chart(
     title: str = "",
 ) -> None:
     """Grouped bars per class with error bars. series: name -> (means, stds) per class;
-    reference: name -> values per class (NaN where absent), drawn as markers."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(classes) + 2), 3.8))
+    reference: name -> values per class (NaN where absent), drawn as markers, each its own
+    shape and colour (apart from the bars'); the legend stands beside the axes, covering none."""
+    reference = reference or {}
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(classes) + 2) + 3.2, 3.8))
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(classes))
     for i, (name, (mean, std)) in enumerate(series.items()):
         ax.bar(
-            x + (i - (len(series) - 1) / 2) * width, mean, width, yerr=std, capsize=2, label=name
+            x + (i - (len(series) - 1) / 2) * width,
+            mean,
+            width,
+            yerr=std,
+            capsize=2,
+            label=name,
+            color=plt.cm.tab10(i % 10),
         )
-    for j, (name, vals) in enumerate((reference or {}).items()):
+    for j, (name, vals) in enumerate(reference.items()):
         ax.plot(
-            x, vals, marker="_x+"[j % 3], ms=12, mew=2, ls="none", color=f"C{7 + j}", label=name
+            x,
+            vals,
+            marker=REFERENCE_MARKERS[j % len(REFERENCE_MARKERS)],
+            ms=9,
+            mew=1.8,
+            mfc="none",
+            ls="none",
+            color=REFERENCE_COLOURS[j % len(REFERENCE_COLOURS)],
+            label=name,
         )
     ax.set_xticks(x, [str(c) for c in classes])
     ax.set_xlabel("class")
     ax.set_ylabel(ylabel)
-    lo = min(np.nanmin(m - s) for m, s in series.values()) if series else 0
+    lows = [np.nanmin(m - s) for m, s in series.values()]
+    lows += [np.nanmin(v) for v in reference.values() if np.isfinite(v).any()]
+    lo = min(lows) if lows else 0
     ax.set_ylim(max(0, lo - 5), 100)
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=3, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
+
+
+# Reference markers: open shapes that read apart from the bars and from one another, in
+# colours of their own (Dark2, then Set1's first four).
+REFERENCE_MARKERS = ("_", "x", "+", "1", "2", "3", "4", "o", "s", "D", "^", "v")
+REFERENCE_COLOURS = tuple(plt.cm.Dark2(i) for i in range(8)) + tuple(
+    plt.cm.Set1(i) for i in range(4)
+)
 
 
 def roc_grid(path, curves: dict[int, dict[str, tuple]], *, title: str = "") -> None:

@@ -334,7 +334,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
             np.array([auroc[m].get(c, (np.nan,) * 3)[0] for c in study.classes]),
             np.array([auroc[m].get(c, (np.nan,) * 3)[1] for c in study.classes]),
         )
-        for m in auroc
+        for m in _in_study_order(study, auroc)
     }
     refs = {
         r: np.array([v.get(c, np.nan) for c in study.classes], float)
