@@ -375,3 +375,33 @@ def test_classes_outside_the_study_are_refused_before_anything_is_written(
     assert main([*argv, "--classes", classes, "--quiet"]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_training_time_spans_every_process_of_a_resumed_class(tmp_path):
+    """A log of 3 records, the last after a resume (10 steps at 2/s, 10 at 5/s, 20 at 4/s: 5 +
+    2 + 5 s): seeds trained in one program share it (counted once); seeds trained alone are
+    summed; a class still training is left out; saved classes whose runs are gone stay."""
+    from anogan_jax.files import write_jsonl
+    from anogan_jax.runs.study import TRAINING_TIME, logged_seconds, training_times
+
+    run = dataclasses.replace(TINY.run, steps=40)
+    study = dataclasses.replace(TINY, classes=(0, 1, 2), methods=TINY.methods[:1], run=run)
+    shared = [{"step": 10, "steps_per_s": 2.0}, {"step": 20, "steps_per_s": 5.0},
+              {"step": 40, "steps_per_s": 4.0}]  # fmt: skip
+    alone = [{"step": 40, "steps_per_s": 8.0}]
+    logs = {(0, 0): shared, (0, 1): shared, (1, 0): shared, (1, 1): alone, (2, 0): shared[:2]}
+    logs[2, 1] = shared[:2]
+    for (cls, seed), records in logs.items():
+        write_jsonl(tmp_path / "runs" / f"class_{cls}" / f"seed_{seed}" / "metrics.jsonl", records)
+    assert logged_seconds(tmp_path / "runs" / "class_0" / "seed_0" / "metrics.jsonl") == 12.0
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / TRAINING_TIME).write_text(json.dumps({"7": {"gan": 1.0, "encoder": 2.0}}))
+    got = training_times(study, tmp_path / "res", tmp_path / "runs")
+    assert got == {
+        "7": {"gan": 1.0, "encoder": 2.0},
+        "0": {"gan": 12.0, "encoder": 0.0},
+        "1": {"gan": 17.0, "encoder": 0.0},
+    }
+    assert json.loads((tmp_path / "res" / TRAINING_TIME).read_text()) == got
+    hours = total_hours(tmp_path / "res")
+    assert hours["logged_classes"] == 3 and hours["logged_training_hours"] == 32.0 / 3600

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from anogan_jax import metrics
-from anogan_jax.files import read_json, write_json
+from anogan_jax.files import read_json, read_jsonl, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
@@ -313,13 +313,70 @@ def pair_aurocs(study: Study, results, runs) -> dict:
     return out
 
 
+TRAINING_TIME = "training_time.json"
+
+
+def logged_seconds(metrics_path: Path) -> float:
+    """Wall seconds a run spent training, from its metrics.jsonl: each record's steps since the
+    previous record over the rate it logged. A resumed run keeps its records up to the
+    checkpoint it resumes from and logs the rest afresh, so the sum spans every process that
+    trained it (steps redone after a crash once; the time before its first step, loading data
+    or compiling before a resume's first log, partly or not at all)."""
+    total, previous = 0.0, 0
+    for record in read_jsonl(metrics_path):
+        total += (record["step"] - previous) / max(record["steps_per_s"], 1e-12)
+        previous = record["step"]
+    return total
+
+
+def _class_training_seconds(logs: list[Path]) -> float:
+    """The seeds' training time of one class: seeds trained in one program log the same rates
+    (one program's time, counted once); seeds trained alone, the sum over the seeds."""
+    records = [[(r["step"], r["steps_per_s"]) for r in read_jsonl(p)] for p in logs]
+    if all(r == records[0] for r in records):
+        return logged_seconds(logs[0])
+    return sum(logged_seconds(p) for p in logs)
+
+
+def training_times(study: Study, results, runs) -> dict:
+    """class -> {"gan": seconds, "encoder": seconds} of the classes whose GANs (and encoders,
+    where the study has one) are fully trained under ``runs``, from their logs
+    (``logged_seconds``): unlike a cell's timings, which hold the time of the process that
+    wrote the cell, this spans every process of a resumed class. Merged into
+    ``<results>/training_time.json`` (classes whose runs are gone keep their saved values)
+    and returned."""
+    results, runs = Path(results), Path(runs)
+    path = results / TRAINING_TIME
+    out = {str(k): v for k, v in read_json(path).items()} if path.exists() else {}
+    for cls in study.classes:
+        class_runs = [seed_dir(runs / f"class_{cls}", s) for s in study.seeds]
+        gan_logs = [r / "metrics.jsonl" for r in class_runs]
+        if not all(p.exists() for p in gan_logs):
+            continue
+        last = read_jsonl(gan_logs[0])[-1:]
+        if not last or last[0]["step"] < study.run.steps:  # still training
+            continue
+        times = {"gan": _class_training_seconds(gan_logs), "encoder": 0.0}
+        if study.needs_encoder():
+            folders = [encoder_dir(r, study.encoder.mode) for r in class_runs]
+            if not all((f / "summary.json").exists() for f in folders):
+                continue
+            times["encoder"] = _class_training_seconds([f / "metrics.jsonl" for f in folders])
+        out[str(cls)] = times
+    if out:
+        write_json(path, out)
+    return out
+
+
 def from_score_folders(study: Study, results, runs) -> None:
     """What a study derives from its score folders rather than its cells: the seed ensembles
-    (``ensemble_cells``), the subsample errors (``subsample_errors``) and the AUROC of each
-    pair of classes (``pair_aurocs``)."""
+    (``ensemble_cells``), the subsample errors (``subsample_errors``), the AUROC of each
+    pair of classes (``pair_aurocs``) and the training time of each class from its run logs
+    (``training_times``)."""
     ensemble_cells(study, results, runs)
     subsample_errors(study, results, runs)
     pair_aurocs(study, results, runs)
+    training_times(study, results, runs)
 
 
 def _ensure_gans(config: RunConfig, class_dir: Path, seeds: list[int], data_dir, progress) -> float:

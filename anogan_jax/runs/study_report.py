@@ -10,7 +10,7 @@ import numpy as np
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.provenance import git_commit, hardware, versions
-from anogan_jax.runs.study import AUROC_BY_PAIR, SUBSAMPLE_SE
+from anogan_jax.runs.study import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
 
 
 def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
@@ -435,8 +435,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         "",
         *computed_on(results, cells),
         f"- this report written on {hardware()}; {versions()}; git commit {git_commit()}",
-        f"- wall time of the cells (sum of recorded cell timings): "
-        f"{timings.get('total_hours', float('nan')):.2f} h",
+        *_wall_time(timings),
         "",
         "Per-cell results (byte-identical on a rerun with the same config on the same machine, "
         "started with the same number of usable cores) "
@@ -448,8 +447,13 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
 
 
 def total_hours(results) -> dict:
+    """The study's time in hours: ``total_hours``, the sum of the cells' recorded timings
+    (training once per class and seed, scoring per cell), which hold only the time of the
+    process that wrote each cell; ``score_hours``, their scoring part; and, where
+    ``training_time.json`` has them (``study.training_times``, from the run logs, across
+    resumes), ``logged_training_hours`` over ``logged_classes`` classes."""
     folder = Path(results) / "timings"
-    total, seen_train = 0.0, set()
+    total, score, seen_train = 0.0, 0.0, set()
     for p in sorted(folder.glob("*.json")):
         t = json.loads(p.read_text())
         key = p.stem.split("_")[:2]  # class, seed: training counted once per seed
@@ -457,4 +461,29 @@ def total_hours(results) -> dict:
             total += t["train_per_seed"] + t["encoder"]
             seen_train.add(tuple(key))
         total += t["score"]
-    return {"total_hours": total / 3600}
+        score += t["score"]
+    out = {"total_hours": total / 3600, "score_hours": score / 3600}
+    logged = Path(results) / TRAINING_TIME
+    if logged.exists():
+        per_class = json.loads(logged.read_text())
+        seconds = sum(t["gan"] + t["encoder"] for t in per_class.values())
+        out.update(logged_training_hours=seconds / 3600, logged_classes=len(per_class))
+    return out
+
+
+def _wall_time(timings: dict) -> list[str]:
+    """The report's lines on the study's time (``total_hours``)."""
+    lines = [
+        f"- wall time of the cells (sum of recorded cell timings): "
+        f"{timings.get('total_hours', float('nan')):.2f} h; a class resumed across processes "
+        "counts only the process that wrote its cells"
+    ]
+    if "logged_training_hours" in timings:
+        lines.append(
+            f"- GAN and encoder training of {timings['logged_classes']} classes, from their run "
+            f"logs across every process (`training_time.json`; wall time, so pauses of a "
+            f"process, such as those for quiet benchmarks, count): "
+            f"{timings['logged_training_hours']:.2f} h; the cells' scoring: "
+            f"{timings['score_hours']:.2f} h"
+        )
+    return lines
