@@ -8,7 +8,9 @@ differs; the MLP study's means stand beside it as the architecture comparison.
 
 Budget, from the MNIST conv study on this machine (one core): about 1.9 h per class (3 seeds),
 so about 19 hours in all; the runner resumes, so it runs in the background over several
-sessions.
+sessions. That figure came from the cells' timings, which miss the training done before a
+resume; the MNIST conv study's run logs say about 4 h per class on one core shared with other
+work, so about 40 h of one core, or 20 h on two (`--classes`, see the notes).
 """
 
 from experiments.configs._common import main_study_means

@@ -10,7 +10,9 @@ linear head; the izi_f encoder is the critic's trunk with a linear layer to z).
 
 Budget, from this machine's benchmarks (2 cores, quiet): about 45 min of GAN training, 35 min
 of encoder training and 10 min of scoring per class (3 seeds), so about 15 hours in all; the
-runner resumes, so it runs in the background over several sessions.
+runner resumes, so it runs in the background over several sessions. Measured since, on one
+core shared with other work (`training_time.json`, the report's wall time): classes 0-1 took
+6.2 h of training and 1.8 h of scoring, about 4 h per class.
 """
 
 from experiments.configs._common import main_study_means
