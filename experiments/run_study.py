@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import from_score_folders, load_cells, run_study
+from anogan_jax.runs.study import run_study
 from anogan_jax.runs.study_report import total_hours, write_report
+from anogan_jax.runs.study_scores import from_score_folders, load_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,10 @@ import pytest
 
 from anogan_jax import metrics
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
-from anogan_jax.runs.study import Method, Study, cells, ensemble_cells, run_study
+from anogan_jax.runs.study import cells, run_study
+from anogan_jax.runs.study_config import Method, Study
 from anogan_jax.runs.study_report import total_hours, write_report
+from anogan_jax.runs.study_scores import ensemble_cells
 
 TINY = Study(
     name="tiny",
@@ -223,8 +225,8 @@ def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
 def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
     """Per class: DeLong's SE of the mean of the seeds' AUROCs on their shared subsample; two
     identical seeds have exactly the one-scorer SE. Over classes: independent errors."""
-    from anogan_jax.runs.study import subsample_errors
     from anogan_jax.runs.study_report import subsample_mean_errors
+    from anogan_jax.runs.study_scores import subsample_errors
 
     rng = np.random.default_rng(0)
     labels = np.array([0] * 30 + [1] * 10)
@@ -255,7 +257,7 @@ def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
 def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
     """Normal 0s scored 0..19; the 1s' scores put them above 5 of the 20 zeros (seed 0) and
     above 15 (seed 1): 25% and 75%, mean 50; the 7s above all (a seed's NaN left out)."""
-    from anogan_jax.runs.study import pair_aurocs
+    from anogan_jax.runs.study_scores import pair_aurocs
 
     digits = np.array([0] * 20 + [1] * 10 + [7] * 10)
     labels = (digits != 0).astype(int)
@@ -286,7 +288,7 @@ def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
     the config is built; the pair table takes each seed on its own images, and the subsample
     error is left out (the seeds' spread already holds it)."""
     from anogan_jax.runs.config import RunError
-    from anogan_jax.runs.study import pair_aurocs, subsample_errors
+    from anogan_jax.runs.study_scores import pair_aurocs, subsample_errors
 
     anomalous = dataclasses.replace(TINY.run, protocol="one_class_anomalous")
     with pytest.raises(RunError, match="drop ensembles"):
@@ -315,7 +317,7 @@ def test_seeds_of_one_class_normal_that_scored_other_images_are_refused(tmp_path
     # One-class-normal's test set does not depend on the seed: seeds whose score files list
     # other images were scored from other data, and nothing is derived from them.
     from anogan_jax.runs.config import RunError
-    from anogan_jax.runs.study import subsample_errors
+    from anogan_jax.runs.study_scores import subsample_errors
 
     labels = np.array([0] * 6 + [1] * 4)
     for seed in (0, 1):
@@ -382,7 +384,7 @@ def test_training_time_spans_every_process_of_a_resumed_class(tmp_path):
     2 + 5 s): seeds trained in one program share it (counted once); seeds trained alone are
     summed; a class still training is left out; saved classes whose runs are gone stay."""
     from anogan_jax.files import write_jsonl
-    from anogan_jax.runs.study import TRAINING_TIME, logged_seconds, training_times
+    from anogan_jax.runs.study_scores import TRAINING_TIME, logged_seconds, training_times
 
     run = dataclasses.replace(TINY.run, steps=40)
     study = dataclasses.replace(TINY, classes=(0, 1, 2), methods=TINY.methods[:1], run=run)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from anogan_jax.runs.study import Study
+from anogan_jax.runs.study_config import Study
 from experiments.run_study import load_config
 
 CONFIGS = sorted(

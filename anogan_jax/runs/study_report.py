@@ -10,7 +10,7 @@ import numpy as np
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.provenance import git_commit, hardware, versions
-from anogan_jax.runs.study import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
+from anogan_jax.runs.study_scores import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
 
 
 def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
@@ -104,9 +104,10 @@ def seed_standard_errors(cells: list[dict], classes) -> dict:
 
 def subsample_mean_errors(results, auroc: dict) -> dict:
     """{method: standard error (%) of its class-mean AUROC from the test subsample}: from
-    ``<results>/subsample_se.json`` (per class, ``study.subsample_errors``), combined over the
-    classes the method has finished as independent errors (the classes' subsamples are drawn
-    apart): sqrt(sum of squares) / number of classes. Methods missing a class are left out."""
+    ``<results>/subsample_se.json`` (per class, ``study_scores.subsample_errors``), combined
+    over the classes the method has finished as independent errors (the classes' subsamples
+    are drawn apart): sqrt(sum of squares) / number of classes. Methods missing a class are
+    left out."""
     path = Path(results) / SUBSAMPLE_SE
     if not path.exists():
         return {}
@@ -279,7 +280,7 @@ def _frontier(study, cells, results) -> list[str]:
 
 
 def _class_pairs(study, results) -> list[str]:
-    """The report's section on ``auroc_by_pair.json`` (``study.pair_aurocs``): a heatmap per
+    """The report's section on ``auroc_by_pair.json`` (``study_scores.pair_aurocs``): a heatmap per
     method and each method's three hardest pairs."""
     path = Path(results) / AUROC_BY_PAIR
     if not path.exists():
@@ -450,7 +451,7 @@ def total_hours(results) -> dict:
     """The study's time in hours: ``total_hours``, the sum of the cells' recorded timings
     (training once per class and seed, scoring per cell), which hold only the time of the
     process that wrote each cell; ``score_hours``, their scoring part; and, where
-    ``training_time.json`` has them (``study.training_times``, from the run logs, across
+    ``training_time.json`` has them (``study_scores.training_times``, from the run logs, across
     resumes), ``logged_training_hours`` over ``logged_classes`` classes."""
     folder = Path(results) / "timings"
     total, score, seen_train = 0.0, 0.0, set()

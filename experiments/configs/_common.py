@@ -3,7 +3,7 @@
 each REPORT.md)."""
 
 from anogan_jax.runs.config import EncoderConfig, ScoreConfig
-from anogan_jax.runs.study import Method
+from anogan_jax.runs.study_config import Method
 
 GAN = dict(
     arch="mlp",

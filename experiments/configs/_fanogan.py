@@ -12,7 +12,7 @@ no setting below was chosen by looking at any test label.
 import dataclasses
 
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
-from anogan_jax.runs.study import Method, Study
+from anogan_jax.runs.study_config import Method, Study
 
 GAN = dict(
     objective="wgan_gp",

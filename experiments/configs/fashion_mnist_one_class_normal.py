@@ -4,7 +4,7 @@ python -m experiments.run_study experiments/configs/fashion_mnist_one_class_norm
 """
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study import Study
+from anogan_jax.runs.study_config import Study
 from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, computed_before_the_record
 
 STUDY = Study(

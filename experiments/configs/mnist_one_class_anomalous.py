@@ -5,7 +5,7 @@ the seed, every image of the anomalous class in the test set).
 """
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study import Study
+from anogan_jax.runs.study_config import Study
 from experiments.configs._common import ENCODER, GAN, METHODS, NOTES
 
 STUDY = Study(

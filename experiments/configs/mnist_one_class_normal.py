@@ -4,7 +4,7 @@ python -m experiments.run_study experiments/configs/mnist_one_class_normal.py
 """
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study import Study
+from anogan_jax.runs.study_config import Study
 from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, computed_before_the_record
 
 # Ruff et al. 2018, Table 1 (AUROC %, MNIST, one class normal, GCN + min-max preprocessing).

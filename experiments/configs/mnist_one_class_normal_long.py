@@ -9,7 +9,7 @@ from its committed cells), so the effect of training length is visible per class
 import dataclasses
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study import Study
+from anogan_jax.runs.study_config import Study
 from experiments.configs._common import (
     ENCODER,
     GAN,

@@ -1,0 +1,49 @@
+"""A study's config: the typed dataclasses that a file in ``experiments/configs/`` builds
+(``STUDY = Study(...)``); ``study.run_study`` runs one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A named scoring method: its ScoreConfig, and the score column the report ranks by."""
+
+    name: str
+    score: ScoreConfig
+    column: str = "A"
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    name: str
+    run: RunConfig
+    classes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    methods: tuple[Method, ...]
+    encoder: EncoderConfig = EncoderConfig()
+    published: dict = dataclasses.field(default_factory=dict)  # label -> {class: AUROC %}
+    notes: str = ""
+    # Methods whose seeds are also combined per image (``ensemble_cells``): "<name>_ens".
+    ensembles: tuple[str, ...] = ()
+    # Methods drawn as the report's quality-cost frontier (AUROC against images/s).
+    frontier: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.ensembles and not self.shared_test_set():
+            raise RunError(
+                f"study {self.name}: seed ensembles need every seed to score the same test "
+                f"images, but under {self.run.protocol} each seed draws its own train/test "
+                "split; drop ensembles= from the config"
+            )
+
+    def shared_test_set(self) -> bool:
+        """Whether every seed scores the same test images: under one-class-normal the test set
+        does not depend on the seed; under one-class-anomalous each seed draws its own split."""
+        return self.run.protocol == "one_class_normal"
+
+    def needs_encoder(self) -> bool:
+        return any(m.score.method == "fanogan" or m.score.init == "encoder" for m in self.methods)
