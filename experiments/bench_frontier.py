@@ -11,7 +11,7 @@ that are trained), builds each method of ``study.frontier`` exactly as the study
 per call: compile apart, interleaved samples, the median kept (``bench_common`` rules). The
 figure is images per second of ONE model, steady state. It writes
 ``experiments/results/<study>/frontier_speed.{json,md}``; the study's report uses those rates
-for its frontier when the file is there (``study_report.frontier_points``).
+for its frontier when the file is there (``study_numbers.frontier_points``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from anogan_jax.runs.encoder_run import encoder_dir  # noqa: E402
 from anogan_jax.runs.gan import load_data, load_gan  # noqa: E402
 from anogan_jax.runs.predict import Scorer  # noqa: E402
 from anogan_jax.runs.seeds import seed_dir  # noqa: E402
-from anogan_jax.runs.study_report import FRONTIER_SPEED  # noqa: E402
+from anogan_jax.runs.study_numbers import FRONTIER_SPEED  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 from experiments.run_study import ROOT, load_config  # noqa: E402
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from anogan_jax.errors import UserError
 from anogan_jax.runs.study import run_study
-from anogan_jax.runs.study_report import total_hours, write_report
+from anogan_jax.runs.study_numbers import total_hours
+from anogan_jax.runs.study_report import write_report
 from anogan_jax.runs.study_scores import from_score_folders, load_cells
 
 ROOT = Path(__file__).resolve().parent.parent

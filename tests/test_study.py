@@ -11,7 +11,8 @@ from anogan_jax import metrics
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.study import cells, run_study
 from anogan_jax.runs.study_config import Method, Study
-from anogan_jax.runs.study_report import total_hours, write_report
+from anogan_jax.runs.study_numbers import total_hours
+from anogan_jax.runs.study_report import write_report
 from anogan_jax.runs.study_scores import ensemble_cells
 
 TINY = Study(
@@ -153,7 +154,7 @@ def test_seed_ensemble_standardises_each_seed_on_its_normal_validation_scores(tm
 
 
 def test_seed_standard_error_of_the_class_mean():
-    from anogan_jax.runs.study_report import seed_standard_errors
+    from anogan_jax.runs.study_numbers import seed_standard_errors
 
     def cell(method, seed, cls, auroc):
         return {
@@ -197,7 +198,7 @@ def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only
 
 
 def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
-    from anogan_jax.runs.study_report import frontier_points
+    from anogan_jax.runs.study_numbers import frontier_points
 
     def cell(method, seed, auroc):
         scores = {"A": {"auroc": auroc}}
@@ -225,7 +226,7 @@ def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
 def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
     """Per class: DeLong's SE of the mean of the seeds' AUROCs on their shared subsample; two
     identical seeds have exactly the one-scorer SE. Over classes: independent errors."""
-    from anogan_jax.runs.study_report import subsample_mean_errors
+    from anogan_jax.runs.study_numbers import subsample_mean_errors
     from anogan_jax.runs.study_scores import subsample_errors
 
     rng = np.random.default_rng(0)
