@@ -31,3 +31,22 @@ def test_hardware_names_the_usable_cores_and_versions_the_packages():
 
     assert f"jax {jax.__version__}" in provenance.versions().split(", ")
     assert set(provenance.describe()) == {"hardware", "versions", "git_commit"}
+
+
+def test_a_package_that_is_not_the_top_of_a_checkout_has_no_commit(tmp_path):
+    """Installed into a site-packages inside another repository: that repository's commit is
+    not this package's."""
+    outer = tmp_path / "project"
+    copy = outer / ".venv" / "site-packages" / "anogan_jax" / "runs"
+    copy.mkdir(parents=True)
+    (copy / "provenance.py").write_text(Path(provenance.__file__).read_text())
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    who = ["-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", *who, "-C", str(outer), "commit", "-q", "--allow-empty", "-m", "x"],
+                   check=True)  # fmt: skip
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("copied_provenance", copy / "provenance.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.git_commit() == "unknown"

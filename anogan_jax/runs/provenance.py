@@ -27,7 +27,9 @@ def versions() -> str:
 
 def git_commit() -> str:
     """The short commit of the checkout this package is imported from (not of the current
-    folder), "(with uncommitted changes)" where tracked files differ; "unknown" outside git."""
+    folder), "(with uncommitted changes)" where tracked files differ; "unknown" where the
+    package is not the top of a git checkout (installed into site-packages, say, even when
+    that lies inside some other repository)."""
     repo = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str:
@@ -36,6 +38,8 @@ def git_commit() -> str:
         ).stdout.strip()
 
     try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != repo:
+            return "unknown"
         commit = git("rev-parse", "--short", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
