@@ -85,6 +85,7 @@ TFDS_DIR = os.environ.get("TFDS_DATA_DIR")
 has_mnist = bool(TFDS_DIR) and os.path.isdir(os.path.join(TFDS_DIR or "", "mnist"))
 
 
+@pytest.mark.slow  # decodes the MNIST copy: 30-40 s cold
 @pytest.mark.skipif(not has_mnist, reason="offline MNIST copy not found (set TFDS_DATA_DIR)")
 def test_mnist_protocol_counts():
     train, test = data.load_dataset("mnist")
