@@ -50,3 +50,38 @@ def test_a_package_that_is_not_the_top_of_a_checkout_has_no_commit(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.git_commit() == "unknown"
+
+
+def _copy_in_a_checkout(tmp_path):
+    """This module copied into a committed checkout of its own, with a tracked results file."""
+    import importlib.util
+
+    repo = tmp_path / "checkout"
+    (repo / "anogan_jax" / "runs").mkdir(parents=True)
+    (repo / "results").mkdir()
+    module_file = repo / "anogan_jax" / "runs" / "provenance.py"
+    module_file.write_text(Path(provenance.__file__).read_text())
+    (repo / "results" / "REPORT.md").write_text("old\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
+    spec = importlib.util.spec_from_file_location("checkout_provenance", module_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return repo, module
+
+
+def test_changes_in_the_output_folders_are_not_uncommitted_code(tmp_path, monkeypatch):
+    repo, module = _copy_in_a_checkout(tmp_path)
+    clean = module.git_commit()
+    assert len(clean) >= 7 and " " not in clean
+    (repo / "results" / "REPORT.md").write_text("rewritten before its commit\n")
+    monkeypatch.chdir(tmp_path)
+    assert module.git_commit() == f"{clean} (with uncommitted changes)"
+    assert module.git_commit(outputs=[repo / "results"]) == clean
+    assert module.describe(outputs=[str(repo / "results")])["git_commit"] == clean
+    # Outputs outside the checkout change nothing; a code change still counts.
+    assert module.git_commit(outputs=[tmp_path / "elsewhere"]) != clean
+    (repo / "anogan_jax" / "runs" / "provenance.py").write_text("# changed\n")
+    assert module.git_commit(outputs=[repo / "results"]) == f"{clean} (with uncommitted changes)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -25,12 +26,19 @@ def versions() -> str:
     return ", ".join(found)
 
 
-def git_commit() -> str:
+def git_commit(outputs: Sequence[str | Path] = ()) -> str:
     """The short commit of the checkout this package is imported from (not of the current
-    folder), "(with uncommitted changes)" where tracked files differ; "unknown" where the
+    folder), "(with uncommitted changes)" where tracked files differ, changes under
+    ``outputs`` aside (the folders a study writes its results to: a report rewritten there
+    before it is committed is not a change to the code that computed it); "unknown" where the
     package is not the top of a git checkout (installed into site-packages, say, even when
     that lies inside some other repository)."""
     repo = Path(__file__).resolve().parents[2]
+    ignored = []
+    for out in outputs:
+        where = Path(out).resolve()
+        if where.is_relative_to(repo) and where != repo:
+            ignored.append(f":(exclude){where.relative_to(repo).as_posix()}")
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -41,7 +49,7 @@ def git_commit() -> str:
         if Path(git("rev-parse", "--show-toplevel")).resolve() != repo:
             return "unknown"
         commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", *ignored)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + (" (with uncommitted changes)" if dirty else "")
@@ -65,6 +73,6 @@ def hardware() -> str:
     )
 
 
-def describe() -> dict:
-    """{"hardware", "versions", "git_commit"} of this process."""
-    return {"hardware": hardware(), "versions": versions(), "git_commit": git_commit()}
+def describe(outputs: Sequence[str | Path] = ()) -> dict:
+    """{"hardware", "versions", "git_commit"} of this process (``outputs``: see `git_commit`)."""
+    return {"hardware": hardware(), "versions": versions(), "git_commit": git_commit(outputs)}

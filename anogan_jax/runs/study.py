@@ -54,7 +54,7 @@ def run_study(
     results, runs = Path(results), Path(runs)
     mine = check_classes(study, classes)
     # Taken at the start: the cores usable now are those XLA:CPU splits its work over.
-    computed_on = describe()
+    computed_on = describe(outputs=[results])
     planned = [(c, s, m) for c, s, m in cells(study) if c in mine]
     todo = [(c, s, m) for c, s, m in planned if not cell_path(results, c, s, m.name).exists()]
     bar = tqdm(
