@@ -369,7 +369,8 @@ def _reproduce(command: str, results: Path, cells: list[dict], timings: dict) ->
         f"```\n{command}\n```",
         "",
         *computed_on(results, cells),
-        f"- this report written on {hardware()}; {versions()}; git commit {git_commit(outputs=[results])}",
+        f"- this report written on {hardware()}; {versions()}; "
+        f"git commit {git_commit(outputs=[results])}",
         *_wall_time(timings),
         "",
         "Per-cell results (byte-identical on a rerun with the same config on the same machine, "
