@@ -39,37 +39,37 @@ def test_a_package_that_is_not_the_top_of_a_checkout_has_no_commit(tmp_path):
     outer = tmp_path / "project"
     copy = outer / ".venv" / "site-packages" / "anogan_jax" / "runs"
     copy.mkdir(parents=True)
-    (copy / "provenance.py").write_text(Path(provenance.__file__).read_text())
     subprocess.run(["git", "init", "-q", str(outer)], check=True)
     who = ["-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run(["git", *who, "-C", str(outer), "commit", "-q", "--allow-empty", "-m", "x"],
                    check=True)  # fmt: skip
+    assert _load_copy(copy / "provenance.py").git_commit() == "unknown"
+
+
+def _load_copy(module_file: Path):
+    """This module's source, copied to ``module_file``, imported from there."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("copied_provenance", copy / "provenance.py")
+    module_file.write_text(Path(provenance.__file__).read_text())
+    spec = importlib.util.spec_from_file_location(f"copy_{module_file.parent.name}", module_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.git_commit() == "unknown"
+    return module
 
 
 def _copy_in_a_checkout(tmp_path):
     """This module copied into a committed checkout of its own, with a tracked results file."""
-    import importlib.util
-
     repo = tmp_path / "checkout"
     (repo / "anogan_jax" / "runs").mkdir(parents=True)
     (repo / "results").mkdir()
     module_file = repo / "anogan_jax" / "runs" / "provenance.py"
-    module_file.write_text(Path(provenance.__file__).read_text())
+    module_file.write_text(Path(provenance.__file__).read_text())  # tracked from the start
     (repo / "results" / "REPORT.md").write_text("old\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(repo)]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
-    spec = importlib.util.spec_from_file_location("checkout_provenance", module_file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return repo, module
+    return repo, _load_copy(module_file)
 
 
 def test_changes_in_the_output_folders_are_not_uncommitted_code(tmp_path, monkeypatch):
