@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import run_study
+from anogan_jax.runs.study import check_classes, run_study
 from anogan_jax.runs.study_numbers import total_hours
 from anogan_jax.runs.study_report import write_report
 from anogan_jax.runs.study_scores import from_score_folders, load_cells
+from anogan_jax.runs.study_status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,14 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="default experiments/results/<study>")
     p.add_argument("--runs", default=None, help="default runs/studies/<study>")
     p.add_argument("--data-dir", default=None, help="tfds data folder (else $TFDS_DATA_DIR)")
-    p.add_argument(
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--status",
+        action="store_true",
+        help="print how far each class has come and the hours left, and write nothing (safe "
+        "while the study runs)",
+    )
+    what.add_argument(
         "--report-only",
         action="store_true",
         help="aggregate finished cells only (and add seed ensembles and subsample errors from "
@@ -68,6 +76,10 @@ def main(argv=None) -> int:
         study = load_config(args.config)
         results = Path(args.results or ROOT / "experiments" / "results" / study.name)
         runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
+        if args.status:
+            classes = check_classes(study, _classes(args.classes))
+            print(format_status(study, study_status(study, results, runs, classes)))
+            return 0
         if args.report_only:
             from_score_folders(study, results, runs)
             cells = load_cells(results)

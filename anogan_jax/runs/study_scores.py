@@ -196,16 +196,13 @@ def _class_training_seconds(logs: list[Path]) -> float:
     return sum(logged_seconds(p) for p in logs)
 
 
-def training_times(study: Study, results, runs) -> dict:
+def logged_training_times(study: Study, runs) -> dict:
     """class -> {"gan": seconds, "encoder": seconds} of the classes whose GANs (and encoders,
     where the study has one) are fully trained under ``runs``, from their logs
     (``logged_seconds``): unlike a cell's timings, which hold the time of the process that
-    wrote the cell, this spans every process of a resumed class. Merged into
-    ``<results>/training_time.json`` (classes whose runs are gone keep their saved values)
-    and returned."""
-    results, runs = Path(results), Path(runs)
-    path = results / TRAINING_TIME
-    out = {str(k): v for k, v in read_json(path).items()} if path.exists() else {}
+    wrote the cell, this spans every process of a resumed class. Reads only."""
+    runs = Path(runs)
+    out = {}
     for cls in study.classes:
         class_runs = [seed_dir(runs / f"class_{cls}", s) for s in study.seeds]
         gan_logs = [r / "metrics.jsonl" for r in class_runs]
@@ -221,8 +218,21 @@ def training_times(study: Study, results, runs) -> dict:
                 continue
             times["encoder"] = _class_training_seconds([f / "metrics.jsonl" for f in folders])
         out[str(cls)] = times
+    return out
+
+
+def saved_training_times(results) -> dict:
+    """``<results>/training_time.json`` as class -> times ({} when it is not there)."""
+    path = Path(results) / TRAINING_TIME
+    return {str(k): v for k, v in read_json(path).items()} if path.exists() else {}
+
+
+def training_times(study: Study, results, runs) -> dict:
+    """``logged_training_times`` merged into ``<results>/training_time.json`` (classes whose
+    runs are gone keep their saved values), written, and returned."""
+    out = {**saved_training_times(results), **logged_training_times(study, runs)}
     if out:
-        write_json(path, out)
+        write_json(Path(results) / TRAINING_TIME, out)
     return out
 
 

@@ -1,0 +1,178 @@
+"""Where a study stands, for studies that run for days: per class, how far its GANs and
+encoders are trained (their latest checkpoints, where a resumed run starts again), which
+methods are scored, and the hours left at the pace of the classes already done. Reads only:
+safe beside the processes that run the study."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from anogan_jax.files import read_json
+from anogan_jax.runs.checkpoint import latest_step
+from anogan_jax.runs.encoder_run import encoder_dir
+from anogan_jax.runs.seeds import seed_dir
+from anogan_jax.runs.study_config import Study
+from anogan_jax.runs.study_scores import cell_path, logged_training_times, saved_training_times
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassStatus:
+    cls: int
+    gan_step: int  # the least advanced seed's latest checkpoint (0: none yet)
+    encoder_step: int | None  # likewise; None when the study has no encoder
+    scored: tuple[str, ...]  # methods with every seed's cell written
+    hours_left: float | None  # None: no finished class to take the pace from yet
+
+
+@dataclasses.dataclass(frozen=True)
+class Pace:
+    """Seconds per step of a class's GAN and encoder training (all seeds together) and seconds
+    per class of each method's scoring, from the classes done so far (None: none yet)."""
+
+    gan: float | None
+    encoder: float | None
+    score: dict  # method -> seconds per class
+    classes: int  # how many classes the training pace is taken from
+
+
+def pace(study: Study, results, runs) -> Pace:
+    """Training: the mean over the classes in ``training_time.json`` and those fully trained
+    under ``runs`` (``logged_training_times``, the run logs, across resumes). Scoring: per
+    method, the median over classes of the seeds' recorded seconds summed (a cell's timing is
+    its process's time, less when that process resumed: the median keeps such classes from
+    pulling the estimate down)."""
+    times = {**saved_training_times(results), **logged_training_times(study, runs)}
+    gan = [t["gan"] / study.run.steps for t in times.values()]
+    encoder = [t["encoder"] / study.encoder.steps for t in times.values()]
+    score = {}
+    for method in study.methods:
+        per_class = []
+        for cls in study.classes:
+            paths = [_timing(results, cls, s, method.name) for s in study.seeds]
+            if all(p.exists() for p in paths):
+                per_class.append(sum(json.loads(p.read_text())["score"] for p in paths))
+        if per_class:
+            score[method.name] = float(np.median(per_class))
+    return Pace(
+        gan=float(np.mean(gan)) if gan else None,
+        encoder=float(np.mean(encoder)) if encoder and study.needs_encoder() else None,
+        score=score,
+        classes=len(times),
+    )
+
+
+def _timing(results, cls: int, seed: int, method: str) -> Path:
+    return Path(results) / "timings" / f"c{cls}_s{seed}_{method}.json"
+
+
+def _least_step(folders: list[Path]) -> int:
+    steps = [latest_step(f) for f in folders]
+    return 0 if None in steps else min(steps)
+
+
+def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassStatus:
+    results = Path(results)
+    class_runs = [seed_dir(Path(runs) / f"class_{cls}", s) for s in study.seeds]
+    scored = tuple(
+        m.name
+        for m in study.methods
+        if all(cell_path(results, cls, s, m.name).exists() for s in study.seeds)
+    )
+    gan_step = encoder_step = None
+    seconds: float | None = 0.0
+    if len(scored) < len(study.methods):  # a finished class's run folders may be gone
+        gan_step = _least_step([r / "checkpoints" for r in class_runs])
+        seconds = _add(seconds, speed.gan, study.run.steps - gan_step)
+        if study.needs_encoder():
+            folders = [encoder_dir(r, study.encoder.mode) for r in class_runs]
+            encoder_step = _encoder_step(folders, study.encoder.steps)
+            seconds = _add(seconds, speed.encoder, study.encoder.steps - encoder_step)
+        for m in study.methods:
+            if m.name not in scored:
+                seconds = _add(seconds, speed.score.get(m.name), 1)
+    else:
+        gan_step = study.run.steps
+        encoder_step = study.encoder.steps if study.needs_encoder() else None
+    return ClassStatus(
+        cls=cls,
+        gan_step=gan_step,
+        encoder_step=encoder_step,
+        scored=scored,
+        hours_left=None if seconds is None else seconds / 3600,
+    )
+
+
+def _encoder_step(folders: list[Path], steps: int) -> int:
+    """A finished encoder writes summary.json; before that, its latest checkpoint."""
+    done = [(f / "summary.json").exists() and read_json(f / "summary.json")["step"] >= steps
+            for f in folders]  # fmt: skip
+    return steps if all(done) else _least_step([f / "checkpoints" for f in folders])
+
+
+def _add(total: float | None, per_unit: float | None, units: int) -> float | None:
+    if total is None or units <= 0:
+        return total
+    return None if per_unit is None else total + per_unit * units
+
+
+def study_status(study: Study, results, runs, classes=None) -> dict:
+    """{"pace": Pace, "classes": [ClassStatus], "cells_done", "cells_total", "hours_left"} over
+    ``classes`` (None: the study's); ``hours_left`` is None while any class lacks a pace."""
+    speed = pace(study, results, runs)
+    rows = [class_status(study, results, runs, c, speed) for c in classes or study.classes]
+    left = [r.hours_left for r in rows]
+    done = [
+        cell_path(Path(results), r.cls, s, m.name).exists()
+        for r in rows
+        for s in study.seeds
+        for m in study.methods
+    ]
+    return {
+        "pace": speed,
+        "classes": rows,
+        "cells_done": sum(done),
+        "cells_total": len(done),
+        "hours_left": None if None in left else float(sum(left)),
+    }
+
+
+def format_status(study: Study, status: dict) -> str:
+    """The status as a table a person reads in a terminal."""
+    rows = status["classes"]
+    done = sum(len(r.scored) == len(study.methods) for r in rows)
+    lines = [
+        f"{study.name}: {status['cells_done']} of {status['cells_total']} cells, "
+        f"{done} of {len(rows)} classes done",
+        "class    GAN steps  encoder steps    scored  hours left",
+    ]
+    for r in rows:
+        encoder = "-" if r.encoder_step is None else f"{r.encoder_step}/{study.encoder.steps}"
+        left = "?" if r.hours_left is None else f"{r.hours_left:.1f}"
+        scored = f"{len(r.scored)}/{len(study.methods)}"
+        gan = f"{r.gan_step}/{study.run.steps}"
+        lines.append(f"{r.cls:>5}  {gan:>11}  {encoder:>13}  {scored:>8}  {left:>10}")
+    p = status["pace"]
+    if status["hours_left"] is None:
+        lines.append(
+            "hours left: unknown until a class is trained and each method has scored one "
+            "class (the pace is taken from them)"
+        )
+        return "\n".join(lines)
+    per_class = [
+        f"GAN {p.gan * study.run.steps / 3600:.2f} h" if p.gan is not None else None,
+        f"encoder {p.encoder * study.encoder.steps / 3600:.2f} h"
+        if p.encoder is not None
+        else None,
+        f"scoring {sum(p.score.values()) / 3600:.2f} h",
+    ]
+    lines.append(
+        f"hours left: {status['hours_left']:.1f} for one process, at the pace of the classes "
+        f"done so far (per class, all seeds: {', '.join(x for x in per_class if x)}; training "
+        f"from {p.classes} classes' run logs). Processes that each take their own --classes "
+        "share it."
+    )
+    return "\n".join(lines)
