@@ -21,7 +21,7 @@ STUDY = fanogan_study(
     "No paper gives per-class numbers under this protocol (GANomaly shows a bar chart only), so "
     "the rows beside are the old recipe's. f-AnoGAN (74.1) is above the AnoGAN search (67.2) "
     "in every class, as its paper reports, and 12.5 points above the old recipe's f-AnoGAN "
-    "(61.6); the search gains 11.2 (56.0 to 67.2). The frontier does not bend: the encoder's "
+    "(61.6); the search gains 11.1 (56.1 to 67.2). The frontier does not bend: the encoder's "
     "one pass is the best and the fastest, and each search step from E(x) lowers the mean "
     "(10, 30, 100 steps: 68.0, 67.7, 67.2). The weak anomalies are the digits with the least "
     "ink: 1 (f-AnoGAN 44.5, below chance), 9 (55.1), 7 (65.9), 4 (71.1). The pair table shows "
