@@ -24,7 +24,13 @@ from anogan_jax.runs.provenance import describe
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
 from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_scores import cell_path, from_score_folders, load_cells, roc_points
+from anogan_jax.runs.study_scores import (
+    cell_path,
+    from_score_folders,
+    load_cells,
+    roc_points,
+    timing_path,
+)
 
 
 def check_classes(study: Study, classes) -> tuple[int, ...]:
@@ -111,7 +117,7 @@ def run_study(
                     "score": score_seconds,
                     "computed_on": computed_on,
                 }
-                write_json(results / "timings" / f"c{cls}_s{seed}_{method.name}.json", seconds)
+                write_json(timing_path(results, cls, seed, method.name), seconds)
                 write_json(cell_path(results, cls, seed, method.name), cell)
                 bar.update(1)
     bar.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.runs.study_scores import SUBSAMPLE_SE, TRAINING_TIME
+from anogan_jax.runs.study_scores import SUBSAMPLE_SE, TIMINGS, TRAINING_TIME, timing_path
 
 
 def summarize_cells(cells: list[dict], metric: str = "auroc") -> dict:
@@ -91,7 +91,7 @@ def frontier_points(study, cells: list[dict], results) -> list[dict]:
         mine = [c for c in cells if c["method"] == m and c["seed"] != "ensemble"]
         seconds, images = 0.0, 0
         for c in mine:
-            t = Path(results) / "timings" / f"c{c['class']}_s{c['seed']}_{m}.json"
+            t = timing_path(results, c["class"], c["seed"], m)
             if t.exists():
                 seconds += json.loads(t.read_text())["score"]
                 images += c["num_test"] + c["num_val"]
@@ -117,7 +117,7 @@ def total_hours(results) -> dict:
     process that wrote each cell; ``score_hours``, their scoring part; and, where
     ``training_time.json`` has them (``study_scores.training_times``, from the run logs, across
     resumes), ``logged_training_hours`` over ``logged_classes`` classes."""
-    folder = Path(results) / "timings"
+    folder = Path(results) / TIMINGS
     total, score, seen_train = 0.0, 0.0, set()
     for p in sorted(folder.glob("*.json")):
         t = json.loads(p.read_text())

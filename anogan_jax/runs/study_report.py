@@ -18,7 +18,7 @@ from anogan_jax.runs.study_numbers import (
     subsample_mean_errors,
     summarize_cells,
 )
-from anogan_jax.runs.study_scores import AUROC_BY_PAIR
+from anogan_jax.runs.study_scores import AUROC_BY_PAIR, timing_path
 
 
 def computed_on(results, cells: list[dict]) -> list[str]:
@@ -29,7 +29,7 @@ def computed_on(results, cells: list[dict]) -> list[str]:
     for c in cells:
         if c["seed"] == "ensemble":  # derived from the seeds' scores, computed nowhere else
             continue
-        t = Path(results) / "timings" / f"c{c['class']}_s{c['seed']}_{c['method']}.json"
+        t = timing_path(results, c["class"], c["seed"], c["method"])
         where = json.loads(t.read_text()).get("computed_on") if t.exists() else None
         if where is None:
             missing += 1

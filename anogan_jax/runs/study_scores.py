@@ -19,9 +19,17 @@ from anogan_jax.runs.encoder_run import encoder_dir
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Method, Study
 
+TIMINGS = "timings"
+
 
 def cell_path(results: Path, cls: int, seed: int, method: str) -> Path:
     return results / "cells" / f"c{cls}_s{seed}_{method}.json"
+
+
+def timing_path(results, cls: int, seed: int, method: str) -> Path:
+    """Where a cell's timings and the record of where it was computed live: apart from the
+    cell, so that cell files are byte-identical across reruns."""
+    return Path(results) / TIMINGS / f"c{cls}_s{seed}_{method}.json"
 
 
 def ensemble_path(results: Path, cls: int, method: str) -> Path:

@@ -16,7 +16,12 @@ from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_scores import cell_path, logged_training_times, saved_training_times
+from anogan_jax.runs.study_scores import (
+    cell_path,
+    logged_training_times,
+    saved_training_times,
+    timing_path,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +57,7 @@ def pace(study: Study, results, runs) -> Pace:
     for method in study.methods:
         per_class = []
         for cls in study.classes:
-            paths = [_timing(results, cls, s, method.name) for s in study.seeds]
+            paths = [timing_path(results, cls, s, method.name) for s in study.seeds]
             if all(p.exists() for p in paths):
                 per_class.append(sum(json.loads(p.read_text())["score"] for p in paths))
         if per_class:
@@ -63,10 +68,6 @@ def pace(study: Study, results, runs) -> Pace:
         score=score,
         classes=len(times),
     )
-
-
-def _timing(results, cls: int, seed: int, method: str) -> Path:
-    return Path(results) / "timings" / f"c{cls}_s{seed}_{method}.json"
 
 
 def _least_step(folders: list[Path]) -> int:
@@ -82,7 +83,6 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
         for m in study.methods
         if all(cell_path(results, cls, s, m.name).exists() for s in study.seeds)
     )
-    gan_step = encoder_step = None
     seconds: float | None = 0.0
     if len(scored) < len(study.methods):  # a finished class's run folders may be gone
         gan_step = _least_step([r / "checkpoints" for r in class_runs])
