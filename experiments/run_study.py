@@ -15,6 +15,7 @@ from pathlib import Path
 
 from anogan_jax.errors import UserError
 from anogan_jax.runs.study import check_classes, run_study
+from anogan_jax.runs.study_complexity import complexity_cells
 from anogan_jax.runs.study_numbers import total_hours
 from anogan_jax.runs.study_report import write_report
 from anogan_jax.runs.study_scores import from_score_folders, load_cells
@@ -61,8 +62,8 @@ def main(argv=None) -> int:
     what.add_argument(
         "--report-only",
         action="store_true",
-        help="aggregate finished cells only (and add seed ensembles and subsample errors from "
-        "the score folders)",
+        help="aggregate finished cells only (and add seed ensembles, complexity-discounted "
+        "rows and subsample errors from the score folders)",
     )
     p.add_argument(
         "--classes",
@@ -82,6 +83,7 @@ def main(argv=None) -> int:
             return 0
         if args.report_only:
             from_score_folders(study, results, runs)
+            complexity_cells(study, results, runs, args.data_dir)
             cells = load_cells(results)
         else:
             cells = run_study(

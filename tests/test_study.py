@@ -109,6 +109,20 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     text = write_report(TINY, broken, tmp_path / "r3", command="cmd", timings={})
     name = "class {class} seed {seed} {method}".format_map(broken[0])
     assert f"Left out of the means, no finite score on any image: {name}." in text
+    # Complexity-discounted rows from the real score folders: the search's L1 residual and
+    # f-AnoGAN's image term, each of the two seeds, shown as their own rows.
+    from anogan_jax.runs.study_complexity import complexity_cells
+    from anogan_jax.runs.study_scores import load_cells
+
+    ic = dataclasses.replace(TINY, complexity=("anogan", "fanogan"))
+    assert complexity_cells(ic, tmp_path / "r2", tmp_path / "runs2") == 4
+    derived = json.loads((tmp_path / "r2" / "cells" / "c0_s1_fanogan_ic.json").read_text())
+    plain = json.loads((tmp_path / "r2" / "cells" / "c0_s1_fanogan.json").read_text())
+    assert derived["column"] == "img_mse_ic" and derived["num_test"] == plain["num_test"]
+    assert 0.0 <= derived["scores"]["img_mse_ic"]["auroc"] <= 1.0
+    text = write_report(ic, load_cells(tmp_path / "r2"), tmp_path / "r2", command="c", timings={})
+    assert "| `anogan_ic` |" in text and "| `fanogan_ic` |" in text
+    assert "Cells finished: 9 of 9" in text and "- 4 cells computed on" in text
 
 
 def _write_scores(path, index, labels, test, val, digits=None):
@@ -184,7 +198,7 @@ def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only
     assert lines[0] == "| method | 0 | 1 | 2 | **mean of the 2 finished classes** |"
     assert lines[2:] == [
         "| `anogan` | 95.0 ± 1.0 | 85.0 ± 1.0 | - | **90.0** |",
-        "| `fanogan` | 91.0 ± 0.5 | - | - | **91.0** |",
+        "| `fanogan` | 91.0 ± 0.5 | - | - | **91.0** (1 of 2 classes) |",
         "| paper | 90.0 | 80.0 | 70.0 | 85.0 |",
     ]
     auroc["anogan"][2] = auroc["fanogan"][2] = (75.0, 1.0, 2)
@@ -262,7 +276,9 @@ def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
 
     digits = np.array([0] * 20 + [1] * 10 + [7] * 10)
     labels = (digits != 0).astype(int)
-    study = dataclasses.replace(TINY, seeds=(0, 1), methods=TINY.methods[:1], ensembles=())
+    study = dataclasses.replace(
+        TINY, seeds=(0, 1), methods=TINY.methods[:1], ensembles=(), frontier=()
+    )
     runs = tmp_path / "runs"
     for seed, ones in ((0, 4.5), (1, 14.5)):
         test = np.concatenate([np.arange(20.0), np.full(10, ones), np.full(10, 100.0)])
@@ -294,7 +310,9 @@ def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
     anomalous = dataclasses.replace(TINY.run, protocol="one_class_anomalous")
     with pytest.raises(RunError, match="drop ensembles"):
         dataclasses.replace(TINY, run=anomalous)
-    study = dataclasses.replace(TINY, run=anomalous, ensembles=(), methods=TINY.methods[:1])
+    study = dataclasses.replace(
+        TINY, run=anomalous, ensembles=(), methods=TINY.methods[:1], frontier=()
+    )
     runs = tmp_path / "runs"
     # Class 3 is the anomaly (label 1), scored 10 (seed 0) or 15 (seed 1); the normal 0s score
     # 0.5..19.5 (3s above 10 and 15 of them: 50%, 75%) and the 5s 5 (100%).
@@ -388,7 +406,9 @@ def test_training_time_spans_every_process_of_a_resumed_class(tmp_path):
     from anogan_jax.runs.study_scores import TRAINING_TIME, logged_seconds, training_times
 
     run = dataclasses.replace(TINY.run, steps=40)
-    study = dataclasses.replace(TINY, classes=(0, 1, 2), methods=TINY.methods[:1], run=run)
+    study = dataclasses.replace(
+        TINY, classes=(0, 1, 2), methods=TINY.methods[:1], run=run, frontier=(), ensembles=()
+    )
     shared = [{"step": 10, "steps_per_s": 2.0}, {"step": 20, "steps_per_s": 5.0},
               {"step": 40, "steps_per_s": 4.0}]  # fmt: skip
     alone = [{"step": 40, "steps_per_s": 8.0}]

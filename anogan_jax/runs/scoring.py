@@ -157,6 +157,24 @@ def score_items(data, config: ScoreConfig):
     return images, indices, labels, classes, split
 
 
+def images_at(data, indices) -> np.ndarray:
+    """The images that ``score_items`` numbered ``indices`` (as scores.csv records them): an
+    index below the test set's size is a test image, one above it a validation image."""
+    indices = np.asarray(indices, dtype=np.int64)
+    n_test = len(data.test)
+    if indices.size and (indices.min() < 0 or indices.max() >= n_test + len(data.val)):
+        raise RunError(
+            f"score indices run from {indices.min()} to {indices.max()}, but the data has "
+            f"{n_test} test and {len(data.val)} validation images: the scores were made on "
+            "other data (another dataset, class or split)"
+        )
+    is_val = indices >= n_test
+    out = np.empty((len(indices), *data.test.shape[1:]), data.test.dtype)
+    out[~is_val] = data.test[indices[~is_val]]
+    out[is_val] = data.val[indices[is_val] - n_test]
+    return out
+
+
 def _check_saved(out: Path, name: str, now: dict, resume: bool) -> None:
     """A resumed score folder must have been started with the same settings
     (``score_config.json``), on the same run at the same checkpoint step (``scored.json``).

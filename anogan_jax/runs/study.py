@@ -23,6 +23,7 @@ from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.provenance import describe
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
+from anogan_jax.runs.study_complexity import complexity_cells
 from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_scores import (
     cell_path,
@@ -122,6 +123,7 @@ def run_study(
                 bar.update(1)
     bar.close()
     from_score_folders(study, results, runs)
+    complexity_cells(study, results, runs, data_dir)
     return load_cells(results)
 
 

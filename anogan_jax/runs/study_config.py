@@ -31,8 +31,25 @@ class Study:
     ensembles: tuple[str, ...] = ()
     # Methods drawn as the report's quality-cost frontier (AUROC against images/s).
     frontier: tuple[str, ...] = ()
+    # Methods whose residual is also read as bits less the image's PNG bits
+    # (``study_complexity``): "<name>_ic".
+    complexity: tuple[str, ...] = ()
 
     def __post_init__(self):
+        names = [m.name for m in self.methods]
+        for field in ("ensembles", "frontier", "complexity"):
+            unknown = [n for n in getattr(self, field) if n not in names]
+            if unknown:
+                raise RunError(
+                    f"study {self.name}: {field}= names {unknown}, which are not among its "
+                    f"methods {names}; name methods of the study"
+                )
+        if self.complexity and self.run.gcn:
+            raise RunError(
+                f"study {self.name}: complexity= needs images in [-1, 1] as loaded (their PNG "
+                "code is the bits of their pixels), but the study applies GCN; drop complexity= "
+                "or gcn"
+            )
         if self.ensembles and not self.shared_test_set():
             raise RunError(
                 f"study {self.name}: seed ensembles need every seed to score the same test "

@@ -10,6 +10,7 @@ import numpy as np
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.provenance import git_commit, hardware, versions
+from anogan_jax.runs.study_complexity import SUFFIX as IC_SUFFIX
 from anogan_jax.runs.study_numbers import (
     FRONTIER_SPEED,
     frontier_points,
@@ -27,7 +28,7 @@ def computed_on(results, cells: list[dict]) -> list[str]:
     groups: dict = {}
     missing = 0
     for c in cells:
-        if c["seed"] == "ensemble":  # derived from the seeds' scores, computed nowhere else
+        if c["seed"] == "ensemble" or "derived_from" in c:  # from score folders, no timing
             continue
         t = timing_path(results, c["class"], c["seed"], c["method"])
         where = json.loads(t.read_text()).get("computed_on") if t.exists() else None
@@ -81,8 +82,13 @@ def _finished(auroc: dict, cls) -> bool:
 
 
 def _in_study_order(study, values: dict) -> list[str]:
-    """The methods of ``values`` in the config's order, seed ensembles after the methods."""
-    order = [m.name for m in study.methods] + [f"{e}_ens" for e in study.ensembles]
+    """The methods of ``values`` in the config's order, seed ensembles after the methods, then
+    the complexity-discounted rows."""
+    order = (
+        [m.name for m in study.methods]
+        + [f"{e}_ens" for e in study.ensembles]
+        + [f"{c}{IC_SUFFIX}" for c in study.complexity]
+    )
     return [m for m in order if m in values] + [m for m in values if m not in order]
 
 
@@ -104,8 +110,11 @@ def _table(study, values: dict, se: dict | None = None, sub: dict | None = None,
         row = f"| `{m}` |" + "".join(_cell(values[m].get(c)) for c in study.classes)
         shown = f" ± {se[m]:.1f}" if se and m in se else ""
         shown += f" (subsample ± {sub[m]:.1f})" if sub and m in sub else ""
-        mean = np.mean([values[m][c][0] for c in study.classes if c in values[m]])
-        lines.append(row + f" **{mean:.1f}**{shown} |")
+        mine = [c for c in study.classes if c in values[m]]
+        mean = np.mean([values[m][c][0] for c in mine])
+        # A row that lacks some finished classes is a mean over fewer: say over how many.
+        fewer = f" ({len(mine)} of {len(done)} classes)" if len(mine) < len(done) else ""
+        lines.append(row + f" **{mean:.1f}**{fewer}{shown} |")
     for r, published in study.published.items() if references else ():
         row = f"| {r} |" + "".join(
             f" {published[c]:.1f} |" if c in published else " - |" for c in study.classes
@@ -308,7 +317,8 @@ def _plots(study, cells: list[dict], auroc: dict, results: Path) -> int:
 
 def _intro(study, cells: list[dict]) -> str:
     """What the tables hold: cells finished, the ensembles, the errors shown."""
-    expected = len(study.classes) * (len(study.seeds) * len(study.methods) + len(study.ensembles))
+    per_class = len(study.seeds) * (len(study.methods) + len(study.complexity))
+    expected = len(study.classes) * (per_class + len(study.ensembles))
     return (
         f"Cells finished: {len(cells)} of {expected} (classes x (seeds x methods"
         + (" + seed ensembles" if study.ensembles else "")
@@ -319,6 +329,16 @@ def _intro(study, cells: list[dict]) -> str:
             "the seeds of each seed's score standardised by its mean and std on that seed's "
             "normal validation images; one value per class, so no ± column. "
             if study.ensembles
+            else ""
+        )
+        + (
+            "A method `<m>_ic` discounts input complexity (Serra et al., ICLR 2020): `<m>`'s "
+            "residual read as bits (the search's L1 residual as a Laplace, f-AnoGAN's image term "
+            "as a Gaussian likelihood, each scale fitted on that seed's normal validation "
+            "images) less the bits of the image's PNG file; fixed in advance, derived from the "
+            "score folders, so a class whose score folders were gone when it was added has "
+            "none. "
+            if study.complexity
             else ""
         )
         + "AUROC first, a method a row, the published numbers below them. In the mean "

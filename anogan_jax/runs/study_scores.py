@@ -102,7 +102,7 @@ def ensemble_cells(study: Study, results, runs) -> None:
                 "scores": {method.column: summary},
                 "num_test": int(len(labels)),
                 "nonfinite": int((~finite).sum()),
-                "curve": _curve(labels[finite], score[finite]),
+                "curve": curve_points(labels[finite], score[finite]),
             }
             write_json(target, cell)
 
@@ -263,10 +263,10 @@ def roc_points(out: Path, column: str, num: int = 101) -> dict:
     labels = np.array([int(r[2]) for r in body])
     scores = np.array([float(r[col]) for r in body])
     labels, scores = labels[np.isfinite(scores)], scores[np.isfinite(scores)]
-    return _curve(labels, scores, num)
+    return curve_points(labels, scores, num)
 
 
-def _curve(labels, scores, num: int = 101) -> dict:
+def curve_points(labels, scores, num: int = 101) -> dict:
     if len(np.unique(labels)) < 2:
         return {"fpr": [], "tpr": []}
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
