@@ -52,6 +52,10 @@ METHODS = (
     Method("hybrid", _hybrid(100)),
 )
 ENSEMBLES = ("fanogan", "fanogan_img", "hybrid")
+# The rows that discount input complexity (``anogan_jax.complexity``), added to the conv studies
+# after the MLP ones had finished (their score folders were gone): the search's L1 residual,
+# f-AnoGAN's image term and the 100-step hybrid's residual, each less the image's PNG bits.
+COMPLEXITY = ("anogan", "fanogan_img", "hybrid")
 FRONTIER = ("fanogan", "hybrid10", "hybrid30", "hybrid", "anogan")
 NOTES = """\
 f-AnoGAN's recipe, every choice fixed in advance (no test label was looked at): WGAN-GP
@@ -77,7 +81,8 @@ def saving_often(study: Study) -> Study:
 
 
 def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, published=None,
-                  notes: str = "", arch: str = "mlp") -> Study:  # fmt: skip
+                  notes: str = "", arch: str = "mlp",
+                  complexity: tuple[str, ...] = ()) -> Study:  # fmt: skip
     """A study of ``dataset`` / ``protocol`` with this recipe on ``arch`` (by default the seeds'
     MLP GAN), 10 classes x 3 seeds; beside ``published``, the means of the old recipe's
     committed ``old_study``."""
@@ -94,6 +99,7 @@ def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, pub
         # One-class-anomalous draws a split per seed: no image is scored by every seed.
         ensembles=ENSEMBLES if protocol == "one_class_normal" else (),
         frontier=FRONTIER,
+        complexity=complexity,
         published={**(published or {}), **old},
         notes=NOTES + notes,
     )

@@ -14,7 +14,7 @@ work, so about 40 h of one core, or 20 h on two (`--classes`, see the notes).
 """
 
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import fanogan_study, saving_often
+from experiments.configs._fanogan import COMPLEXITY, fanogan_study, saving_often
 
 STUDY = fanogan_study(
     "fashion_mnist_one_class_normal_fanogan_dcgan28_light",
@@ -22,6 +22,7 @@ STUDY = fanogan_study(
     "one_class_normal",
     "fashion_mnist_one_class_normal",
     arch="dcgan28_light",
+    complexity=COMPLEXITY,
     published=main_study_means(
         "fashion_mnist_one_class_normal_fanogan_mlp",
         ("anogan", "fanogan", "fanogan_img", "hybrid"),

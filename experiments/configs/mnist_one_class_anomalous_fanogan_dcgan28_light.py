@@ -14,7 +14,7 @@ It is queued behind the two one-class-normal conv studies.
 """
 
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import fanogan_study, saving_often
+from experiments.configs._fanogan import COMPLEXITY, fanogan_study, saving_often
 
 STUDY = fanogan_study(
     "mnist_one_class_anomalous_fanogan_dcgan28_light",
@@ -22,6 +22,7 @@ STUDY = fanogan_study(
     "one_class_anomalous",
     "mnist_one_class_anomalous",
     arch="dcgan28_light",
+    complexity=COMPLEXITY,
     published=main_study_means(
         "mnist_one_class_anomalous_fanogan_mlp",
         ("anogan", "fanogan", "fanogan_img", "hybrid"),

@@ -16,7 +16,7 @@ core shared with other work (`training_time.json`, the report's wall time): clas
 """
 
 from experiments.configs._common import main_study_means
-from experiments.configs._fanogan import fanogan_study, saving_often
+from experiments.configs._fanogan import COMPLEXITY, fanogan_study, saving_often
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN
 
 STUDY = fanogan_study(
@@ -25,6 +25,7 @@ STUDY = fanogan_study(
     "one_class_normal",
     "mnist_one_class_normal_long",
     arch="dcgan28_light",
+    complexity=COMPLEXITY,
     published={
         "AnoGAN (Ruff+ 2018)": ANOGAN,
         "OC Deep SVDD (Ruff+ 2018)": OC_DEEP_SVDD,
@@ -53,7 +54,14 @@ STUDY = fanogan_study(
         "Where the cells were computed (before the per-cell record of it): in a worktree on a "
         "2-core Intel Xeon, the process under `taskset -c 1` (one usable core) from its start; "
         "class 0 at commits d9b61df, b36eed0 and ec0ffd6 (between them a resume fix and the "
-        "checkpoint frequency; a resumed run is bit-identical), every later class at ec0ffd6.\n"
+        "checkpoint frequency; a resumed run is bit-identical), classes 1-3 at ec0ffd6.\n"
+        "From class 4 on, the machine's state (run folders, checkpoints) did not survive from "
+        "one working session to the next, so a class half-trained at a session's end was lost: "
+        "each later class runs alone in one process over both cores (no `taskset`), which "
+        "finishes a class within a session; each cell's timings record the cores it had.\n"
+        "The rows `anogan_ic`, `fanogan_img_ic` and `hybrid_ic` (input complexity, see above) "
+        "were added before class 4 was scored and before any of their numbers was computed; "
+        "classes 0-3 have none, because their score folders were gone by then.\n"
     ),
 )
 
