@@ -33,10 +33,10 @@ STUDY = fanogan_study(
         "cell of this study ran; only the GAN architecture differs. Published means under this "
         "protocol (no per-class column): GEOM 93.5, ARNet 93.9, the issue's target for the best "
         "method.\n"
-        "How it is computed (planned before any cell ran): two processes share it with "
-        "`--classes`, classes 0-7 on one core and 8-9 on the other, each started under "
-        "`taskset` with one usable core, as the MNIST conv study; each cell's timings record "
-        "where it was computed.\n"
+        "How it is computed (planned before any cell ran, changed before any cell was in): one "
+        "class at a time, in one process over both cores, so that a class finishes within one "
+        "working session (the machine's state, a half-trained class with it, does not survive "
+        "from one session to the next); each cell's timings record where it was computed.\n"
     ),
 )
 

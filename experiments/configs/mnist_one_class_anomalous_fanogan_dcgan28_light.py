@@ -32,9 +32,10 @@ STUDY = fanogan_study(
         "\nHere the class column is the ANOMALOUS class. The same recipe as "
         "`mnist_one_class_anomalous_fanogan_mlp`, fixed before any cell of this study ran; only "
         "the GAN architecture differs.\n"
-        "How it is computed (planned before any cell ran): each process started under "
-        "`taskset` with one usable core, as the other conv studies; each cell's timings record "
-        "where it was computed.\n"
+        "How it is computed (planned before any cell ran, changed before any cell was in): one "
+        "class at a time, in one process over both cores, so that a class finishes within one "
+        "working session (the machine's state, a half-trained class with it, does not survive "
+        "from one session to the next); each cell's timings record where it was computed.\n"
     ),
 )
 
