@@ -262,6 +262,12 @@ def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
     assert got["anogan"]["1"] == pytest.approx(100 * np.sqrt(cov.sum() / 4), rel=1e-12)
     saved = json.loads((tmp_path / "res" / "subsample_se.json").read_text())
     assert saved == got
+    # Class 0's score folders gone (another machine): its saved error stays, class 1's is
+    # computed again.
+    import shutil
+
+    shutil.rmtree(runs / "class_0")
+    assert subsample_errors(study, tmp_path / "res", runs) == got
     (tmp_path / "res" / "subsample_se.json").write_text(json.dumps({"anogan": {"0": 3, "1": 4}}))
     both = {"anogan": {0: (90, 1, 2), 1: (80, 1, 2)}}
     assert subsample_mean_errors(tmp_path / "res", both) == {"anogan": 2.5}
@@ -288,6 +294,13 @@ def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
     got = pair_aurocs(study, tmp_path / "res", runs)
     assert got == {"anogan": {"0": {"1": 50.0, "7": 100.0}}}
     assert json.loads((tmp_path / "res" / "auroc_by_pair.json").read_text()) == got
+    # A class scored elsewhere, whose folders are not here, keeps its saved row.
+    saved = {"anogan": {"3": {"1": 60.0}, **got["anogan"]}}
+    (tmp_path / "res" / "auroc_by_pair.json").write_text(json.dumps(saved))
+    assert pair_aurocs(study, tmp_path / "res", runs) == {
+        "anogan": {"0": {"1": 50.0, "7": 100.0}, "3": {"1": 60.0}}
+    }
+    (tmp_path / "res" / "auroc_by_pair.json").write_text(json.dumps(got))
     text = write_report(study, [], tmp_path / "res", command="cmd", timings={})
     assert "| `anogan` | 0 vs 1: 50.0, 0 vs 7: 100.0 |" in text
     assert (tmp_path / "res" / "auroc_by_pair.png").stat().st_size > 10_000

@@ -115,11 +115,11 @@ def subsample_errors(study: Study, results, runs) -> dict:
     class -> the standard error (AUROC %) of its seed-mean AUROC that comes from WHICH test
     images were scored, by DeLong's covariance of the S seeds' AUROCs on that one subsample
     (``metrics.auroc_covariance``; the seeds share the subsample, so their errors correlate).
-    Needs each seed's ``scores.csv`` under ``runs``; classes without them are left out. Only
-    for one-class-normal: under one-class-anomalous each seed draws its own test set (its
-    indices are positions in it, so equal indices need not be equal images) and its own
-    subsample, so the spread over seeds already holds this error. Written to
-    ``<results>/subsample_se.json`` and returned."""
+    Needs each seed's ``scores.csv`` under ``runs``; classes without them keep the values
+    saved in the file (``_merged``), or are left out. Only for one-class-normal: under
+    one-class-anomalous each seed draws its own test set (its indices are positions in it, so
+    equal indices need not be equal images) and its own subsample, so the spread over seeds
+    already holds this error. Written to ``<results>/subsample_se.json`` and returned."""
     results, runs = Path(results), Path(runs)
     out: dict = {}
     if not study.shared_test_set():
@@ -138,9 +138,7 @@ def subsample_errors(study: Study, results, runs) -> dict:
             weights = np.full(len(parts), 1.0 / len(parts))
             se = 100.0 * float(np.sqrt(max(weights @ cov @ weights, 0.0)))
             out.setdefault(method.name, {})[str(cls)] = se
-    if out:
-        write_json(results / SUBSAMPLE_SE, out)
-    return out
+    return _merged(results / SUBSAMPLE_SE, out)
 
 
 AUROC_BY_PAIR = "auroc_by_pair.json"
@@ -152,8 +150,8 @@ def pair_aurocs(study: Study, results, runs) -> dict:
     against those of the normal one, each seed on its own test images. Under one-class-normal
     the study class is normal and d an anomaly; under one-class-anomalous the study class is
     the anomaly and d one of the normal classes. Needs each seed's ``scores.csv`` under
-    ``runs``; classes without them are left out. Written to ``<results>/auroc_by_pair.json``
-    as {method: {class: {d: AUROC}}} and returned."""
+    ``runs``; classes without them keep their saved values (``_merged``). Written to
+    ``<results>/auroc_by_pair.json`` as {method: {class: {d: AUROC}}} and returned."""
     results, runs = Path(results), Path(runs)
     out: dict = {}
     for method in study.methods:
@@ -174,8 +172,19 @@ def pair_aurocs(study: Study, results, runs) -> dict:
                 if aurocs:
                     row[str(d)] = 100.0 * float(np.mean(aurocs))
             out.setdefault(method.name, {})[str(cls)] = row
+    return _merged(results / AUROC_BY_PAIR, out)
+
+
+def _merged(path: Path, new: dict) -> dict:
+    """``new`` ({method: {class: value}}) over what ``path`` holds, written back and returned:
+    a class whose score folders are gone (another machine, a cleaned run folder) keeps the
+    values saved when they were there."""
+    out = read_json(path) if path.exists() else {}
+    for method, by_class in new.items():
+        merged = {**out.get(method, {}), **by_class}
+        out[method] = dict(sorted(merged.items(), key=lambda kv: int(kv[0])))
     if out:
-        write_json(results / AUROC_BY_PAIR, out)
+        write_json(path, out)
     return out
 
 
