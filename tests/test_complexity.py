@@ -115,6 +115,17 @@ def test_complexity_cells_rank_the_residual_less_the_png_bits(tmp_path):
     before = (res / "cells" / "c0_s0_anogan_ic.json").read_bytes()
     assert complexity_cells(study, res, runs) == 0
     assert (res / "cells" / "c0_s0_anogan_ic.json").read_bytes() == before
+    assert not (res / "auroc_by_pair.json").exists()  # not every seed is in yet
+    # Seed 1's cell in: its derived cell, and the class's pair AUROCs over both seeds (here
+    # equal, since the seeds' scores are).
+    (res / "cells" / "c0_s1_anogan.json").write_text("{}")
+    assert complexity_cells(study, res, runs) == 1
+    classes = data.test_classes[test_idx]
+    pairs = json.loads((res / "auroc_by_pair.json").read_text())["anogan_ic"]["0"]
+    for d in (1, 7):
+        keep = (classes == 0) | (classes == d)
+        auroc = 100 * metrics.auroc(labels[keep], want[keep])
+        assert pairs[str(d)] == pytest.approx(auroc, abs=1e-9)
 
 
 def test_study_refuses_complexity_rows_it_cannot_make():

@@ -19,7 +19,7 @@ from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_scores import cell_path, curve_points
+from anogan_jax.runs.study_scores import cell_path, curve_points, merge_pair_aurocs, pair_row
 
 SUFFIX = "_ic"
 
@@ -30,9 +30,10 @@ def _rows(path: Path) -> dict[str, np.ndarray]:
     return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
 
 
-def complexity_cell(study: Study, cls: int, seed: int, name: str, scores_csv: Path, data) -> dict:
-    """The cell of method ``<name>_ic`` for one seed of one class, from the method's
-    ``scores_csv`` and the class's loaded ``data`` (the images it scored)."""
+def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
+    """One seed's scores.csv of method ``name`` as arrays, with ``score``: its residual column
+    in bits less each image's PNG bits, the scale fitted on the csv's normal validation rows;
+    ``data``: the class's loaded data (the images it scored)."""
     method = next(m for m in study.methods if m.name == name)
     column, kind = RESIDUAL_COLUMNS[method.score.method]
     rows = _rows(scores_csv)
@@ -40,11 +41,22 @@ def complexity_cell(study: Study, cls: int, seed: int, name: str, scores_csv: Pa
         raise ValueError(f"{scores_csv} has no column {column!r}: it was not scored by {name}")
     images = images_at(data, rows["index"].astype(np.int64))
     residual = rows[column].astype(np.float64)
-    is_test, is_val = rows["split"] == "test", rows["split"] == "val"
-    score = complexity_adjusted(residual, residual[is_val], images, kind)
-    labels = rows["label"].astype(np.int64)
-    test = is_test & np.isfinite(score)
-    val = is_val & np.isfinite(score)
+    is_val = rows["split"] == "val"
+    return {
+        "column": f"{column}{SUFFIX}",
+        "score": complexity_adjusted(residual, residual[is_val], images, kind),
+        "label": rows["label"].astype(np.int64),
+        "class": rows["class"].astype(np.int64),
+        "is_test": rows["split"] == "test",
+        "is_val": is_val,
+    }
+
+
+def complexity_cell(study: Study, cls: int, seed: int, name: str, scored: dict) -> dict:
+    """The cell of method ``<name>_ic`` for one seed of one class, from ``adjusted``."""
+    score, labels, column = scored["score"], scored["label"], scored["column"]
+    test = scored["is_test"] & np.isfinite(score)
+    val = scored["is_val"] & np.isfinite(score)
     summary = metrics.summarize(
         labels[test], score[test], normal_val_scores=score[val] if val.any() else None
     )
@@ -55,33 +67,47 @@ def complexity_cell(study: Study, cls: int, seed: int, name: str, scores_csv: Pa
         "seed": seed,
         "method": f"{name}{SUFFIX}",
         "derived_from": name,
-        "column": f"{column}{SUFFIX}",
-        "scores": {f"{column}{SUFFIX}": summary},
-        "num_test": int(is_test.sum()),
+        "column": column,
+        "scores": {column: summary},
+        "num_test": int(scored["is_test"].sum()),
         "num_val": int(val.sum()),
-        "nonfinite": int((is_test & ~np.isfinite(score)).sum()),
+        "nonfinite": int((scored["is_test"] & ~np.isfinite(score)).sum()),
         "curve": curve_points(labels[test], score[test]),
     }
 
 
 def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
     """Writes the missing ``<name>_ic`` cells of every class and seed whose ``<name>`` cell and
-    score folder exist. Returns how many it wrote."""
+    score folder exist, and, when a class's every seed is there, that class's rows of
+    ``auroc_by_pair.json`` (computed with its cells: a class whose cells are in is not
+    read again). Returns how many cells it wrote."""
     results, runs = Path(results), Path(runs)
-    written = 0
+    written, pairs = 0, {}
     for cls in study.classes:
-        for seed in study.seeds:
-            todo = []
-            for name in study.complexity:
-                source = seed_dir(runs / f"class_{cls}" / "scores" / name, seed) / "scores.csv"
-                target = cell_path(results, cls, seed, f"{name}{SUFFIX}")
-                if cell_path(results, cls, seed, name).exists() and source.exists():
-                    if not target.exists():
-                        todo.append((name, source, target))
-            if not todo:
+        for name in study.complexity:
+            sources = {
+                seed: seed_dir(runs / f"class_{cls}" / "scores" / name, seed) / "scores.csv"
+                for seed in study.seeds
+                if cell_path(results, cls, seed, name).exists()
+            }
+            sources = {seed: path for seed, path in sources.items() if path.exists()}
+            targets = {seed: cell_path(results, cls, seed, f"{name}{SUFFIX}") for seed in sources}
+            if all(t.exists() for t in targets.values()):
                 continue
-            data = load_data(dataclasses.replace(study.run, cls=cls, seed=seed), data_dir)
-            for name, source, target in todo:
-                write_json(target, complexity_cell(study, cls, seed, name, source, data))
-                written += 1
+            scored = {}
+            for seed, path in sources.items():
+                data = load_data(dataclasses.replace(study.run, cls=cls, seed=seed), data_dir)
+                scored[seed] = adjusted(study, name, path, data)
+                if not targets[seed].exists():
+                    write_json(targets[seed], complexity_cell(study, cls, seed, name, scored[seed]))
+                    written += 1
+            if len(scored) == len(study.seeds):
+                seeds = [
+                    (s["label"][s["is_test"]], s["score"][s["is_test"]], s["class"][s["is_test"]])
+                    for s in scored.values()
+                ]
+                row = pair_row(cls, seeds, f"{name}{SUFFIX}")
+                pairs.setdefault(f"{name}{SUFFIX}", {})[str(cls)] = row
+    if pairs:
+        merge_pair_aurocs(results, pairs)
     return written

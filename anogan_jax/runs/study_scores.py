@@ -157,22 +157,33 @@ def pair_aurocs(study: Study, results, runs) -> dict:
     for method in study.methods:
         for cls in study.classes:
             parts = _class_scores(study, runs, cls, method, same=False)
-            if parts is None:
-                continue
-            for _, labels, _, _, classes in parts:
-                if len(set(labels[classes == cls].tolist())) != 1:
-                    raise RunError(f"class {cls}'s test images of {method.name} differ in label")
-            row = {}
-            for d in sorted({int(c) for p in parts for c in p[4]} - {cls}):
-                aurocs = []
-                for _, labels, score, _, classes in parts:
-                    keep = ((classes == cls) | (classes == d)) & np.isfinite(score)
-                    if len(set(labels[keep].tolist())) == 2:  # a seed may lack d or cls
-                        aurocs.append(metrics.auroc(labels[keep], score[keep]))
-                if aurocs:
-                    row[str(d)] = 100.0 * float(np.mean(aurocs))
-            out.setdefault(method.name, {})[str(cls)] = row
-    return _merged(results / AUROC_BY_PAIR, out)
+            if parts is not None:
+                seeds = [(p[1], p[2], p[4]) for p in parts]
+                out.setdefault(method.name, {})[str(cls)] = pair_row(cls, seeds, method.name)
+    return merge_pair_aurocs(results, out)
+
+
+def pair_row(cls: int, seeds: list, what: str) -> dict:
+    """{d: AUROC %} of class ``cls`` against each other class d, the mean over ``seeds``:
+    per seed (labels, scores, dataset classes) of its test images."""
+    for labels, _, classes in seeds:
+        if len(set(labels[classes == cls].tolist())) != 1:
+            raise RunError(f"class {cls}'s test images of {what} differ in label")
+    row = {}
+    for d in sorted({int(c) for _, _, classes in seeds for c in classes} - {cls}):
+        aurocs = []
+        for labels, score, classes in seeds:
+            keep = ((classes == cls) | (classes == d)) & np.isfinite(score)
+            if len(set(labels[keep].tolist())) == 2:  # a seed may lack d or cls
+                aurocs.append(metrics.auroc(labels[keep], score[keep]))
+        if aurocs:
+            row[str(d)] = 100.0 * float(np.mean(aurocs))
+    return row
+
+
+def merge_pair_aurocs(results, new: dict) -> dict:
+    """``new`` rows ({method: {class: {d: AUROC}}}) merged into ``auroc_by_pair.json``."""
+    return _merged(Path(results) / AUROC_BY_PAIR, new)
 
 
 def _merged(path: Path, new: dict) -> dict:
