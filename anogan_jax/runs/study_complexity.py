@@ -15,6 +15,7 @@ import numpy as np
 from anogan_jax import metrics
 from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted
 from anogan_jax.files import write_json
+from anogan_jax.runs.config import RunError
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
 from anogan_jax.runs.seeds import seed_dir
@@ -38,7 +39,10 @@ def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
     column, kind = RESIDUAL_COLUMNS[method.score.method]
     rows = _rows(scores_csv)
     if column not in rows:
-        raise ValueError(f"{scores_csv} has no column {column!r}: it was not scored by {name}")
+        raise RunError(
+            f"{scores_csv} has no column {column!r}, so it was not written by method {name}; "
+            "remove that score folder so the study scores it again"
+        )
     images = images_at(data, rows["index"].astype(np.int64))
     residual = rows[column].astype(np.float64)
     is_val = rows["split"] == "val"
@@ -84,6 +88,7 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
     results, runs = Path(results), Path(runs)
     written, pairs = 0, {}
     for cls in study.classes:
+        loaded = {}  # seed -> this class's data, loaded once for all of its methods
         for name in study.complexity:
             sources = {
                 seed: seed_dir(runs / f"class_{cls}" / "scores" / name, seed) / "scores.csv"
@@ -96,8 +101,10 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
                 continue
             scored = {}
             for seed, path in sources.items():
-                data = load_data(dataclasses.replace(study.run, cls=cls, seed=seed), data_dir)
-                scored[seed] = adjusted(study, name, path, data)
+                if seed not in loaded:
+                    config = dataclasses.replace(study.run, cls=cls, seed=seed)
+                    loaded[seed] = load_data(config, data_dir)
+                scored[seed] = adjusted(study, name, path, loaded[seed])
                 if not targets[seed].exists():
                     write_json(targets[seed], complexity_cell(study, cls, seed, name, scored[seed]))
                     written += 1

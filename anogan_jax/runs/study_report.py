@@ -321,6 +321,7 @@ def _intro(study, cells: list[dict]) -> str:
     expected = len(study.classes) * (per_class + len(study.ensembles))
     return (
         f"Cells finished: {len(cells)} of {expected} (classes x (seeds x methods"
+        + (", the `_ic` rows among them" if study.complexity else "")
         + (" + seed ensembles" if study.ensembles else "")
         + ")). AUROC and AUPRC in %, mean ± std over seeds; the last checkpoint of every run "
         "is used (no model selection, no test labels before scoring). "
