@@ -31,6 +31,7 @@ def test_study_config_is_valid(path):
     for method in study.methods:
         method.score.validate()
     assert set(study.ensembles) <= set(names) and set(study.frontier) <= set(names)
+    assert set(study.complexity) <= set(names)
     assert study.classes and len(set(study.seeds)) == len(study.seeds) >= 1
     for reference in study.published.values():
         assert set(reference) <= set(study.classes)
