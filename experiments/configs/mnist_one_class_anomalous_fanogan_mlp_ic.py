@@ -32,7 +32,7 @@ STUDY = dataclasses.replace(
     notes=(
         "\nHere the class column is the ANOMALOUS class. A probe, one class: see the config's "
         "docstring for why class 1 and what was fixed before.\n"
-        "Where the cells were computed: one process over both cores of a 2-core Intel Xeon "
+        "Where the cells were computed: one process over both cores of a 2-core machine "
         "(each cell's timings record it); the plain rows are the full study's class 1 "
         "computed again, beside its committed values.\n"
     ),
