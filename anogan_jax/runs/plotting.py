@@ -254,10 +254,10 @@ def pair_heatmaps(
     n = len(panels)
     ncols = min(n, 3)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(0.4 * len(cols) * ncols + 1.4, 0.4 * len(rows) * nrows + 0.8),
-        squeeze=False, layout="constrained",
-    )  # fmt: skip
+    # Each panel row also needs about an inch for its title, ticks and axis label, however few
+    # rows of pairs it has (one study class leaves the heatmap a single row).
+    size = (0.4 * len(cols) * ncols + 1.4, (0.4 * len(rows) + 1.0) * nrows + 0.5)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained")
     image = None
     for ax, (name, values) in zip(axes.flat, panels.items(), strict=False):
         image = ax.imshow(values, cmap="RdYlGn", vmin=50, vmax=100)
