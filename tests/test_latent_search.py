@@ -155,7 +155,9 @@ def test_normal_prior_ball_holds_its_mass_and_keeps_inside_points():
 
 def test_clip_to_prior_keeps_the_search_in_the_ball(gan):
     # lr 5 throws z far out within a few Adam steps; projected after every step, no searched z
-    # may leave the ball, while the unprojected search does.
+    # may leave the ball, while the unprojected search does (how far out it goes depends on
+    # the tiny GAN, whose training rounds differently on other CPUs: over 2x the radius on the
+    # Intel Xeon of earlier sessions, 1.7x on an AMD EPYC).
     from anogan_jax.prior import support_radius
 
     gm, g_vars, d_vars, images = gan
@@ -163,5 +165,5 @@ def test_clip_to_prior_keeps_the_search_in_the_ball(gan):
     radius = support_radius(LATENT)
     free = make_search(gm, num_steps=20, lr=5.0)(g_vars, d_vars, images[:8], z0)
     ball = make_search(gm, num_steps=20, lr=5.0, clip_to_prior=True)(g_vars, d_vars, images[:8], z0)
-    assert float(jnp.linalg.norm(free.z, axis=-1).max()) > 2 * radius
+    assert float(jnp.linalg.norm(free.z, axis=-1).max()) > 1.25 * radius
     assert float(jnp.linalg.norm(ball.z, axis=-1).max()) <= radius * (1 + 1e-6)
