@@ -6,7 +6,6 @@ gets no such cell."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from pathlib import Path
 
@@ -20,15 +19,15 @@ from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_scores import cell_path, curve_points, merge_pair_aurocs, pair_row
+from anogan_jax.runs.study_scores import (
+    cell_path,
+    curve_points,
+    merge_pair_aurocs,
+    pair_row,
+    read_scores,
+)
 
 SUFFIX = "_ic"
-
-
-def _rows(path: Path) -> dict[str, np.ndarray]:
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
 
 
 def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
@@ -37,20 +36,20 @@ def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
     ``data``: the class's loaded data (the images it scored)."""
     method = next(m for m in study.methods if m.name == name)
     column, kind = RESIDUAL_COLUMNS[method.score.method]
-    rows = _rows(scores_csv)
+    rows = read_scores(scores_csv)
     if column not in rows:
         raise RunError(
             f"{scores_csv} has no column {column!r}, so it was not written by method {name}; "
             "remove that score folder so the study scores it again"
         )
-    images = images_at(data, rows["index"].astype(np.int64))
-    residual = rows[column].astype(np.float64)
+    images = images_at(data, rows["index"])
+    residual = rows[column]
     is_val = rows["split"] == "val"
     return {
         "column": f"{column}{SUFFIX}",
         "score": complexity_adjusted(residual, residual[is_val], images, kind),
-        "label": rows["label"].astype(np.int64),
-        "class": rows["class"].astype(np.int64),
+        "label": rows["label"],
+        "class": rows["class"],
         "is_test": rows["split"] == "test",
         "is_val": is_val,
     }

@@ -36,20 +36,33 @@ def ensemble_path(results: Path, cls: int, method: str) -> Path:
     return results / "cells" / f"c{cls}_ens_{method}.json"
 
 
+_INTEGER_COLUMNS = ("index", "label", "class")
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    """A scores.csv (``score_report.write_report``) as one array per column: ``split`` as
+    strings, index, label and class as integers, every score column as float64."""
+    with open(path) as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    out = {}
+    for name in reader.fieldnames or ():
+        values = np.array([r[name] for r in rows], dtype=str)
+        if name in _INTEGER_COLUMNS:
+            values = values.astype(np.int64)
+        elif name != "split":
+            values = values.astype(np.float64)
+        out[name] = values
+    return out
+
+
 def _seed_scores(path: Path, column: str):
     """(test indices, test labels, test scores, normal-val scores, test images' dataset
     classes) of one seed's scores.csv."""
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    test = [r for r in rows if r["split"] == "test"]
-    val = np.array([float(r[column]) for r in rows if r["split"] == "val"])
-    return (
-        np.array([int(r["index"]) for r in test]),
-        np.array([int(r["label"]) for r in test]),
-        np.array([float(r[column]) for r in test]),
-        val,
-        np.array([int(r["class"]) for r in test]),
-    )
+    table = read_scores(path)
+    test, val = table["split"] == "test", table["split"] == "val"
+    score = table[column]
+    return table["index"][test], table["label"][test], score[test], score[val], table["class"][test]
 
 
 def _class_scores(study: Study, runs: Path, cls: int, method: Method, *, same=True):
@@ -277,13 +290,9 @@ def from_score_folders(study: Study, results, runs) -> None:
 
 def roc_points(out: Path, column: str, num: int = 101) -> dict:
     """The ROC curve of a score column, resampled at ``num`` FPRs (for the report's plot)."""
-    rows = [line.split(",") for line in (out / "scores.csv").read_text().splitlines()]
-    header, body = rows[0], [r for r in rows[1:] if r[1] == "test"]
-    col = header.index(column)
-    labels = np.array([int(r[2]) for r in body])
-    scores = np.array([float(r[col]) for r in body])
-    labels, scores = labels[np.isfinite(scores)], scores[np.isfinite(scores)]
-    return curve_points(labels, scores, num)
+    table = read_scores(out / "scores.csv")
+    keep = (table["split"] == "test") & np.isfinite(table[column])
+    return curve_points(table["label"][keep], table[column][keep], num)
 
 
 def curve_points(labels, scores, num: int = 101) -> dict:
