@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import check_classes, run_study
-from anogan_jax.runs.study_complexity import complexity_cells
+from anogan_jax.runs.study import check_classes, derive, run_study
 from anogan_jax.runs.study_numbers import total_hours
 from anogan_jax.runs.study_report import write_report
-from anogan_jax.runs.study_scores import from_score_folders, load_cells
+from anogan_jax.runs.study_scores import load_cells
 from anogan_jax.runs.study_status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,8 +81,7 @@ def main(argv=None) -> int:
             print(format_status(study, study_status(study, results, runs, classes)))
             return 0
         if args.report_only:
-            from_score_folders(study, results, runs)
-            complexity_cells(study, results, runs, args.data_dir)
+            derive(study, results, runs, args.data_dir)
             cells = load_cells(results)
         else:
             cells = run_study(

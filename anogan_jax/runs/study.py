@@ -122,9 +122,18 @@ def run_study(
                 write_json(cell_path(results, cls, seed, method.name), cell)
                 bar.update(1)
     bar.close()
+    derive(study, results, runs, data_dir)
+    return load_cells(results)
+
+
+def derive(study: Study, results, runs, data_dir=None) -> None:
+    """Everything a study derives from its score folders and run logs rather than computes:
+    the seed ensembles, subsample errors, pair AUROCs and training times
+    (``study_scores.from_score_folders``), then the complexity-discounted rows
+    (``study_complexity.complexity_cells``, which also needs the images, from ``data_dir``).
+    Each writes what it can from the folders present and keeps what is saved for the rest."""
     from_score_folders(study, results, runs)
     complexity_cells(study, results, runs, data_dir)
-    return load_cells(results)
 
 
 def _ensure_gans(config: RunConfig, class_dir: Path, seeds: list[int], data_dir, progress) -> float:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax import metrics
 from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted
 from anogan_jax.files import write_json
 from anogan_jax.runs.config import RunError
@@ -21,7 +20,7 @@ from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_scores import (
     cell_path,
-    curve_points,
+    derived_cell,
     merge_pair_aurocs,
     pair_row,
     read_scores,
@@ -57,26 +56,20 @@ def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
 
 def complexity_cell(study: Study, cls: int, seed: int, name: str, scored: dict) -> dict:
     """The cell of method ``<name>_ic`` for one seed of one class, from ``adjusted``."""
-    score, labels, column = scored["score"], scored["label"], scored["column"]
-    test = scored["is_test"] & np.isfinite(score)
+    score, test = scored["score"], scored["is_test"]
     val = scored["is_val"] & np.isfinite(score)
-    summary = metrics.summarize(
-        labels[test], score[test], normal_val_scores=score[val] if val.any() else None
+    return derived_cell(
+        study,
+        cls,
+        seed,
+        f"{name}{SUFFIX}",
+        scored["column"],
+        scored["label"][test],
+        score[test],
+        normal_val=score[val] if val.any() else None,
+        derived_from=name,
+        num_val=int(val.sum()),
     )
-    summary["num_finite"] = int(test.sum())
-    return {
-        "study": study.name,
-        "class": cls,
-        "seed": seed,
-        "method": f"{name}{SUFFIX}",
-        "derived_from": name,
-        "column": column,
-        "scores": {column: summary},
-        "num_test": int(scored["is_test"].sum()),
-        "num_val": int(val.sum()),
-        "nonfinite": int((scored["is_test"] & ~np.isfinite(score)).sum()),
-        "curve": curve_points(labels[test], score[test]),
-    }
 
 
 def complexity_cells(study: Study, results, runs, data_dir=None) -> int:

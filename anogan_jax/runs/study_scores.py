@@ -102,22 +102,50 @@ def ensemble_cells(study: Study, results, runs) -> None:
             labels = parts[0][1]
             standardised = [(p[2] - p[3].mean()) / max(p[3].std(), 1e-12) for p in parts]
             score = np.mean(standardised, axis=0)
-            finite = np.isfinite(score)
-            summary = metrics.summarize(labels[finite], score[finite])
-            summary["num_finite"] = int(finite.sum())
-            cell = {
-                "study": study.name,
-                "class": cls,
-                "seed": "ensemble",
-                "seeds": list(study.seeds),
-                "method": f"{name}_ens",
-                "column": method.column,
-                "scores": {method.column: summary},
-                "num_test": int(len(labels)),
-                "nonfinite": int((~finite).sum()),
-                "curve": curve_points(labels[finite], score[finite]),
-            }
+            cell = derived_cell(
+                study,
+                cls,
+                "ensemble",
+                f"{name}_ens",
+                method.column,
+                labels,
+                score,
+                seeds=list(study.seeds),
+            )
             write_json(target, cell)
+
+
+def derived_cell(
+    study: Study,
+    cls: int,
+    seed,
+    method: str,
+    column: str,
+    labels,
+    score,
+    *,
+    normal_val=None,
+    **extra,
+) -> dict:
+    """The cell of a method derived from score folders (a seed ensemble, a complexity row) from
+    its test images' ``labels`` and ``score``: the metrics and ROC curve of the finite scores,
+    how many were not finite, and ``extra`` fields. ``normal_val``: finite scores of normal
+    validation images, for the threshold metrics (``metrics.summarize``)."""
+    finite = np.isfinite(score)
+    summary = metrics.summarize(labels[finite], score[finite], normal_val_scores=normal_val)
+    summary["num_finite"] = int(finite.sum())
+    return {
+        "study": study.name,
+        "class": cls,
+        "seed": seed,
+        "method": method,
+        "column": column,
+        "scores": {column: summary},
+        "num_test": int(len(labels)),
+        "nonfinite": int((~finite).sum()),
+        "curve": curve_points(labels[finite], score[finite]),
+        **extra,
+    }
 
 
 SUBSAMPLE_SE = "subsample_se.json"
