@@ -9,7 +9,7 @@ import pytest
 
 from anogan_jax.files import write_json
 from anogan_jax.runs.checkpoint import Checkpointer
-from anogan_jax.runs.study_scores import TRAINING_TIME, cell_path
+from anogan_jax.runs.study_scores import TRAINING_TIME, cell_path, ensemble_path
 from anogan_jax.runs.study_status import format_status, study_status
 from tests.test_study import TINY
 
@@ -69,10 +69,66 @@ def test_hours_left_from_the_pace_of_the_finished_class(tmp_path):
     assert (status["cells_done"], status["cells_total"]) == (5, 12)
     text = format_status(STUDY, status)
     assert "5 of 12 cells, 1 of 3 classes done" in text
-    assert re.search(r"\n\s+1\s+20/40\s+0/30\s+0/2\s+0\.2\n", text)
+    assert re.search(r"\n\s+1\s+20/40\s+0/30\s+0/2\s+0/1\s+0\.2\n", text)
     assert "hours left: 0.5 for one process" in text
+    assert "no class was computed on this machine, so every class done" in text
     only = study_status(STUDY, results, runs, classes=(2,))
     assert only["hours_left"] * 3600 == pytest.approx(920.0)
+
+
+def test_the_pace_is_that_of_the_classes_computed_on_this_machine(tmp_path):
+    """Class 0 computed on machine A at 10 s a step, class 2 on machine B at 30 s: asked from
+    A (or B), the pace is that class's alone; from a third machine, the mean of both."""
+    results, runs = _folders(tmp_path)
+    write_json(
+        results / TRAINING_TIME,
+        {"0": {"gan": 400.0, "encoder": 300.0}, "2": {"gan": 1200.0, "encoder": 900.0}},
+    )
+    for seed in STUDY.seeds:
+        for method, seconds in (("anogan", 300.0), ("fanogan", 30.0)):
+            _done_cell(results, 2, seed, method, seconds)
+    for cls, where in ((0, "cpu A, 2 logical cores (2 usable by this process)"), (2, "cpu B")):
+        for path in (results / "timings").glob(f"c{cls}_*.json"):
+            record = json.loads(path.read_text())
+            write_json(path, {**record, "computed_on": {"hardware": f"{where}, Linux 6"}})
+    here_a = study_status(
+        STUDY, results, runs, here="cpu A, 2 logical cores (2 usable by this process)"
+    )
+    assert (here_a["pace"].gan, here_a["pace"].score["anogan"], here_a["pace"].classes) == (
+        10.0,
+        200.0,
+        1,
+    )
+    assert here_a["pace"].this_machine
+    # another core count is another machine
+    assert (
+        study_status(
+            STUDY, results, runs, here="cpu A, 2 logical cores (1 usable by this process)"
+        )["pace"].classes
+        == 2
+    )
+    here_b = study_status(STUDY, results, runs, here="cpu B")
+    assert (here_b["pace"].gan, here_b["pace"].score["fanogan"]) == (30.0, 60.0)
+    elsewhere = study_status(STUDY, results, runs, here="cpu C")
+    assert (elsewhere["pace"].gan, elsewhere["pace"].classes) == (20.0, 2)
+    assert not elsewhere["pace"].this_machine
+    assert "those computed on this machine" in format_status(STUDY, here_b)
+
+
+def test_derived_rows_are_counted_per_class(tmp_path):
+    """The ensemble of fanogan (one file) and a complexity row (one file per seed) are counted
+    only when all of their files are written."""
+    study = dataclasses.replace(STUDY, complexity=("fanogan",))
+    results, runs = _folders(tmp_path)
+    write_json(ensemble_path(results, 0, "fanogan"), {"class": 0})
+    write_json(cell_path(results, 0, 0, "fanogan_ic"), {"class": 0})
+    status = study_status(study, results, runs)
+    assert status["classes"][0].derived == ("fanogan_ens",)
+    write_json(cell_path(results, 0, 1, "fanogan_ic"), {"class": 0})
+    status = study_status(study, results, runs)
+    assert status["classes"][0].derived == ("fanogan_ens", "fanogan_ic")
+    assert (status["cells_done"], status["cells_total"]) == (5, 12)  # method cells only
+    assert re.search(r"\n\s+0\s+40/40\s+30/30\s+2/2\s+2/2\s+0\.0\n", format_status(study, status))
 
 
 def test_hours_left_is_unknown_before_any_class_is_done(tmp_path):
@@ -101,7 +157,8 @@ def test_status_from_the_command_line_writes_nothing(tmp_path, capsys):
     assert main([*argv, "--classes", "3,4"]) == 0
     out = capsys.readouterr().out
     assert "1 of 36 cells, 0 of 2 classes done" in out
-    assert re.search(r"\n\s+4\s+0/3700\s+0/18600\s+0/6\s+\?\n", out)  # seed 0 has no checkpoint
+    # seed 0 has no checkpoint; 3 derived rows (the seed ensembles), none written
+    assert re.search(r"\n\s+4\s+0/3700\s+0/18600\s+0/6\s+0/3\s+\?\n", out)
     assert main([*argv, "--classes", "3,11"]) == 2
     assert "has the classes" in capsys.readouterr().err
     with pytest.raises(SystemExit):

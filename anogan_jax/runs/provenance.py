@@ -55,9 +55,9 @@ def git_commit(outputs: Sequence[str | Path] = ()) -> str:
     return commit + (" (with uncommitted changes)" if dirty else "")
 
 
-def hardware() -> str:
+def machine() -> str:
     """CPU model, logical cores of the machine and those this process may use (XLA:CPU splits
-    its work over the latter, which decides the last bits of a result), and the OS."""
+    its work over the latter, which decides the last bits of a result and the speed)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -67,10 +67,19 @@ def hardware() -> str:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{cpu}, {os.cpu_count()} logical cores ({usable} usable by this process), "
-        f"{platform.system()} {platform.release()}"
-    )
+    return f"{cpu}, {os.cpu_count()} logical cores ({usable} usable by this process)"
+
+
+def hardware() -> str:
+    """``machine()`` and the OS."""
+    return f"{machine()}, {platform.system()} {platform.release()}"
+
+
+def same_machine(hardware_text: str, here: str | None = None) -> bool:
+    """Whether a recorded ``hardware()`` names the machine ``here`` (default: this process's
+    ``machine()``): the same CPU model and usable cores, whatever the OS release."""
+    here = machine() if here is None else here
+    return hardware_text == here or hardware_text.startswith(here + ", ")
 
 
 def describe(outputs: Sequence[str | Path] = ()) -> dict:

@@ -1,7 +1,8 @@
 """Where a study stands, for studies that run for days: per class, how far its GANs and
 encoders are trained (their latest checkpoints, where a resumed run starts again), which
-methods are scored, and the hours left at the pace of the classes already done. Reads only:
-safe beside the processes that run the study."""
+methods are scored and which rows are derived from their score folders, and the hours left at
+the pace of the classes already done on this machine. Reads only: safe beside the processes
+that run the study."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import numpy as np
 from anogan_jax.files import read_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
+from anogan_jax.runs.provenance import machine, same_machine
 from anogan_jax.runs.seeds import seed_dir
+from anogan_jax.runs.study_complexity import SUFFIX
 from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_scores import (
     cell_path,
+    ensemble_path,
     logged_training_times,
     saved_training_times,
     timing_path,
@@ -30,6 +34,7 @@ class ClassStatus:
     gan_step: int  # the least advanced seed's latest checkpoint (0: none yet)
     encoder_step: int | None  # likewise; None when the study has no encoder
     scored: tuple[str, ...]  # methods with every seed's cell written
+    derived: tuple[str, ...]  # ensembles and complexity rows written (``derived_methods``)
     hours_left: float | None  # None: no finished class to take the pace from yet
 
 
@@ -42,21 +47,40 @@ class Pace:
     encoder: float | None
     score: dict  # method -> seconds per class
     classes: int  # how many classes the training pace is taken from
+    this_machine: bool  # whether those classes are the ones computed on this machine
 
 
-def pace(study: Study, results, runs) -> Pace:
-    """Training: the mean over the classes in ``training_time.json`` and those fully trained
-    under ``runs`` (``logged_training_times``, the run logs, across resumes). Scoring: per
-    method, the median over classes of the seeds' recorded seconds summed (a cell's timing is
-    its process's time, less when that process resumed: the median keeps such classes from
-    pulling the estimate down)."""
+def _computed_here(study: Study, results, here: str) -> set[int]:
+    """The classes with a cell whose timing record says it was computed on ``here``."""
+    out = set()
+    for cls in study.classes:
+        for seed in study.seeds:
+            for method in study.methods:
+                path = timing_path(results, cls, seed, method.name)
+                where = read_json(path).get("computed_on") if path.exists() else None
+                if where and same_machine(where["hardware"], here):
+                    out.add(cls)
+    return out
+
+
+def pace(study: Study, results, runs, here: str | None = None) -> Pace:
+    """The pace of the classes computed on the machine ``here`` (default this one, ``machine``:
+    the CPU and the cores a process may use, which set the speed), from the records beside
+    their cells; of every class done when none was. Training: the mean over those classes in
+    ``training_time.json`` or fully trained under ``runs`` (``logged_training_times``, the run
+    logs, across resumes). Scoring: per method, the median over those classes of the seeds'
+    recorded seconds summed (a cell's timing is its process's time, less when that process
+    resumed: the median keeps such classes from pulling the estimate down)."""
     times = {**saved_training_times(results), **logged_training_times(study, runs)}
+    local = _computed_here(study, results, machine() if here is None else here)
+    classes = [c for c in study.classes if c in local] if local else list(study.classes)
+    times = {k: v for k, v in times.items() if int(k) in classes}
     gan = [t["gan"] / study.run.steps for t in times.values()]
     encoder = [t["encoder"] / study.encoder.steps for t in times.values()]
     score = {}
     for method in study.methods:
         per_class = []
-        for cls in study.classes:
+        for cls in classes:
             paths = [timing_path(results, cls, s, method.name) for s in study.seeds]
             if all(p.exists() for p in paths):
                 per_class.append(sum(json.loads(p.read_text())["score"] for p in paths))
@@ -67,6 +91,7 @@ def pace(study: Study, results, runs) -> Pace:
         encoder=float(np.mean(encoder)) if encoder and study.needs_encoder() else None,
         score=score,
         classes=len(times),
+        this_machine=bool(local),
     )
 
 
@@ -82,6 +107,11 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
         m.name
         for m in study.methods
         if all(cell_path(results, cls, s, m.name).exists() for s in study.seeds)
+    )
+    derived = tuple(
+        name
+        for name, paths in derived_methods(study, results, cls).items()
+        if all(p.exists() for p in paths)
     )
     seconds: float | None = 0.0
     if len(scored) < len(study.methods):  # a finished class's run folders may be gone
@@ -102,8 +132,21 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
         gan_step=gan_step,
         encoder_step=encoder_step,
         scored=scored,
+        derived=derived,
         hours_left=None if seconds is None else seconds / 3600,
     )
+
+
+def derived_methods(study: Study, results, cls: int) -> dict:
+    """The rows a study derives from class ``cls``'s score folders, as {method: the cell files
+    it writes}: each seed ensemble (one file) and complexity row (one per seed). A class
+    whose score folders were gone before they were derived never gets them."""
+    out = {f"{n}_ens": [ensemble_path(Path(results), cls, n)] for n in study.ensembles}
+    for name in study.complexity:
+        out[f"{name}{SUFFIX}"] = [
+            cell_path(Path(results), cls, s, f"{name}{SUFFIX}") for s in study.seeds
+        ]
+    return out
 
 
 def _encoder_step(folders: list[Path], steps: int) -> int:
@@ -119,10 +162,11 @@ def _add(total: float | None, per_unit: float | None, units: int) -> float | Non
     return None if per_unit is None else total + per_unit * units
 
 
-def study_status(study: Study, results, runs, classes=None) -> dict:
+def study_status(study: Study, results, runs, classes=None, here: str | None = None) -> dict:
     """{"pace": Pace, "classes": [ClassStatus], "cells_done", "cells_total", "hours_left"} over
-    ``classes`` (None: the study's); ``hours_left`` is None while any class lacks a pace."""
-    speed = pace(study, results, runs)
+    ``classes`` (None: the study's); ``hours_left`` is None while any class lacks a pace.
+    ``here``: the machine whose pace to take (``pace``)."""
+    speed = pace(study, results, runs, here)
     rows = [class_status(study, results, runs, c, speed) for c in classes or study.classes]
     left = [r.hours_left for r in rows]
     done = [
@@ -144,17 +188,24 @@ def format_status(study: Study, status: dict) -> str:
     """The status as a table a person reads in a terminal."""
     rows = status["classes"]
     done = sum(len(r.scored) == len(study.methods) for r in rows)
+    num_derived = len(study.ensembles) + len(study.complexity)
     lines = [
         f"{study.name}: {status['cells_done']} of {status['cells_total']} cells, "
         f"{done} of {len(rows)} classes done",
-        "class    GAN steps  encoder steps    scored  hours left",
+        "class    GAN steps  encoder steps    scored  derived  hours left",
     ]
     for r in rows:
         encoder = "-" if r.encoder_step is None else f"{r.encoder_step}/{study.encoder.steps}"
         left = "?" if r.hours_left is None else f"{r.hours_left:.1f}"
         scored = f"{len(r.scored)}/{len(study.methods)}"
+        derived = f"{len(r.derived)}/{num_derived}" if num_derived else "-"
         gan = f"{r.gan_step}/{study.run.steps}"
-        lines.append(f"{r.cls:>5}  {gan:>11}  {encoder:>13}  {scored:>8}  {left:>10}")
+        lines.append(f"{r.cls:>5}  {gan:>11}  {encoder:>13}  {scored:>8}  {derived:>7}  {left:>10}")
+    if num_derived:
+        lines.append(
+            "derived: the seed ensembles and complexity rows, written from the score folders "
+            "once a class is scored; a class scored where its score folders are gone lacks them"
+        )
     p = status["pace"]
     if status["hours_left"] is None:
         lines.append(
@@ -169,10 +220,16 @@ def format_status(study: Study, status: dict) -> str:
         else None,
         f"scoring {sum(p.score.values()) / 3600:.2f} h",
     ]
+    logs = "1 class's" if p.classes == 1 else f"{p.classes} classes'"
     lines.append(
         f"hours left: {status['hours_left']:.1f} for one process, at the pace of the classes "
         f"done so far (per class, all seeds: {', '.join(x for x in per_class if x)}; training "
-        f"from {p.classes} classes' run logs). Processes that each take their own --classes "
-        "share it."
+        f"from {logs} run logs; "
+        + (
+            "those computed on this machine"
+            if p.this_machine
+            else "no class was computed on this machine, so every class done"
+        )
+        + "). Processes that each take their own --classes share it."
     )
     return "\n".join(lines)
