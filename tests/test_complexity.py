@@ -4,6 +4,7 @@ fitted on normal validation scores, and the study rows derived from score folder
 import dataclasses
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -126,6 +127,14 @@ def test_complexity_cells_rank_the_residual_less_the_png_bits(tmp_path):
         keep = (classes == 0) | (classes == d)
         auroc = 100 * metrics.auroc(labels[keep], want[keep])
         assert pairs[str(d)] == pytest.approx(auroc, abs=1e-9)
+    # Cells copied into another results folder without their pair AUROCs: the pairs are
+    # computed there, the cells left as they were.
+    other = tmp_path / "other"
+    shutil.copytree(res / "cells", other / "cells")
+    before = {p.name: p.read_bytes() for p in (other / "cells").iterdir()}
+    assert complexity_cells(study, other, runs) == 0
+    assert json.loads((other / "auroc_by_pair.json").read_text())["anogan_ic"]["0"] == pairs
+    assert {p.name: p.read_bytes() for p in (other / "cells").iterdir()} == before
 
 
 def test_study_refuses_complexity_rows_it_cannot_make():

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted
-from anogan_jax.files import write_json
+from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
 from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_scores import (
+    AUROC_BY_PAIR,
     cell_path,
     derived_cell,
     merge_pair_aurocs,
@@ -75,10 +76,12 @@ def complexity_cell(study: Study, cls: int, seed: int, name: str, scored: dict) 
 def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
     """Writes the missing ``<name>_ic`` cells of every class and seed whose ``<name>`` cell and
     score folder exist, and, when a class's every seed is there, that class's rows of
-    ``auroc_by_pair.json`` (computed with its cells: a class whose cells are in is not
-    read again). Returns how many cells it wrote."""
+    ``auroc_by_pair.json`` where they are missing (cells copied from another results folder
+    come without them); a class with both is not read again. Returns how many cells it
+    wrote."""
     results, runs = Path(results), Path(runs)
     written, pairs = 0, {}
+    saved_pairs = read_json(results / AUROC_BY_PAIR) if (results / AUROC_BY_PAIR).exists() else {}
     for cls in study.classes:
         loaded = {}  # seed -> this class's data, loaded once for all of its methods
         for name in study.complexity:
@@ -89,7 +92,10 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
             }
             sources = {seed: path for seed, path in sources.items() if path.exists()}
             targets = {seed: cell_path(results, cls, seed, f"{name}{SUFFIX}") for seed in sources}
-            if all(t.exists() for t in targets.values()):
+            needs_pairs = len(sources) == len(study.seeds) and str(cls) not in saved_pairs.get(
+                f"{name}{SUFFIX}", {}
+            )
+            if all(t.exists() for t in targets.values()) and not needs_pairs:
                 continue
             scored = {}
             for seed, path in sources.items():
