@@ -80,11 +80,17 @@ def residual_bits(scores, normal_val_scores, kind: str, num_values: int) -> np.n
     return num_values * scores / (2.0 * sigma2 * math.log(2.0))
 
 
-def complexity_adjusted(scores, normal_val_scores, images, kind: str) -> np.ndarray:
+def complexity_adjusted(scores, normal_val_scores, images, kind: str, bits=None) -> np.ndarray:
     """S = residual bits - PNG bits for each image (higher: more anomalous), ``images`` in
-    [-1, 1] aligned with ``scores``."""
+    [-1, 1] aligned with ``scores``. ``bits``: those images' ``png_bits`` when the caller has
+    them already (several methods scored the same images); computed here when None."""
     images = np.asarray(images)
     if len(images) != len(np.asarray(scores)):
         raise ValueError(f"{len(images)} images for {len(np.asarray(scores))} scores")
+    bits = png_bits(images) if bits is None else np.asarray(bits, dtype=np.float64)
+    if bits.shape != (len(images),):
+        raise ValueError(
+            f"bits has shape {bits.shape}; it needs one value per image, ({len(images)},)"
+        )
     num_values = int(np.prod(images.shape[1:]))
-    return residual_bits(scores, normal_val_scores, kind, num_values) - png_bits(images)
+    return residual_bits(scores, normal_val_scores, kind, num_values) - bits

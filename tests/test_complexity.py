@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from anogan_jax import complexity, metrics
+from anogan_jax.runs import study_complexity
 from anogan_jax.runs.config import RunConfig, RunError
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
@@ -69,6 +70,33 @@ def test_a_simple_image_with_the_same_residual_scores_higher():
     assert score[0] > score[1]
     with pytest.raises(ValueError, match="1 images for 2 scores"):
         complexity.complexity_adjusted([1.0, 2.0], [1.0], images[:1], "mse")
+    given = complexity.complexity_adjusted([50.0, 50.0], [40.0, 60.0], images, "l1_sum", bits=png)
+    assert np.array_equal(given, score)
+    with pytest.raises(ValueError, match="one value per image"):
+        complexity.complexity_adjusted([50.0, 50.0], [40.0, 60.0], images, "l1_sum", bits=png[:1])
+
+
+def test_png_bits_cache_computes_each_image_once(monkeypatch):
+    """The methods of one seed score the same images: their PNG bits are computed once, and
+    come back in the order asked for, equal to computing them afresh."""
+    data = load_data(RunConfig(dataset="digits", arch="mlp", cls=0))
+    calls = []
+    real = complexity.png_bits
+
+    def counting(images):
+        calls.append(len(images))
+        return real(images)
+
+    monkeypatch.setattr(study_complexity, "png_bits", counting)
+    n = len(data.test)
+    cache = study_complexity.PngBitsCache(data)
+    first = cache([5, n, 2, 5])
+    again = cache([2, 5, n])
+    more = cache([n, 7])
+    assert calls == [3, 1]
+    assert np.array_equal(first, real(images_at(data, [5, n, 2, 5])))
+    assert np.array_equal(again, first[[2, 0, 1]])
+    assert np.array_equal(more, real(images_at(data, [n, 7])))
 
 
 def test_images_at_maps_score_indices_back_to_test_and_validation_images():

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted
+from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted, png_bits
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
 from anogan_jax.runs.seeds import seed_dir
-from anogan_jax.runs.study_config import Study
+from anogan_jax.runs.study_config import COMPLEXITY_SUFFIX, Study, complexity_name
 from anogan_jax.runs.study_scores import (
     AUROC_BY_PAIR,
     cell_path,
@@ -27,13 +27,29 @@ from anogan_jax.runs.study_scores import (
     read_scores,
 )
 
-SUFFIX = "_ic"
+
+class PngBitsCache:
+    """Each image's ``png_bits`` of one seed's data, by its score index, computed once however
+    many methods scored the image."""
+
+    def __init__(self, data):
+        self.data = data
+        self.bits: dict[int, float] = {}
+
+    def __call__(self, indices) -> np.ndarray:
+        indices = np.asarray(indices, dtype=np.int64)
+        new = np.unique([i for i in indices.tolist() if i not in self.bits])
+        if new.size:
+            found = png_bits(images_at(self.data, new))
+            self.bits.update(zip(new.tolist(), found.tolist(), strict=True))
+        return np.array([self.bits[i] for i in indices.tolist()], np.float64)
 
 
-def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
+def adjusted(study: Study, name: str, scores_csv: Path, data, bits=None) -> dict:
     """One seed's scores.csv of method ``name`` as arrays, with ``score``: its residual column
     in bits less each image's PNG bits, the scale fitted on the csv's normal validation rows;
-    ``data``: the class's loaded data (the images it scored)."""
+    ``data``: the class's loaded data (the images it scored); ``bits``: a ``PngBitsCache`` of
+    that data to share across methods (a fresh one when None)."""
     method = next(m for m in study.methods if m.name == name)
     column, kind = RESIDUAL_COLUMNS[method.score.method]
     rows = read_scores(scores_csv)
@@ -45,9 +61,12 @@ def adjusted(study: Study, name: str, scores_csv: Path, data) -> dict:
     images = images_at(data, rows["index"])
     residual = rows[column]
     is_val = rows["split"] == "val"
+    bits = PngBitsCache(data) if bits is None else bits
     return {
-        "column": f"{column}{SUFFIX}",
-        "score": complexity_adjusted(residual, residual[is_val], images, kind),
+        "column": f"{column}{COMPLEXITY_SUFFIX}",
+        "score": complexity_adjusted(
+            residual, residual[is_val], images, kind, bits=bits(rows["index"])
+        ),
         "label": rows["label"],
         "class": rows["class"],
         "is_test": rows["split"] == "test",
@@ -63,7 +82,7 @@ def complexity_cell(study: Study, cls: int, seed: int, name: str, scored: dict) 
         study,
         cls,
         seed,
-        f"{name}{SUFFIX}",
+        complexity_name(name),
         scored["column"],
         scored["label"][test],
         score[test],
@@ -83,7 +102,7 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
     written, pairs = 0, {}
     saved_pairs = read_json(results / AUROC_BY_PAIR) if (results / AUROC_BY_PAIR).exists() else {}
     for cls in study.classes:
-        loaded = {}  # seed -> this class's data, loaded once for all of its methods
+        loaded = {}  # seed -> this class's data and its PNG bits, once for all of its methods
         for name in study.complexity:
             sources = {
                 seed: seed_dir(runs / f"class_{cls}" / "scores" / name, seed) / "scores.csv"
@@ -91,9 +110,10 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
                 if cell_path(results, cls, seed, name).exists()
             }
             sources = {seed: path for seed, path in sources.items() if path.exists()}
-            targets = {seed: cell_path(results, cls, seed, f"{name}{SUFFIX}") for seed in sources}
+            target_name = complexity_name(name)
+            targets = {seed: cell_path(results, cls, seed, target_name) for seed in sources}
             needs_pairs = len(sources) == len(study.seeds) and str(cls) not in saved_pairs.get(
-                f"{name}{SUFFIX}", {}
+                complexity_name(name), {}
             )
             if all(t.exists() for t in targets.values()) and not needs_pairs:
                 continue
@@ -101,8 +121,9 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
             for seed, path in sources.items():
                 if seed not in loaded:
                     config = dataclasses.replace(study.run, cls=cls, seed=seed)
-                    loaded[seed] = load_data(config, data_dir)
-                scored[seed] = adjusted(study, name, path, loaded[seed])
+                    data = load_data(config, data_dir)
+                    loaded[seed] = data, PngBitsCache(data)
+                scored[seed] = adjusted(study, name, path, *loaded[seed])
                 if not targets[seed].exists():
                     write_json(targets[seed], complexity_cell(study, cls, seed, name, scored[seed]))
                     written += 1
@@ -111,8 +132,8 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
                     (s["label"][s["is_test"]], s["score"][s["is_test"]], s["class"][s["is_test"]])
                     for s in scored.values()
                 ]
-                row = pair_row(cls, seeds, f"{name}{SUFFIX}")
-                pairs.setdefault(f"{name}{SUFFIX}", {})[str(cls)] = row
+                row = pair_row(cls, seeds, complexity_name(name))
+                pairs.setdefault(complexity_name(name), {})[str(cls)] = row
     if pairs:
         merge_pair_aurocs(results, pairs)
     return written

@@ -7,6 +7,19 @@ import dataclasses
 
 from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 
+ENSEMBLE_SUFFIX = "_ens"  # a method's seed ensemble (``study_scores.ensemble_cells``)
+COMPLEXITY_SUFFIX = "_ic"  # a method's complexity-discounted row (``study_complexity``)
+
+
+def ensemble_name(method: str) -> str:
+    """The name of the seed ensemble of ``method``, as its cells and the report name it."""
+    return f"{method}{ENSEMBLE_SUFFIX}"
+
+
+def complexity_name(method: str) -> str:
+    """The name of ``method``'s complexity-discounted row, as its cells and the report name it."""
+    return f"{method}{COMPLEXITY_SUFFIX}"
+
 
 @dataclasses.dataclass(frozen=True)
 class Method:

@@ -10,7 +10,7 @@ import numpy as np
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.provenance import git_commit, hardware, versions
-from anogan_jax.runs.study_complexity import SUFFIX as IC_SUFFIX
+from anogan_jax.runs.study_config import complexity_name, ensemble_name
 from anogan_jax.runs.study_numbers import (
     FRONTIER_SPEED,
     frontier_points,
@@ -86,8 +86,8 @@ def _in_study_order(study, values: dict) -> list[str]:
     the complexity-discounted rows."""
     order = (
         [m.name for m in study.methods]
-        + [f"{e}_ens" for e in study.ensembles]
-        + [f"{c}{IC_SUFFIX}" for c in study.complexity]
+        + [ensemble_name(e) for e in study.ensembles]
+        + [complexity_name(c) for c in study.complexity]
     )
     return [m for m in order if m in values] + [m for m in values if m not in order]
 

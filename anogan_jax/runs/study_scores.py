@@ -17,7 +17,7 @@ from anogan_jax.files import read_json, read_jsonl, write_json
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.encoder_run import encoder_dir
 from anogan_jax.runs.seeds import seed_dir
-from anogan_jax.runs.study_config import Method, Study
+from anogan_jax.runs.study_config import Method, Study, ensemble_name
 
 TIMINGS = "timings"
 
@@ -106,7 +106,7 @@ def ensemble_cells(study: Study, results, runs) -> None:
                 study,
                 cls,
                 "ensemble",
-                f"{name}_ens",
+                ensemble_name(name),
                 method.column,
                 labels,
                 score,

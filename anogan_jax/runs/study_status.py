@@ -17,8 +17,7 @@ from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
 from anogan_jax.runs.provenance import machine, same_machine
 from anogan_jax.runs.seeds import seed_dir
-from anogan_jax.runs.study_complexity import SUFFIX
-from anogan_jax.runs.study_config import Study
+from anogan_jax.runs.study_config import Study, complexity_name, ensemble_name
 from anogan_jax.runs.study_scores import (
     cell_path,
     ensemble_path,
@@ -60,6 +59,9 @@ def _computed_here(study: Study, results, here: str) -> set[int]:
                 where = read_json(path).get("computed_on") if path.exists() else None
                 if where and same_machine(where["hardware"], here):
                     out.add(cls)
+                    break
+            if cls in out:
+                break
     return out
 
 
@@ -141,10 +143,10 @@ def derived_methods(study: Study, results, cls: int) -> dict:
     """The rows a study derives from class ``cls``'s score folders, as {method: the cell files
     it writes}: each seed ensemble (one file) and complexity row (one per seed). A class
     whose score folders were gone before they were derived never gets them."""
-    out = {f"{n}_ens": [ensemble_path(Path(results), cls, n)] for n in study.ensembles}
+    out = {ensemble_name(n): [ensemble_path(Path(results), cls, n)] for n in study.ensembles}
     for name in study.complexity:
-        out[f"{name}{SUFFIX}"] = [
-            cell_path(Path(results), cls, s, f"{name}{SUFFIX}") for s in study.seeds
+        out[complexity_name(name)] = [
+            cell_path(Path(results), cls, s, complexity_name(name)) for s in study.seeds
         ]
     return out
 
