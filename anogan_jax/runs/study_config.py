@@ -31,6 +31,47 @@ class Method:
 
 
 @dataclasses.dataclass(frozen=True)
+class Target:
+    """A goal the report checks against the study's mean AUROCs (%), over the classes finished.
+    Exactly one kind:
+
+    - ``at_least``: the best mean among ``methods`` (every row of the report when empty)
+      reaches ``at_least``;
+    - ``than``: each of ``methods`` has a mean at least that of the method ``than``, over the
+      classes both have;
+    - ``reference`` and ``within``: no class of each of ``methods`` is more than ``within``
+      points under the published row ``reference`` (a key of ``Study.published``).
+
+    ``methods`` and ``than`` may name derived rows (``ensemble_name``, ``complexity_name``)."""
+
+    label: str
+    methods: tuple[str, ...] = ()
+    at_least: float | None = None
+    than: str | None = None
+    reference: str | None = None
+    within: float | None = None
+
+    def kind(self) -> str:
+        kinds = [
+            k
+            for k, given in (
+                ("at_least", self.at_least is not None),
+                ("than", self.than is not None),
+                ("within", self.reference is not None or self.within is not None),
+            )
+            if given
+        ]
+        if len(kinds) != 1 or (kinds[0] == "within" and None in (self.reference, self.within)):
+            raise RunError(
+                f"target {self.label!r}: give exactly one of at_least=, than=, or reference= "
+                "with within="
+            )
+        if kinds[0] != "at_least" and not self.methods:
+            raise RunError(f"target {self.label!r}: name the methods= it is about")
+        return kinds[0]
+
+
+@dataclasses.dataclass(frozen=True)
 class Study:
     name: str
     run: RunConfig
@@ -47,6 +88,8 @@ class Study:
     # Methods whose residual is also read as bits less the image's PNG bits
     # (``study_complexity``): "<name>_ic".
     complexity: tuple[str, ...] = ()
+    # Goals the report checks (its "Targets" section), by label test-free: see ``Target``.
+    targets: tuple[Target, ...] = ()
 
     def __post_init__(self):
         names = [m.name for m in self.methods]
@@ -56,6 +99,21 @@ class Study:
                 raise RunError(
                     f"study {self.name}: {field}= names {unknown}, which are not among its "
                     f"methods {names}; name methods of the study"
+                )
+        rows = self.row_names()
+        for target in self.targets:
+            target.kind()
+            unknown = [n for n in (*target.methods, target.than) if n and n not in rows]
+            if unknown:
+                raise RunError(
+                    f"study {self.name}: target {target.label!r} names {unknown}, which are "
+                    f"not rows of the study {rows}"
+                )
+            if target.reference is not None and target.reference not in self.published:
+                raise RunError(
+                    f"study {self.name}: target {target.label!r} compares with "
+                    f"{target.reference!r}, which is not among its published rows "
+                    f"{list(self.published)}"
                 )
         if self.complexity and self.run.gcn:
             raise RunError(
@@ -69,6 +127,14 @@ class Study:
                 f"images, but under {self.run.protocol} each seed draws its own train/test "
                 "split; drop ensembles= from the config"
             )
+
+    def row_names(self) -> list[str]:
+        """The report's rows in order: the methods, their seed ensembles, the complexity rows."""
+        return (
+            [m.name for m in self.methods]
+            + [ensemble_name(e) for e in self.ensembles]
+            + [complexity_name(c) for c in self.complexity]
+        )
 
     def shared_test_set(self) -> bool:
         """Whether every seed scores the same test images: under one-class-normal the test set

@@ -134,3 +134,110 @@ def total_hours(results) -> dict:
         seconds = sum(t["gan"] + t["encoder"] for t in per_class.values())
         out.update(logged_training_hours=seconds / 3600, logged_classes=len(per_class))
     return out
+
+
+def _mean(by_class: dict, classes) -> float:
+    return float(np.mean([by_class[c][0] for c in classes]))
+
+
+def target_results(study, auroc: dict) -> list[dict]:
+    """Each of ``study.targets`` checked against ``auroc`` ({method: {class: (mean %, ...)}}, the
+    classes finished so far): {"label", "result" (what was found, in words), "met" (True /
+    False, None when no class has the numbers yet), "gap" (points above the goal, negative when
+    short; for a per-class target, the margin of the best row's worst class)}."""
+    done = sorted({c for by_class in auroc.values() for c in by_class})
+    out = []
+    for target in study.targets:
+        kind = target.kind()
+        if kind == "at_least":
+            out.append(_at_least(target, auroc, done))
+        elif kind == "than":
+            out.append(_than(target, auroc))
+        else:
+            out.append(_within(target, auroc, study.published[target.reference], done))
+    return out
+
+
+def _at_least(target, auroc: dict, done) -> dict:
+    """The best mean over the rows that have every finished class (a row with fewer classes
+    averages over others, so it is named but not counted)."""
+    names = [m for m in (target.methods or auroc) if m in auroc]
+    full = {m: _mean(auroc[m], done) for m in names if set(done) <= set(auroc[m])}
+    fewer = [m for m in names if m not in full]
+    if not full:
+        return {"label": target.label, "result": "no row has every class yet", "met": None,
+                "gap": None}  # fmt: skip
+    best = max(full, key=full.get)
+    gap = full[best] - target.at_least
+    result = f"best `{best}` {full[best]:.1f}"
+    others = [f"`{m}` {v:.1f}" for m, v in full.items() if m != best and target.methods]
+    result += "; " + ", ".join(others) if others else ""
+    result += f" (not counted, fewer classes: {_names(fewer)})" if fewer else ""
+    return {"label": target.label, "result": result, "met": gap >= 0, "gap": gap}
+
+
+def _than(target, auroc: dict) -> dict:
+    """Each method's mean less the other's, over the classes both have; the worst decides."""
+    parts, gaps = [], []
+    for m in target.methods:
+        common = [c for c in auroc.get(m, {}) if c in auroc.get(target.than, {})]
+        if not common:
+            continue
+        ours, theirs = _mean(auroc[m], common), _mean(auroc[target.than], common)
+        gaps.append(ours - theirs)
+        parts.append(
+            f"`{m}` {ours:.1f} vs `{target.than}` {theirs:.1f} ({ours - theirs:+.1f}"
+            + (f", {len(common)} classes)" if len(common) > 1 else ", 1 class)")
+        )
+    if not gaps:
+        return {"label": target.label, "result": "no common class yet", "met": None, "gap": None}
+    return {"label": target.label, "result": "; ".join(parts), "met": min(gaps) >= 0,
+            "gap": min(gaps)}  # fmt: skip
+
+
+def _within(target, auroc: dict, published: dict, done) -> dict:
+    """Per method, the classes more than ``within`` under the published value, by how much. The
+    verdict is the best row's that has every finished class the reference covers (the target
+    asks that one method keep every class close); a row with fewer is named, not counted."""
+    parts, margins = [], []
+    needed = {c for c in done if c in published}
+    for m in target.methods:
+        diffs = {c: v[0] - published[c] for c, v in auroc.get(m, {}).items() if c in published}
+        if not diffs:
+            continue
+        short = {c: d for c, d in diffs.items() if d < -target.within}
+        counted = needed <= set(diffs)
+        if counted:
+            margins.append(min(diffs.values()) + target.within)
+        where = f"classes {_span(list(diffs))}" + ("" if counted else ", not counted")
+        if short:
+            under = ", ".join(f"{c} by {-d:.1f}" for c, d in short.items())
+            n = f"{len(short)} class" + ("es" if len(short) > 1 else "")
+            parts.append(f"`{m}` ({where}): {n} more than {target.within:g} under: {under}")
+        else:
+            worst = min(diffs, key=diffs.get)
+            parts.append(
+                f"`{m}` ({where}): every class within {target.within:g} "
+                f"(closest: class {worst}, {diffs[worst]:+.1f})"
+            )
+    if not margins:
+        result = "; ".join(parts) or "no class yet"
+        return {"label": target.label, "result": result, "met": None, "gap": None}
+    return {"label": target.label, "result": "; ".join(parts), "met": max(margins) >= 0,
+            "gap": max(margins)}  # fmt: skip
+
+
+def _span(classes: list) -> str:
+    """Classes as runs: [0, 1, 2, 4, 5] -> "0-2, 4-5"."""
+    classes = sorted(classes)
+    runs, start = [], 0
+    for i in range(1, len(classes) + 1):
+        if i == len(classes) or classes[i] != classes[i - 1] + 1:
+            a, b = classes[start], classes[i - 1]
+            runs.append(str(a) if a == b else f"{a}-{b}")
+            start = i
+    return ", ".join(runs)
+
+
+def _names(methods) -> str:
+    return ", ".join(f"`{m}`" for m in methods)

@@ -10,7 +10,6 @@ import numpy as np
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.provenance import git_commit, hardware, versions
-from anogan_jax.runs.study_config import complexity_name, ensemble_name
 from anogan_jax.runs.study_numbers import (
     FRONTIER_SPEED,
     frontier_points,
@@ -18,6 +17,7 @@ from anogan_jax.runs.study_numbers import (
     seed_standard_errors,
     subsample_mean_errors,
     summarize_cells,
+    target_results,
 )
 from anogan_jax.runs.study_scores import AUROC_BY_PAIR, timing_path
 
@@ -84,11 +84,7 @@ def _finished(auroc: dict, cls) -> bool:
 def _in_study_order(study, values: dict) -> list[str]:
     """The methods of ``values`` in the config's order, seed ensembles after the methods, then
     the complexity-discounted rows."""
-    order = (
-        [m.name for m in study.methods]
-        + [ensemble_name(e) for e in study.ensembles]
-        + [complexity_name(c) for c in study.complexity]
-    )
+    order = study.row_names()
     return [m for m in order if m in values] + [m for m in values if m not in order]
 
 
@@ -158,6 +154,38 @@ def _against_published(study, auroc: dict) -> list[str]:
             else:
                 row += " - |"
         lines.append(row)
+    return lines
+
+
+def _targets(study, auroc: dict) -> list[str]:
+    """The study's targets, each met or missed and by how much (``target_results``)."""
+    if not study.targets:
+        return []
+    done = [c for c in study.classes if _finished(auroc, c)]
+    over = (
+        "every class"
+        if len(done) == len(study.classes)
+        else f"the {len(done)} classes finished of {len(study.classes)}, so the verdicts are "
+        "provisional"
+    )
+    lines = [
+        "",
+        "## Targets",
+        "",
+        f"Each goal set for this study, checked over {over} (AUROC %; a row's mean over the "
+        "classes it has).",
+        "",
+        "| target | found | verdict |",
+        "|---|---|---|",
+    ]
+    for t in target_results(study, auroc):
+        if t["met"] is None:
+            verdict = "not yet measured"
+        elif t["met"]:
+            verdict = f"met ({t['gap']:+.1f})"
+        else:
+            verdict = f"**missed by {-t['gap']:.1f}**"
+        lines.append(f"| {t['label']} | {t['result']} | {verdict} |")
     return lines
 
 
@@ -271,6 +299,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         *_frontier(study, cells, results),
         *_class_pairs(study, results),
         *_against_published(study, auroc),
+        *_targets(study, auroc),
         *(["", "## Notes", "", study.notes.strip()] if study.notes else []),
         *_reproduce(command, results, cells, timings),
     ]
