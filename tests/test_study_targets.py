@@ -9,7 +9,7 @@ import pytest
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.study_config import Target
 from anogan_jax.runs.study_numbers import target_results
-from anogan_jax.runs.study_report import _targets
+from anogan_jax.runs.study_sections import targets as targets_section
 from tests.test_study import TINY
 
 STUDY = dataclasses.replace(
@@ -77,14 +77,14 @@ def test_targets_without_numbers_are_not_yet_measured_and_the_section_says_so():
         ),
     )
     assert [t["met"] for t in target_results(study, {})] == [None, None]
-    lines = _targets(study, {"fanogan": {0: (95.0, 1.0, 2)}, "anogan": {0: (85.0, 1.0, 2)}})
+    lines = targets_section(study, {"fanogan": {0: (95.0, 1.0, 2)}, "anogan": {0: (85.0, 1.0, 2)}})
     assert lines[1] == "## Targets"
     assert "checked over the 1 classes finished of 3, so the verdicts are provisional" in lines[3]
     assert lines[-2] == "| best >= 99 | best `fanogan` 95.0 | **missed by 4.0** |"
     assert lines[-1] == (
         "| f beats search | `fanogan` 95.0 vs `anogan` 85.0 (+10.0, 1 class) | met (+10.0) |"
     )
-    assert _targets(STUDY, AUROC) == []
+    assert targets_section(STUDY, AUROC) == []
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_targets_the_study_cannot_check_are_refused_when_it_loads(target, messag
         dataclasses.replace(STUDY, targets=(target,))
 
 
-def test_the_conv_study_carries_the_issues_targets():
+def test_the_conv_study_carries_the_issuestargets_section():
     study = runpy.run_path("experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light.py")[
         "STUDY"
     ]

@@ -8,18 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from anogan_jax.files import atomic_write_text
-from anogan_jax.runs import plotting
+from anogan_jax.runs import plotting, study_sections
 from anogan_jax.runs.provenance import git_commit, hardware, versions
 from anogan_jax.runs.study_numbers import (
-    FRONTIER_SPEED,
-    frontier_points,
-    measured_speeds,
     seed_standard_errors,
     subsample_mean_errors,
     summarize_cells,
-    target_results,
 )
-from anogan_jax.runs.study_scores import AUROC_BY_PAIR, timing_path
+from anogan_jax.runs.study_scores import timing_path
+from anogan_jax.runs.study_sections import finished, in_study_order
 
 
 def computed_on(results, cells: list[dict]) -> list[str]:
@@ -75,27 +72,14 @@ def _unscored(cells) -> list[str]:
     return ["", *lines] if lines else []
 
 
-def _finished(auroc: dict, cls) -> bool:
-    """Whether some method has a result for class ``cls`` (a running study's mean rows are
-    over these classes)."""
-    return any(cls in by_class for by_class in auroc.values())
-
-
-def _in_study_order(study, values: dict) -> list[str]:
-    """The methods of ``values`` in the config's order, seed ensembles after the methods, then
-    the complexity-discounted rows."""
-    order = study.row_names()
-    return [m for m in order if m in values] + [m for m in values if m not in order]
-
-
 def _table(study, values: dict, se: dict | None = None, sub: dict | None = None, *,
            references: bool = True) -> list[str]:  # fmt: skip
     """A method a row, a class a column, then the mean over the classes (bold); with
     ``references``, the published rows below the methods."""
-    methods = _in_study_order(study, values)
+    methods = in_study_order(study, values)
     # A study still running has finished some classes only: its mean column, references
     # included, is over those classes, and says so.
-    done = [c for c in study.classes if _finished(values, c)]
+    done = [c for c in study.classes if finished(values, c)]
     partial = len(done) < len(study.classes)
     label = f"mean of the {len(done)} finished classes" if partial else "mean"
     lines = [
@@ -128,147 +112,6 @@ def _cell(value) -> str:
     return f" {mean:.1f} |" if n == 1 else f" {mean:.1f} ± {std:.1f} |"
 
 
-def _against_published(study, auroc: dict) -> list[str]:
-    """Each method's mean AUROC minus each published mean, over the classes both cover."""
-    if not study.published:
-        return []
-    refs = list(study.published)
-    lines = [
-        "",
-        "## Against the published numbers",
-        "",
-        "Each method's mean AUROC (%) minus each reference's, both over the classes they "
-        "both cover.",
-        "",
-        "| method | mean AUROC | " + " | ".join(refs) + " |",
-        "|---|---|" + "---|" * len(refs),
-    ]
-    for m in _in_study_order(study, auroc):
-        per = auroc[m]
-        row = f"| `{m}` | {np.mean([v[0] for v in per.values()]):.1f} |"
-        for vals in study.published.values():
-            common = [c for c in study.classes if c in per and c in vals]
-            if common:
-                ours = np.mean([per[c][0] for c in common])
-                row += f" {ours - np.mean([vals[c] for c in common]):+.1f} |"
-            else:
-                row += " - |"
-        lines.append(row)
-    return lines
-
-
-def _targets(study, auroc: dict) -> list[str]:
-    """The study's targets, each met or missed and by how much (``target_results``)."""
-    if not study.targets:
-        return []
-    done = [c for c in study.classes if _finished(auroc, c)]
-    over = (
-        "every class"
-        if len(done) == len(study.classes)
-        else f"the {len(done)} classes finished of {len(study.classes)}, so the verdicts are "
-        "provisional"
-    )
-    lines = [
-        "",
-        "## Targets",
-        "",
-        f"Each goal set for this study, checked over {over} (AUROC %; a row's mean over the "
-        "classes it has).",
-        "",
-        "| target | found | verdict |",
-        "|---|---|---|",
-    ]
-    for t in target_results(study, auroc):
-        if t["met"] is None:
-            verdict = "not yet measured"
-        elif t["met"]:
-            verdict = f"met ({t['gap']:+.1f})"
-        else:
-            verdict = f"**missed by {-t['gap']:.1f}**"
-        lines.append(f"| {t['label']} | {t['result']} | {verdict} |")
-    return lines
-
-
-def _frontier(study, cells, results) -> list[str]:
-    points = frontier_points(study, cells, results)
-    if not points:
-        return []
-    plotting.frontier(
-        results / "frontier.png",
-        [(p["method"], p["images_per_s"], p["auroc"]) for p in points],
-        title=f"{study.name}: quality against cost",
-    )
-    lines = [
-        "",
-        "## Quality against cost",
-        "",
-        "Mean AUROC over the classes scored so far against images scored per second on this "
-        "machine: "
-        + (
-            f"one model's steady-state rate, measured quietly by `experiments/bench_frontier.py` "
-            f"([{FRONTIER_SPEED}.md]({FRONTIER_SPEED}.md)), a full batch of the method's own "
-            "size per call, compile apart."
-            if measured_speeds(results) is not None
-            else "the scoring time of the cells (the seeds' shared program split evenly, "
-            "compile and the validation images included; the machine was shared with other "
-            "work, so the rates are indicative; `experiments/bench_frontier.py` measures them "
-            "quietly)."
-        ),
-        "",
-        "| method | mean AUROC % | images/s | classes |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{p['method']}` | {p['auroc']:.1f} | {p['images_per_s']:.3g} | {p['classes']} |"
-        for p in points
-    ]
-    return [*lines, "", "![quality against cost](frontier.png)"]
-
-
-def _class_pairs(study, results) -> list[str]:
-    """The report's section on ``auroc_by_pair.json`` (``study_scores.pair_aurocs``): a heatmap per
-    method and each method's three hardest pairs."""
-    path = Path(results) / AUROC_BY_PAIR
-    if not path.exists():
-        return []
-    table = json.loads(path.read_text())
-    normal = study.run.protocol == "one_class_normal"
-    classes = [c for c in study.classes if any(str(c) in t for t in table.values())]
-    others = sorted(
-        {int(d) for t in table.values() for row in t.values() for d in row} | set(classes)
-    )
-    panels = {
-        m: np.array([[t.get(str(c), {}).get(str(d), np.nan) for d in others] for c in classes])
-        for m, t in table.items()
-    }
-    study_axis, other_axis = ("normal class", "anomalous class") if normal else (
-        "anomalous class", "normal class")  # fmt: skip
-    plotting.pair_heatmaps(
-        Path(results) / "auroc_by_pair.png", panels, classes, others, ylabel=study_axis,
-        xlabel=other_axis, title=f"{study.name}: AUROC of each pair of classes, mean over seeds",
-    )  # fmt: skip
-
-    def pair(c, d):
-        return f"{c} vs {d}" if normal else f"{d} vs {c}"
-
-    lines = [
-        "",
-        "## Which classes each method confuses",
-        "",
-        f"Row: the {study_axis}; column: the {other_axis}; cell: the AUROC (%, mean over seeds) "
-        "of that pair's test images alone (`auroc_by_pair.json`). Below, each method's three "
-        "hardest pairs, normal vs anomalous.",
-        "",
-        "| method | hardest pairs (AUROC %) |",
-        "|---|---|",
-    ]
-    for m, t in table.items():
-        pairs = sorted((v, int(c), int(d)) for c, row in t.items() for d, v in row.items())
-        hardest = ", ".join(f"{pair(c, d)}: {v:.1f}" for v, c, d in pairs[:3])
-        lines.append(f"| `{m}` | {hardest} |")
-    return [*lines, "", "![AUROC of each pair of classes](auroc_by_pair.png)"]
-
-
 def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
     """Writes REPORT.md, auroc_by_class.png, roc_seed<s>.png and, when the study has written
     ``auroc_by_pair.json``, auroc_by_pair.png into ``results``."""
@@ -284,7 +127,7 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         *_table(
             study,
             auroc,
-            seed_standard_errors(cells, [c for c in study.classes if _finished(auroc, c)]),
+            seed_standard_errors(cells, [c for c in study.classes if finished(auroc, c)]),
             subsample_mean_errors(results, auroc),
         ),
         "",
@@ -296,10 +139,10 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         "",
         f"![ROC curves, seed {seed}](roc_seed{seed}.png)",
         *_setup(study),
-        *_frontier(study, cells, results),
-        *_class_pairs(study, results),
-        *_against_published(study, auroc),
-        *_targets(study, auroc),
+        *study_sections.frontier(study, cells, results),
+        *study_sections.class_pairs(study, results),
+        *study_sections.against_published(study, auroc),
+        *study_sections.targets(study, auroc),
         *(["", "## Notes", "", study.notes.strip()] if study.notes else []),
         *_reproduce(command, results, cells, timings),
     ]
@@ -315,7 +158,7 @@ def _plots(study, cells: list[dict], auroc: dict, results: Path) -> int:
             np.array([auroc[m].get(c, (np.nan,) * 3)[0] for c in study.classes]),
             np.array([auroc[m].get(c, (np.nan,) * 3)[1] for c in study.classes]),
         )
-        for m in _in_study_order(study, auroc)
+        for m in in_study_order(study, auroc)
     }
     refs = {
         r: np.array([v.get(c, np.nan) for c in study.classes], float)
