@@ -1,5 +1,6 @@
-"""A study's targets: each goal checked against its mean AUROCs, met or missed by how much, in
-the report's own section; a target the study cannot check is refused when the config loads."""
+"""What a report concludes from a study's numbers: each target checked against its mean AUROCs,
+met or missed by how much, in its own section (a target the study cannot check is refused when
+the config loads); and where the quality-cost frontier bends."""
 
 import dataclasses
 import runpy
@@ -8,7 +9,7 @@ import pytest
 
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.study_config import Target
-from anogan_jax.runs.study_numbers import target_results
+from anogan_jax.runs.study_numbers import frontier_bend, target_results
 from anogan_jax.runs.study_sections import targets as targets_section
 from tests.test_study import TINY
 
@@ -115,3 +116,44 @@ def test_the_conv_study_carries_the_issuestargets_section():
     }
     within = study.targets[-1]
     assert within.methods == ("anogan", "anogan_ic") and within.within == 3.0
+
+
+def _point(method, auroc, rate):
+    return {"method": method, "auroc": auroc, "images_per_s": rate, "classes": 3}
+
+
+def test_frontier_that_does_not_bend_says_the_fastest_is_the_best():
+    text = frontier_bend(
+        [
+            _point("fanogan", 96.5, 3000.0),
+            _point("hybrid10", 90.9, 250.0),
+            _point("anogan", 81.2, 6.0),
+        ]
+    )
+    assert text == (
+        "The frontier does not bend: `fanogan`, the fastest method, is also the best (96.5); no "
+        "slower method buys any AUROC back. Off the frontier (slower, and no better than a faster "
+        "method): `hybrid10`, `anogan`."
+    )
+    assert frontier_bend([]) == ""
+
+
+def test_frontier_bends_where_a_tenfold_slowdown_buys_the_least_more():
+    # 1000 -> 100 images/s buys 6 points, 100 -> 10 buys 1 more, 10 -> 1 another 0.5; the
+    # 5-images/s method is slower than the 10 and worse: off the frontier.
+    text = frontier_bend(
+        [
+            _point("one_pass", 90.0, 1000.0),
+            _point("h10", 96.0, 100.0),
+            _point("h100", 97.0, 10.0),
+            _point("worse", 96.5, 5.0),
+            _point("search", 97.5, 1.0),
+        ]
+    )
+    assert text == (
+        "Along the frontier from `one_pass` (90.0): `h10` +6.0 for 10x the time (6.0 points per "
+        "tenfold); `h100` +1.0 for 10x the time (1.0 points per tenfold); `search` +0.5 for 10x "
+        "the time (0.5 points per tenfold). It bends at `h10`: up to it a tenfold slowdown buys "
+        "6.0 points, beyond it 1.0. Off the frontier (slower, and no better than a faster "
+        "method): `worse`."
+    )

@@ -241,3 +241,45 @@ def _span(classes: list) -> str:
 
 def _names(methods) -> str:
     return ", ".join(f"`{m}`" for m in methods)
+
+
+def frontier_bend(points: list[dict]) -> str:
+    """Where the quality-cost frontier bends, in words, from ``frontier_points``: the methods
+    that no faster method beats (the frontier), the AUROC points each tenfold slowdown buys
+    along it, and the point after which that gain falls most (the bend); methods off the
+    frontier are named. Empty without points."""
+    if not points:
+        return ""
+    ordered = sorted(points, key=lambda p: -p["images_per_s"])
+    front, best = [], -np.inf
+    for p in ordered:
+        if p["auroc"] > best:
+            front.append(p)
+            best = p["auroc"]
+    off = [p["method"] for p in ordered if p not in front]
+    off_text = f" Off the frontier (slower, and no better than a faster method): {_names(off)}."
+    off_text = off_text if off else ""
+    head = front[0]
+    if len(front) == 1:
+        return (
+            f"The frontier does not bend: `{head['method']}`, the fastest method, is also the "
+            f"best ({head['auroc']:.1f}); no slower method buys any AUROC back." + off_text
+        )
+    moves = [
+        (b["method"], b["auroc"] - a["auroc"], a["images_per_s"] / b["images_per_s"])
+        for a, b in zip(front, front[1:], strict=False)
+    ]
+    slopes = [gain / np.log10(slower) for _, gain, slower in moves]
+    steps = "; ".join(
+        f"`{m}` +{gain:.1f} for {slower:.3g}x the time ({s:.1f} points per tenfold)"
+        for (m, gain, slower), s in zip(moves, slopes, strict=True)
+    )
+    text = f"Along the frontier from `{head['method']}` ({head['auroc']:.1f}): {steps}."
+    if len(slopes) > 1:
+        drops = [slopes[i] - slopes[i + 1] for i in range(len(slopes) - 1)]
+        i = int(np.argmax(drops))
+        text += (
+            f" It bends at `{front[i + 1]['method']}`: up to it a tenfold slowdown buys "
+            f"{slopes[i]:.1f} points, beyond it {slopes[i + 1]:.1f}."
+        )
+    return text + off_text

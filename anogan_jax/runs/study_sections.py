@@ -12,6 +12,7 @@ import numpy as np
 from anogan_jax.runs import plotting
 from anogan_jax.runs.study_numbers import (
     FRONTIER_SPEED,
+    frontier_bend,
     frontier_points,
     measured_speeds,
     target_results,
@@ -67,7 +68,7 @@ def frontier(study, cells, results) -> list[str]:
         f"| `{p['method']}` | {p['auroc']:.1f} | {p['images_per_s']:.3g} | {p['classes']} |"
         for p in points
     ]
-    return [*lines, "", "![quality against cost](frontier.png)"]
+    return [*lines, "", frontier_bend(points), "", "![quality against cost](frontier.png)"]
 
 
 def class_pairs(study, results) -> list[str]:
