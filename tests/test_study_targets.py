@@ -157,3 +157,9 @@ def test_frontier_bends_where_a_tenfold_slowdown_buys_the_least_more():
         "6.0 points, beyond it 1.0. Off the frontier (slower, and no better than a faster "
         "method): `worse`."
     )
+
+
+def test_of_two_equally_fast_methods_the_worse_is_off_the_frontier():
+    text = frontier_bend([_point("a", 90.0, 100.0), _point("b", 92.0, 100.0)])
+    assert text.startswith("The frontier does not bend: `b`")
+    assert text.endswith("method): `a`.")

@@ -39,8 +39,10 @@ class Target:
       reaches ``at_least``;
     - ``than``: each of ``methods`` has a mean at least that of the method ``than``, over the
       classes both have;
-    - ``reference`` and ``within``: no class of each of ``methods`` is more than ``within``
-      points under the published row ``reference`` (a key of ``Study.published``).
+    - ``reference`` and ``within``: one of ``methods`` has no class more than ``within`` points
+      under the published row ``reference`` (a key of ``Study.published``).
+
+    A row that lacks some finished class is shown but does not count towards a verdict.
 
     ``methods`` and ``than`` may name derived rows (``ensemble_name``, ``complexity_name``)."""
 
@@ -88,7 +90,7 @@ class Study:
     # Methods whose residual is also read as bits less the image's PNG bits
     # (``study_complexity``): "<name>_ic".
     complexity: tuple[str, ...] = ()
-    # Goals the report checks (its "Targets" section), by label test-free: see ``Target``.
+    # Goals the report checks in its "Targets" section (``Target``), set before the numbers.
     targets: tuple[Target, ...] = ()
 
     def __post_init__(self):
