@@ -4,6 +4,11 @@
 
 Cell results go to experiments/results/<study>/ (committed); checkpoints to
 runs/studies/<study>/ (not committed). Rerunning skips finished cells.
+
+Classes run on another machine (or in a worktree) come back with --merge-from:
+
+    python -m experiments.run_study CONFIG --merge-from OTHER/experiments/results/<study> \
+        [--runs OTHER/runs/studies/<study>]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from anogan_jax.errors import UserError
 from anogan_jax.runs.study import check_classes, derive, run_study
+from anogan_jax.runs.study_merge import merge_results
 from anogan_jax.runs.study_numbers import total_hours
 from anogan_jax.runs.study_report import write_report
 from anogan_jax.runs.study_scores import load_cells
@@ -64,6 +70,14 @@ def main(argv=None) -> int:
         help="aggregate finished cells only (and add seed ensembles, complexity-discounted "
         "rows and subsample errors from the score folders)",
     )
+    what.add_argument(
+        "--merge-from",
+        default=None,
+        metavar="RESULTS",
+        help="copy in the cells, timings and derived rows of another results folder of this "
+        "study that --results lacks (a cell both hold must be byte-identical, or nothing is "
+        "written), then write the report as --report-only does",
+    )
     p.add_argument(
         "--classes",
         default=None,
@@ -80,7 +94,14 @@ def main(argv=None) -> int:
             classes = check_classes(study, _classes(args.classes))
             print(format_status(study, study_status(study, results, runs, classes)))
             return 0
-        if args.report_only:
+        if args.merge_from:
+            plan = merge_results(study, args.merge_from, results)
+            print(
+                f"merged from {args.merge_from}: {plan.cells()} new cells, {plan.same_cells} "
+                f"already here alike, {plan.timings()} timings"
+                + (f", rows of {', '.join(plan.tables)}" if plan.tables else "")
+            )
+        if args.report_only or args.merge_from:
             derive(study, results, runs, args.data_dir)
             cells = load_cells(results)
         else:
