@@ -113,7 +113,7 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
             target_name = complexity_name(name)
             targets = {seed: cell_path(results, cls, seed, target_name) for seed in sources}
             needs_pairs = len(sources) == len(study.seeds) and str(cls) not in saved_pairs.get(
-                complexity_name(name), {}
+                target_name, {}
             )
             if all(t.exists() for t in targets.values()) and not needs_pairs:
                 continue
@@ -132,8 +132,8 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
                     (s["label"][s["is_test"]], s["score"][s["is_test"]], s["class"][s["is_test"]])
                     for s in scored.values()
                 ]
-                row = pair_row(cls, seeds, complexity_name(name))
-                pairs.setdefault(complexity_name(name), {})[str(cls)] = row
+                row = pair_row(cls, seeds, target_name)
+                pairs.setdefault(target_name, {})[str(cls)] = row
     if pairs:
         merge_pair_aurocs(results, pairs)
     return written

@@ -11,7 +11,13 @@ from anogan_jax.errors import UserError
 from anogan_jax.files import atomic_write_bytes, read_json, write_json
 from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_numbers import FRONTIER_SPEED
-from anogan_jax.runs.study_scores import AUROC_BY_PAIR, SUBSAMPLE_SE, TIMINGS, TRAINING_TIME
+from anogan_jax.runs.study_scores import (
+    AUROC_BY_PAIR,
+    SUBSAMPLE_SE,
+    TIMINGS,
+    TRAINING_TIME,
+    in_class_order,
+)
 
 # Tables of {method: {class: value}} that a study derives from score folders; the other
 # machine's rows stand in for classes whose score folders are not here.
@@ -93,8 +99,7 @@ def _merged_tables(source: Path, target: Path) -> dict[str, dict]:
     if (source / TRAINING_TIME).exists():
         theirs, ours = read_json(source / TRAINING_TIME), _read(target / TRAINING_TIME)
         if set(theirs) - set(ours):
-            merged = {**theirs, **ours}
-            out[TRAINING_TIME] = dict(sorted(merged.items(), key=lambda kv: int(kv[0])))
+            out[TRAINING_TIME] = in_class_order({**theirs, **ours})
     for name in BY_METHOD_TABLES:
         if not (source / name).exists():
             continue
@@ -103,9 +108,7 @@ def _merged_tables(source: Path, target: Path) -> dict[str, dict]:
         for method, by_class in theirs.items():
             for cls, value in by_class.items():
                 merged.setdefault(method, {}).setdefault(cls, value)
-        merged = {
-            m: dict(sorted(by.items(), key=lambda kv: int(kv[0]))) for m, by in merged.items()
-        }
+        merged = {m: in_class_order(by) for m, by in merged.items()}
         if merged != ours:
             out[name] = merged
     return out

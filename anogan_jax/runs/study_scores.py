@@ -227,14 +227,18 @@ def merge_pair_aurocs(results, new: dict) -> dict:
     return _merged(Path(results) / AUROC_BY_PAIR, new)
 
 
+def in_class_order(table: dict) -> dict:
+    """``table`` ({class as str: value}) in class order."""
+    return dict(sorted(table.items(), key=lambda kv: int(kv[0])))
+
+
 def _merged(path: Path, new: dict) -> dict:
     """``new`` ({method: {class: value}}) over what ``path`` holds, written back and returned:
     a class whose score folders are gone (another machine, a cleaned run folder) keeps the
     values saved when they were there."""
     out = read_json(path) if path.exists() else {}
-    for method, by_class in new.items():
-        merged = {**out.get(method, {}), **by_class}
-        out[method] = dict(sorted(merged.items(), key=lambda kv: int(kv[0])))
+    for method, rows in new.items():
+        out[method] = in_class_order({**out.get(method, {}), **rows})
     if out:
         write_json(path, out)
     return out
