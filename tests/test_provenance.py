@@ -33,6 +33,27 @@ def test_hardware_names_the_usable_cores_and_versions_the_packages():
     assert set(provenance.describe()) == {"hardware", "versions", "git_commit"}
 
 
+def test_a_result_computed_on_a_gpu_names_the_gpu_before_the_host(monkeypatch):
+    """On a GPU or TPU the device decides a result's speed and rounding, so the record leads
+    with it; on the CPU backend the record is the host's alone, as cells recorded before."""
+    import jax
+
+    host = provenance.machine()
+    assert jax.default_backend() == "cpu" and ";" not in host and "(gpu)" not in host
+
+    class Fake:
+        def __init__(self, kind):
+            self.device_kind = kind
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    monkeypatch.setattr(jax, "devices", lambda: [Fake("NVIDIA H200"), Fake("NVIDIA H200")])
+    assert provenance.machine() == f"2 x NVIDIA H200 (gpu); host {host}"
+    assert provenance.hardware().startswith(f"2 x NVIDIA H200 (gpu); host {host}, ")
+    # a GPU cell is not this CPU host's, and the CPU host's cells are not the GPU machine's
+    assert not provenance.same_machine(provenance.hardware(), here=host)
+    assert not provenance.same_machine(f"{host}, Linux 6", here=provenance.machine())
+
+
 def test_a_package_that_is_not_the_top_of_a_checkout_has_no_commit(tmp_path):
     """Installed into a site-packages inside another repository: that repository's commit is
     not this package's."""

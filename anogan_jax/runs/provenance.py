@@ -55,9 +55,30 @@ def git_commit(outputs: Sequence[str | Path] = ()) -> str:
     return commit + (" (with uncommitted changes)" if dirty else "")
 
 
+def accelerators() -> str:
+    """The devices jax computes on where they are not the CPU, e.g. "1 x NVIDIA H200 (gpu)";
+    "" on the CPU backend. Imports jax only when it is already imported: a process that has
+    not started jax (``run_study --status``) computes nothing, on any device."""
+    import sys
+
+    if "jax" not in sys.modules:
+        return ""
+    import jax
+
+    backend = jax.default_backend()
+    if backend == "cpu":
+        return ""
+    kinds: dict[str, int] = {}
+    for device in jax.devices():
+        kinds[device.device_kind] = kinds.get(device.device_kind, 0) + 1
+    return ", ".join(f"{n} x {kind}" for kind, n in kinds.items()) + f" ({backend})"
+
+
 def machine() -> str:
     """CPU model, logical cores of the machine and those this process may use (XLA:CPU splits
-    its work over the latter, which decides the last bits of a result and the speed)."""
+    its work over the latter, which decides the last bits of a result and the speed); led by
+    the accelerators (`accelerators`) where jax computes on a GPU or TPU, whose speed and
+    rounding then decide the result instead."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -67,7 +88,9 @@ def machine() -> str:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}, {os.cpu_count()} logical cores ({usable} usable by this process)"
+    host = f"{cpu}, {os.cpu_count()} logical cores ({usable} usable by this process)"
+    found = accelerators()
+    return f"{found}; host {host}" if found else host
 
 
 def hardware() -> str:
