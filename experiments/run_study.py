@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -91,6 +92,9 @@ def main(argv=None) -> int:
         results = Path(args.results or ROOT / "experiments" / "results" / study.name)
         runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
         if args.status:
+            # Names the device it runs on (provenance.machine) beside a study that may hold
+            # the GPU: it must not reserve the GPU's memory as jax does by default.
+            os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
             classes = check_classes(study, _classes(args.classes))
             print(format_status(study, study_status(study, results, runs, classes)))
             return 0

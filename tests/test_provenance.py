@@ -54,6 +54,17 @@ def test_a_result_computed_on_a_gpu_names_the_gpu_before_the_host(monkeypatch):
     assert not provenance.same_machine(f"{host}, Linux 6", here=provenance.machine())
 
 
+def test_the_settings_that_change_xlas_numbers_are_recorded_where_set(monkeypatch):
+    for name in provenance.SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert provenance.settings() == "" and "settings" not in provenance.describe()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")
+    monkeypatch.setenv("ANOGAN_JAX_CPU_CONV", "ynnpack")
+    expected = "XLA_FLAGS=--xla_gpu_deterministic_ops=true, ANOGAN_JAX_CPU_CONV=ynnpack"
+    assert provenance.settings() == expected
+    assert provenance.describe()["settings"] == expected
+
+
 def test_a_package_that_is_not_the_top_of_a_checkout_has_no_commit(tmp_path):
     """Installed into a site-packages inside another repository: that repository's commit is
     not this package's."""

@@ -92,7 +92,10 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     assert "| method | mean AUROC | paper |" in text
     # Each cell's timings say where it was computed; the report counts them.
     where = json.loads((tmp_path / "r1" / "timings" / "c0_s0_anogan.json").read_text())
-    assert set(where["computed_on"]) == {"hardware", "versions", "git_commit"}
+    from anogan_jax.runs.provenance import settings
+
+    keys = {"hardware", "versions", "git_commit"} | ({"settings"} if settings() else set())
+    assert set(where["computed_on"]) == keys
     assert f"- 4 cells computed on {where['computed_on']['hardware']};" in text
     # anogan scores a subsample of 40 test images: its mean carries that sampling error.
     sub = json.loads((tmp_path / "r1" / "subsample_se.json").read_text())
@@ -370,10 +373,14 @@ def test_report_says_where_each_cell_was_computed_and_which_cells_do_not_say(tmp
         cells.append({"class": 3, "seed": seed, "method": method})
         timing = {"score": 1.0} if where is None else {"score": 1.0, "computed_on": where}
         (tmp_path / "timings" / f"c3_s{seed}_{method}.json").write_text(json.dumps(timing))
+    gpu = {**here, "hardware": "1 x H200 (gpu); host B", "settings": "XLA_FLAGS=--det"}
+    cells.append({"class": 4, "seed": 0, "method": "m"})
+    (tmp_path / "timings" / "c4_s0_m.json").write_text(json.dumps({"computed_on": gpu}))
     cells.append({"class": 3, "seed": 2, "method": "k"})  # no timings file at all
     cells.append({"class": 3, "seed": "ensemble", "method": "m_ens"})  # derived: not counted
     assert computed_on(tmp_path, cells) == [
         "- 2 cells computed on cpu A; jax 1; git commit abc",
+        "- 1 cells computed on 1 x H200 (gpu); host B; jax 1; git commit abc; with XLA_FLAGS=--det",
         "- 2 cells carry no record of where they were computed (written before studies "
         "recorded it); the notes say what is known",
     ]

@@ -105,6 +105,19 @@ def same_machine(hardware_text: str, here: str | None = None) -> bool:
     return hardware_text == here or hardware_text.startswith(here + ", ")
 
 
+# Environment variables that change how XLA computes, and so the last bits of a result: a
+# GPU's deterministic ops, a CPU convolution engine, the matmul precision.
+SETTINGS = ("XLA_FLAGS", "ANOGAN_JAX_CPU_CONV", "JAX_DEFAULT_MATMUL_PRECISION", "JAX_ENABLE_X64")
+
+
+def settings() -> str:
+    """ "XLA_FLAGS=..., ..." for those of ``SETTINGS`` set in this process; "" for none."""
+    return ", ".join(f"{k}={os.environ[k]}" for k in SETTINGS if os.environ.get(k))
+
+
 def describe(outputs: Sequence[str | Path] = ()) -> dict:
-    """{"hardware", "versions", "git_commit"} of this process (``outputs``: see `git_commit`)."""
-    return {"hardware": hardware(), "versions": versions(), "git_commit": git_commit(outputs)}
+    """{"hardware", "versions", "git_commit"} of this process (``outputs``: see `git_commit`),
+    and "settings" (`settings`) where any is set."""
+    out = {"hardware": hardware(), "versions": versions(), "git_commit": git_commit(outputs)}
+    found = settings()
+    return {**out, "settings": found} if found else out

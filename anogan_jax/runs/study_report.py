@@ -21,7 +21,8 @@ from anogan_jax.runs.study_sections import finished, in_study_order
 
 def computed_on(results, cells: list[dict]) -> list[str]:
     """Where the cells were computed, as recorded beside their timings: one line per
-    (hardware, versions, commit) with its number of cells, then the cells without a record."""
+    (hardware, versions, commit, settings) with its number of cells, then the cells without a
+    record."""
     groups: dict = {}
     missing = 0
     for c in cells:
@@ -32,11 +33,12 @@ def computed_on(results, cells: list[dict]) -> list[str]:
         if where is None:
             missing += 1
             continue
-        key = (where["hardware"], where["versions"], where["git_commit"])
+        key = (where["hardware"], where["versions"], where["git_commit"], where.get("settings"))
         groups[key] = groups.get(key, 0) + 1
     lines = [
         f"- {n} cells computed on {hw}; {ver}; git commit {commit}"
-        for (hw, ver, commit), n in groups.items()
+        + (f"; with {settings}" if settings else "")
+        for (hw, ver, commit, settings), n in groups.items()
     ]
     if missing:
         lines.append(
