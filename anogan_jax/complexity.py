@@ -34,7 +34,7 @@ RESIDUAL_COLUMNS = {"anogan": ("R", "l1_sum"), "fanogan": ("img_mse", "mse")}
 
 def quantize(images: np.ndarray) -> np.ndarray:
     """Images in [-1, 1] (N, H, W, C) as the uint8 pixels they were made from: the inverse of
-    ``data._to_unit``, exact for images loaded without GCN; values outside are clipped."""
+    ``images.to_unit``, exact for images loaded without GCN; values outside are clipped."""
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(

@@ -1,7 +1,7 @@
 """Folder datasets in the MVTec AD layout: checking the layout, decoding the images with
 Pillow under one resize rule, and caching the decoded arrays keyed by the files' content.
 
-``data.load_dataset("folder:PATH")`` documents the layout; this module returns uint8 arrays
+``datasets.load_dataset("folder:PATH")`` documents the layout; this module returns uint8 arrays
 and ``data`` turns them into Splits.
 """
 
@@ -324,7 +324,7 @@ def _check_shape_args(image_size, channels) -> int:
 
 
 def load_folder(path: str, image_size, channels, check=lambda arrays: None) -> dict:
-    """The decoded uint8 arrays of a folder dataset (see ``data.load_dataset``): x_train,
+    """The decoded uint8 arrays of a folder dataset (see ``datasets.load_dataset``): x_train,
     x_test (N, S, S, C), y_test, names_train, names_test, class_names and, with a
     ground_truth folder, masks_test (N, S, S) 0/1."""
     size = _check_shape_args(image_size, channels)

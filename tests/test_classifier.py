@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from anogan_jax.data import load_dataset
+from anogan_jax.datasets import load_dataset
 from anogan_jax.errors import UserError
 from anogan_jax.runs import classifier as clf
 from anogan_jax.runs.config import RunError

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan_jax import data, image_folder
+from anogan_jax import data, datasets, image_folder
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def unit(v) -> np.ndarray:
 
 def test_grey_round_trip_shapes_labels_names_and_masks(tmp_path):
     root = make_folder(tmp_path / "ds")
-    train, test = data.load_dataset(f"folder:{root}", image_size=16)
+    train, test = datasets.load_dataset(f"folder:{root}", image_size=16)
     assert train.images.shape == (4, 16, 16, 1) and test.images.shape == (5, 16, 16, 1)
     assert train.images.dtype == np.float32 and test.images.min() >= -1.0
     np.testing.assert_array_equal(train.labels, 0)
@@ -78,17 +78,17 @@ def test_grey_round_trip_shapes_labels_names_and_masks(tmp_path):
 
 def test_rgb_channels_as_stored_and_converted(tmp_path):
     root = make_folder(tmp_path / "ds", masks=False, rgb=True)
-    train, test = data.load_dataset(f"folder:{root}")
+    train, test = datasets.load_dataset(f"folder:{root}")
     assert train.images.shape == (4, 64, 64, 3) and test.masks is None
     np.testing.assert_allclose(train.images[1, 5, 5], unit([20, 10, 6]), atol=1e-6)
-    grey_train, _ = data.load_dataset(f"folder:{root}", channels=1)
+    grey_train, _ = datasets.load_dataset(f"folder:{root}", channels=1)
     luma = (20 * 299 + 10 * 587 + 6 * 114) / 1000  # ITU-R 601, as Pillow's convert("L")
     np.testing.assert_allclose(grey_train.images[1], unit(round(luma)), atol=1e-6)
-    rgb_of_grey, _ = data.load_dataset(f"folder:{make_folder(tmp_path / 'g')}", channels=3)
+    rgb_of_grey, _ = datasets.load_dataset(f"folder:{make_folder(tmp_path / 'g')}", channels=3)
     assert rgb_of_grey.images.shape == (4, 64, 64, 3)
-    assert data.dataset_image_shape(f"folder:{root}") == (64, 64, 3)
-    assert data.dataset_image_shape(f"folder:{root}", 32, 1) == (32, 32, 1)
-    assert data.dataset_image_shape("digits") == (28, 28, 1)
+    assert datasets.dataset_image_shape(f"folder:{root}") == (64, 64, 3)
+    assert datasets.dataset_image_shape(f"folder:{root}", 32, 1) == (32, 32, 1)
+    assert datasets.dataset_image_shape("digits") == (28, 28, 1)
 
 
 def test_resize_rule_crops_the_centred_square_and_mixed_sizes_are_fine(tmp_path):
@@ -97,7 +97,7 @@ def test_resize_rule_crops_the_centred_square_and_mixed_sizes_are_fine(tmp_path)
     wide[:, 10:20] = 255  # only the centred 10x10 square is bright
     save(root / "train/good/wide.png", wide)
     save(root / "train/good/big.png", grey(7, 200, 90))
-    train, _ = data.load_dataset(f"folder:{root}", image_size=10)
+    train, _ = datasets.load_dataset(f"folder:{root}", image_size=10)
     assert train.names[-2:] == ("train/good/big.png", "train/good/wide.png")
     np.testing.assert_array_equal(train.images[-1], 1.0)
     np.testing.assert_allclose(train.images[-2], unit(7), atol=1e-6)
@@ -111,7 +111,7 @@ def test_pillow_modes_extensions_and_ignored_files(tmp_path):
     save(root / "train/good/.hidden.png", grey(0))
     (root / "train/good/notes.txt").write_text("not an image")
     (root / "train/good/sub").mkdir()
-    train, _ = data.load_dataset(f"folder:{root}", image_size=8)
+    train, _ = datasets.load_dataset(f"folder:{root}", image_size=8)
     assert train.images.shape[-1] == 1  # 16-bit grey and grey+alpha count as single-channel
     assert len(train.names) == 7 and "train/good/.hidden.png" not in train.names
     named = dict(zip(train.names, train.images, strict=True))
@@ -120,7 +120,7 @@ def test_pillow_modes_extensions_and_ignored_files(tmp_path):
     np.testing.assert_allclose(named["train/good/j.JPEG"], unit(128), atol=2 / 127.5)
     palette = Image.fromarray(grey(50, 8, 8)).convert("P")
     palette.save(root / "train/good/pal.png")
-    assert data.load_dataset(f"folder:{root}", image_size=8)[0].images.shape[-1] == 3
+    assert datasets.load_dataset(f"folder:{root}", image_size=8)[0].images.shape[-1] == 3
 
 
 def test_masks_of_any_mode_mark_their_non_zero_pixels(tmp_path):
@@ -131,7 +131,7 @@ def test_masks_of_any_mode_mark_their_non_zero_pixels(tmp_path):
     red = np.zeros((30, 20, 3), np.uint8)
     red[:, :10, 0] = 255
     save(root / "ground_truth/blob/001_mask.png", red)
-    _, test = data.load_dataset(f"folder:{root}", image_size=16)
+    _, test = datasets.load_dataset(f"folder:{root}", image_size=16)
     np.testing.assert_array_equal(test.masks[2:4, :, :8], 1)
     np.testing.assert_array_equal(test.masks[2:4, :, 8:], 0)
 
@@ -139,7 +139,7 @@ def test_masks_of_any_mode_mark_their_non_zero_pixels(tmp_path):
 def test_cache_is_reused_and_keyed_on_content(tmp_path, cache_dir, monkeypatch):
     root = make_folder(tmp_path / "ds")
     name = f"folder:{root}"
-    first, _ = data.load_dataset(name, image_size=16)
+    first, _ = datasets.load_dataset(name, image_size=16)
     assert len(list(cache_dir.glob("folder-*.npz"))) == 1
     image_folder._load_cached.cache_clear()
 
@@ -147,33 +147,33 @@ def test_cache_is_reused_and_keyed_on_content(tmp_path, cache_dir, monkeypatch):
         raise AssertionError("decoded again")
 
     monkeypatch.setattr(image_folder, "_decode_folder", no_decoding)
-    again, test = data.load_dataset(name, image_size=16)  # from the disk cache
+    again, test = datasets.load_dataset(name, image_size=16)  # from the disk cache
     np.testing.assert_array_equal(again.images, first.images)
     assert test.names[2] == "test/blob/000.png" and test.masks[2].any()
     save(root / "train/good/001.png", grey(99))  # same path, new bytes
     with pytest.raises(AssertionError, match="decoded again"):
-        data.load_dataset(name, image_size=16)  # the in-memory cache is keyed on content too
+        datasets.load_dataset(name, image_size=16)  # the in-memory cache is keyed on content too
     monkeypatch.undo()
     monkeypatch.setenv("ANOGAN_JAX_CACHE", str(cache_dir.parent))
-    changed, _ = data.load_dataset(name, image_size=16)
+    changed, _ = datasets.load_dataset(name, image_size=16)
     np.testing.assert_allclose(changed.images[1], unit(99), atol=1e-6)
     assert len(list(cache_dir.glob("folder-*.npz"))) == 2
 
 
 def test_damaged_or_unwritable_cache_only_costs_time(tmp_path, cache_dir, monkeypatch):
     root = make_folder(tmp_path / "ds")
-    first, _ = data.load_dataset(f"folder:{root}")
+    first, _ = datasets.load_dataset(f"folder:{root}")
     (cache_file,) = cache_dir.glob("folder-*.npz")
     cache_file.write_bytes(b"damaged")
     image_folder._load_cached.cache_clear()
-    again, _ = data.load_dataset(f"folder:{root}")
+    again, _ = datasets.load_dataset(f"folder:{root}")
     np.testing.assert_array_equal(again.images, first.images)
     assert cache_file.stat().st_size > 100  # rebuilt
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     monkeypatch.setenv("ANOGAN_JAX_CACHE", str(blocker))  # its datasets/ cannot be created
     image_folder._load_cached.cache_clear()
-    np.testing.assert_array_equal(data.load_dataset(f"folder:{root}")[0].images, first.images)
+    np.testing.assert_array_equal(datasets.load_dataset(f"folder:{root}")[0].images, first.images)
 
 
 def test_one_class_split_of_a_folder_keeps_masks_names_and_classes(tmp_path):
@@ -194,7 +194,7 @@ def test_one_class_split_of_a_folder_keeps_masks_names_and_classes(tmp_path):
     g = data.load_one_class(f"folder:{root}", protocol="one_class_normal", cls=0, gcn=True)
     assert g.train.min() == pytest.approx(-1.0) and g.train.max() == pytest.approx(1.0)
     assert g.test_masks is not None and np.isfinite(g.test).all()
-    train, test = data.load_dataset("digits")
+    train, test = datasets.load_dataset("digits")
     plain = data.one_class_split(train, test, protocol="one_class_normal", cls=1)
     assert plain.test_masks is None and plain.test_names is None and plain.class_names is None
 
@@ -246,14 +246,14 @@ def test_broken_folders_have_clear_messages(tmp_path, breaks, where, message):
     root = make_folder(tmp_path / "ds")
     breaks(root)
     with pytest.raises(data.DataError, match=message):
-        data.load_dataset(f"folder:{tmp_path / where}")
+        datasets.load_dataset(f"folder:{tmp_path / where}")
 
 
 def test_missing_mask_folder_for_a_defect_type(tmp_path):
     root = make_folder(tmp_path / "ds")
     save(root / "test/crack/000.png", grey(1))
     with pytest.raises(data.DataError, match="has no mask folder for the defect type 'crack'"):
-        data.load_dataset(f"folder:{root}")
+        datasets.load_dataset(f"folder:{root}")
 
 
 @pytest.mark.parametrize(
@@ -268,7 +268,7 @@ def test_missing_mask_folder_for_a_defect_type(tmp_path):
 def test_bad_shape_arguments(tmp_path, kwargs, message):
     root = make_folder(tmp_path / "ds")
     with pytest.raises(data.DataError, match=message):
-        data.load_dataset(f"folder:{root}", **kwargs)
+        datasets.load_dataset(f"folder:{root}", **kwargs)
 
 
 def test_folder_protocol_and_native_datasets_refuse_resizing(tmp_path):
@@ -277,8 +277,12 @@ def test_folder_protocol_and_native_datasets_refuse_resizing(tmp_path):
         with pytest.raises(data.DataError, match="folder datasets have one normal class, 'good'"):
             data.load_one_class(name, protocol=protocol, cls=cls)
     with pytest.raises(data.DataError, match="only done for folder datasets"):
-        data.load_dataset("digits", image_size=64)
+        datasets.load_dataset("digits", image_size=64)
     with pytest.raises(data.DataError, match="only done for folder datasets"):
         data.load_one_class("mnist", protocol="one_class_normal", cls=0, channels=3)
-    assert data.load_dataset("digits", image_size=28, channels=1)[0].images.shape[1:] == (28, 28, 1)
-    assert data.is_dataset_name(name) and not data.is_dataset_name("folder:")
+    assert datasets.load_dataset("digits", image_size=28, channels=1)[0].images.shape[1:] == (
+        28,
+        28,
+        1,
+    )
+    assert datasets.is_dataset_name(name) and not datasets.is_dataset_name("folder:")

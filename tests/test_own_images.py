@@ -166,9 +166,9 @@ def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path
     files = _test_files(pipeline["folder"])[:7]  # 7: not a multiple of the micro-batch
     _run(["predict", "--run", pipeline["run"], *files, "--out", pred, "--method", method, *SEARCH])
     rows = _read_csv(pred / "predictions.csv")
-    from anogan_jax import data
+    from anogan_jax import datasets
 
-    images = data.load_image_files(files, image_size=shape[0], channels=shape[2])
+    images = datasets.load_image_files(files, image_size=shape[0], channels=shape[2])
     np.save(tmp_path / "x.npy", images)
     script = tmp_path / "check.py"
     script.write_text(EXPORT_CHECK)

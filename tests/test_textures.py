@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan_jax import data
+from anogan_jax import datasets
 from anogan_jax.runs import textures
 from anogan_jax.runs.config import RunError
 
@@ -83,7 +83,7 @@ def test_written_masks_mark_the_defects_in_their_images(tmp_path):
 def test_loads_as_a_folder_dataset(tmp_path, channels):
     root = tmp_path / "t"
     textures.make_texture_folder(root, channels=channels, **SMALL)
-    train, test = data.load_dataset(f"folder:{root}", image_size=16)
+    train, test = datasets.load_dataset(f"folder:{root}", image_size=16)
     assert train.images.shape == (6, 16, 16, channels) and test.images.shape == (
         9,
         16,

@@ -37,6 +37,7 @@ import optax
 from jax import lax
 
 from anogan_jax import data as data_lib
+from anogan_jax import datasets
 from anogan_jax import models as models_lib
 from anogan_jax.errors import UserError
 from anogan_jax.files import read_json, write_json
@@ -184,16 +185,16 @@ def make_feature_fn(classifier: TrainedClassifier, *, batch_size: int = 500):
     return feature_fn
 
 
-def accuracy(classifier: TrainedClassifier, split: data_lib.Split) -> float:
+def accuracy(classifier: TrainedClassifier, split: datasets.Split) -> float:
     """Top-1 accuracy on a labelled split."""
     _, probs = make_feature_fn(classifier)(split.images)
     return float(np.mean(np.asarray(jnp.argmax(probs, axis=1)) == split.labels))
 
 
 def _check_labels(labels: np.ndarray, dataset: str) -> None:
-    if labels.size and (labels.min() < 0 or labels.max() >= data_lib.NUM_CLASSES):
+    if labels.size and (labels.min() < 0 or labels.max() >= datasets.NUM_CLASSES):
         raise data_lib.DataError(
-            f"dataset {dataset!r} has labels outside 0..{data_lib.NUM_CLASSES - 1}; "
+            f"dataset {dataset!r} has labels outside 0..{datasets.NUM_CLASSES - 1}; "
             "the classifier has ten classes"
         )
 
@@ -233,7 +234,7 @@ def train_classifier(
     with folder_lock(out):
         check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
         config = continue_config(config, out / "config.json", resume=resume)
-        train, test = data_lib.load_dataset(dataset, data_dir)
+        train, test = datasets.load_dataset(dataset, data_dir)
         for split in (train, test):
             _check_labels(split.labels, dataset)
         records = {"config.json": dataclasses.asdict(config)}
@@ -257,7 +258,7 @@ def train_classifier(
         return classifier._replace(info=info)
 
 
-def _fit(config: ClassifierConfig, out: Path, train: data_lib.Split, progress: bool):
+def _fit(config: ClassifierConfig, out: Path, train: datasets.Split, progress: bool):
     network, tx, step_fn = _build(config.lr, config.lr_half_life, config.max_shift)
     keys = _keys(config.seed)
 

@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 
 from anogan_jax import data as data_lib
+from anogan_jax import datasets, objectives
 from anogan_jax import models as models_lib
-from anogan_jax import objectives
 from anogan_jax.encoder import MODES
 from anogan_jax.errors import UserError
 from anogan_jax.files import read_json
@@ -41,9 +41,9 @@ def _choice(name: str, value, allowed) -> None:
 
 
 def _dataset(name: str) -> None:
-    if not data_lib.is_dataset_name(name):
+    if not datasets.is_dataset_name(name):
         raise RunError(
-            f"unknown dataset {name!r}; choose one of {', '.join(data_lib.DATASETS)}, a .npz "
+            f"unknown dataset {name!r}; choose one of {', '.join(datasets.DATASETS)}, a .npz "
             "file or folder:PATH (an MVTec-style folder)"
         )
 
@@ -138,7 +138,7 @@ class RunConfig(_Saved):
         _seed(self.seed)
         _rate("g_lr", self.g_lr)
         _rate("d_lr", self.d_lr)
-        if not 0 <= self.cls < data_lib.NUM_CLASSES:
+        if not 0 <= self.cls < datasets.NUM_CLASSES:
             raise RunError(f"class {self.cls} does not exist; classes are 0-9")
         if is_folder(self.dataset) and (self.protocol, self.cls) != ("one_class_normal", 0):
             raise RunError(

@@ -25,6 +25,7 @@ from anogan_jax import models as models_lib
 from anogan_jax import objectives
 from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
 from anogan_jax.files import read_json, write_json
+from anogan_jax.images import check_images
 from anogan_jax.keys import named_keys
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
@@ -158,7 +159,7 @@ class GanRun:
         self.overwrite = overwrite
         self.keys = run_keys(config.seed)
         self.train_key = self.keys["train"]
-        data_lib.check_images(data.train, "training images", shape=config.image_shape)
+        check_images(data.train, "training images", shape=config.image_shape)
         self.data = data
         self.sampler = data_lib.BatchSampler(
             data.train, config.batch_size, self.keys["data"], group=optimizers[2]

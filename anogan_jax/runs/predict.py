@@ -11,7 +11,7 @@ Layout of a predict folder::
 The threshold is the score exceeded by ``fpr`` (5 % by default) of the run's normal
 validation images (``metrics.threshold_at_fpr``), scored with the same method and settings:
 it never looks at a label. New images are read with the run's preprocessing (the folder
-datasets' resize rule, its side and channels; see ``data.load_image_files``).
+datasets' resize rule, its side and channels; see ``datasets.load_image_files``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from anogan_jax import data as data_lib
-from anogan_jax import image_folder
+from anogan_jax import datasets, image_folder
 from anogan_jax import metrics as metrics_lib
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
@@ -149,7 +149,7 @@ def predict(
         check_output(out, resume=False, overwrite=overwrite, marker="predict.json", protect=[run])
         scorer = Scorer(run, config, data_dir=data_dir)
         rc = scorer.run_config
-        images = data_lib.load_image_files(paths, image_size=rc.image_size, channels=rc.channels)
+        images = datasets.load_image_files(paths, image_size=rc.image_size, channels=rc.channels)
         record = {
             "run": str(Path(run).resolve()),
             "gan_step": int(scorer.state.step),

@@ -23,9 +23,9 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from anogan_jax.data import check_images
 from anogan_jax.devices import check_divisible, make_mesh
 from anogan_jax.files import atomic_write_bytes, read_json, write_json
+from anogan_jax.images import check_images
 from anogan_jax.latent_search import pad_batch
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.folders import check_output, clear_owned, folder_lock, start_folder
