@@ -1,4 +1,5 @@
-"""The ``anogan-jax`` command: parses arguments, calls ``runs/``, prints where results went.
+"""The ``anogan-jax`` command: parses arguments (``cli_parser``), calls ``runs/``, prints where
+results went.
 
 Options that set a config field default to "not given", so that ``--resume`` continues a run
 with its saved settings and refuses a given one that differs (``runs.config.RESUMABLE`` may
@@ -7,12 +8,12 @@ change). User errors print one ``error:`` line and exit with status 2, without a
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from anogan_jax.cli_parser import build_parser, given_fields
 from anogan_jax.devices import DeviceError, initialize_distributed
 from anogan_jax.errors import UserError
 from anogan_jax.runs.classifier import classifier_dir, train_classifier
@@ -22,113 +23,10 @@ from anogan_jax.runs.evaluate import evaluate_run
 from anogan_jax.runs.export import export_run
 from anogan_jax.runs.folders import settings_for
 from anogan_jax.runs.gan import train_gan
-from anogan_jax.runs.predict import PREDICT_METHODS, predict
+from anogan_jax.runs.predict import predict
 from anogan_jax.runs.scoring import score_run, score_seeds
 from anogan_jax.runs.seeds import parse_seeds, seed_dir, train_gan_seeds
 from anogan_jax.runs.textures import make_texture_folder
-
-SEEDS_HELP = "the seeds of a `train --seeds` run, trained together, e.g. 0,1,2"
-
-
-def _field(p, cls, name: str, help: str, **kwargs) -> None:
-    """An option setting the config field ``name``; its default (shown in the help) is the
-    dataclass's, applied later, so that a resumed run can tell given options apart."""
-    default = getattr(cls(), name)
-    flag = "--" + ("class" if name == "cls" else name.replace("_", "-"))
-    if isinstance(default, bool):
-        p.add_argument(flag, dest=name, action="store_true", default=argparse.SUPPRESS, help=help)
-        return
-    kind = kwargs.pop("type", type(default) if default is not None else str)
-    shown = "" if default is None else f" (default: {default})"
-    p.add_argument(
-        flag, dest=name, type=kind, default=argparse.SUPPRESS, help=help + shown, **kwargs
-    )
-
-
-def _given(cls, args) -> dict:
-    """The config fields given on the command line."""
-    fields = set(cls.__dataclass_fields__)
-    return {k: v for k, v in vars(args).items() if k in fields}
-
-
-def _add_train(sub) -> None:
-    C = RunConfig
-    p = sub.add_parser("train", help="train a GAN on one class (resumable)")
-    _field(
-        p,
-        C,
-        "dataset",
-        "digits (embedded) | mnist | fashion_mnist | a .npz file | folder:PATH (MVTec layout: "
-        "PATH/train/good, PATH/test/<good|defect>, optional PATH/ground_truth)",
-    )
-    _field(p, C, "image_size", "folders: side the images are resized to (0: 64)")
-    _field(p, C, "channels", "folders: 1 (grey) or 3 (RGB) (0: as stored)")
-    _field(p, C, "protocol", "one_class_normal | one_class_anomalous")
-    _field(p, C, "cls", "the one class (0-9): normal, or anomalous with one_class_anomalous")
-    _field(
-        p,
-        C,
-        "arch",
-        "dcgan28 | dcgan28_light (28x28) | mlp (any size) | dcgan (32, 64) | resnet64 "
-        "(f-AnoGAN's 64x64 ResNet)",
-    )
-    _field(p, C, "width", "channel base of dcgan / resnet64 (0: the published 64)")
-    _field(p, C, "objective", "minimax | non_saturating | wgan_gp | lsgan | hinge")
-    _field(p, C, "latent_dim", "size of z (resnet64: 128)")
-    _field(p, C, "prior", "normal | uniform (on [-1, 1])")
-    _field(p, C, "steps", "generator updates in total (a resumed run may raise it)")
-    _field(p, C, "batch_size", "images per critic update")
-    _field(p, C, "seed", "the run's seed: initialisation, data order, every random draw")
-    p.add_argument(
-        "--seeds",
-        default=None,
-        help="train several seeds together, one compile (vmapped; conv models on CPU run each "
-        "seed's program in turn), e.g. 0,1,2 (results in <out>/seed_<s>/)",
-    )
-    _field(p, C, "g_lr", "generator learning rate (default: the objective's)", type=float)
-    _field(p, C, "d_lr", "critic learning rate, TTUR (default: the objective's)", type=float)
-    _field(p, C, "n_critic", "critic updates per step (default: the objective's)", type=int)
-    _field(
-        p,
-        C,
-        "update",
-        "alternating | merged (one joint backward pass) | reuse (one generator "
-        "forward for both updates, as the PyTorch DCGAN example)",
-    )
-    _field(p, C, "val_fraction", "share of the normal training images held out for validation")
-    _field(p, C, "gcn", "Deep SVDD GCN + min-max preprocessing")
-    _field(p, C, "conv_impl", "convolution formulation: auto | lax | im2col | tuned")
-    _field(p, C, "compute_dtype", "float32 | bfloat16 (parameters stay float32)")
-    _field(p, C, "checkpoint_every", "steps between checkpoints")
-    _field(p, C, "keep", "checkpoints kept (>= 1)")
-    _field(p, C, "sample_every", "steps between sample grids")
-    _field(p, C, "log_every", "steps between metrics.jsonl records (and device syncs)")
-    p.add_argument(
-        "--fid-every",
-        type=int,
-        default=0,
-        help="log FID/KID on normal validation "
-        "data every N steps and keep the best checkpoint (needs train-classifier; "
-        "default: 0, off)",
-    )
-    p.add_argument(
-        "--classifier-dir",
-        default=None,
-        help="root of the trained classifiers "
-        "(default: $ANOGAN_JAX_CLASSIFIER_DIR or ~/.cache/anogan_jax/classifiers)",
-    )
-    _add_common(p)
-
-
-def _add_devices(p) -> None:
-    p.add_argument(
-        "--devices",
-        default="1",
-        help="number of devices to split batches over, or all (default: 1)",
-    )
-    p.add_argument("--coordinator", default=None, help="multi-host: host:port of process 0")
-    p.add_argument("--num-processes", type=int, default=1, help="multi-host: process count")
-    p.add_argument("--process-id", type=int, default=0, help="multi-host: this process")
 
 
 def _devices(args):
@@ -141,23 +39,6 @@ def _devices(args):
     return int(args.devices)
 
 
-def _add_common(p) -> None:
-    _add_devices(p)
-    p.add_argument("--out", required=True, help="output folder")
-    _add_io(p, "--out")
-
-
-def _add_io(p, where: str) -> None:
-    """The options of every resumable command that writes results: data, resume/overwrite,
-    quiet."""
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help=f"continue the results in {where} with their saved settings",
-    )
-    _add_write(p, where)
-
-
 def _io(args) -> dict:
     """The keyword arguments of the options added by ``_add_io``."""
     return dict(
@@ -166,10 +47,6 @@ def _io(args) -> dict:
         data_dir=args.data_dir,
         progress=not args.quiet,
     )
-
-
-def _add_data_dir(p) -> None:
-    p.add_argument("--data-dir", default=None, help="tfds data folder (default: $TFDS_DATA_DIR)")
 
 
 def _seeds(args, refused: dict) -> list[int] | None:
@@ -219,7 +96,7 @@ def _saved_seed(root, seeds: list[int], name: str) -> int:
 
 def _run_train(args) -> int:
     seeds = _seeds(args, _multi_refused(args))
-    given = _given(RunConfig, args)
+    given = given_fields(RunConfig, args)
     saved = Path(args.out) / "config.json"
     if seeds is not None:
         first = _saved_seed(args.out, seeds, "config.json")
@@ -242,47 +119,6 @@ def _run_train(args) -> int:
     return 0
 
 
-def _add_method_fields(p, *, method: bool) -> None:
-    """The scoring method's settings (ScoreConfig fields), shared by score, predict, export."""
-    C = ScoreConfig
-    if method:
-        _field(p, C, "method", "anogan (latent search) | fanogan (encoder, one pass)")
-        _field(p, C, "init", "prior | encoder (search from E(x): the hybrid)")
-    _field(p, C, "num_steps", "latent search steps per image")
-    _field(p, C, "batch_size", "images per program call")
-    _field(p, C, "lr", "latent search Adam learning rate")
-    _field(p, C, "schedule", "constant | cosine")
-    _field(p, C, "lam", "weight of the discrimination term (>= 0)")
-    _field(p, C, "disc", "feature (matching) | logit (cross-entropy)")
-    _field(
-        p,
-        C,
-        "clip_to_prior",
-        "project z onto the prior's support after each step (uniform: clip to [-1, 1]; normal: "
-        "onto the ball holding 99.9%% of its mass, radius 12.2 for 100 dimensions)",
-    )
-    _field(p, C, "kappa", "f-AnoGAN feature weight, or 'calibrated'")
-    _field(p, C, "encoder", "encoder mode to use: izi | ziz | izi_f")
-    _field(p, C, "seed", "seeds the search's starting points and the subsample")
-    _field(p, C, "val_images", "normal validation images scored to set the threshold")
-    _field(
-        p,
-        C,
-        "micro_batch",
-        "images per compiled block: scores are bit-identical for any "
-        "--batch-size with the same --micro-batch (raise it on a GPU)",
-    )
-
-
-def _add_score(sub) -> None:
-    p = sub.add_parser("score", help="score a run's test split (AnoGAN search or f-AnoGAN)")
-    p.add_argument("--run", required=True, help="a run folder written by `train`")
-    _add_method_fields(p, method=True)
-    _field(p, ScoreConfig, "limit", "stratified test subsample of this many images (0: all)")
-    p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (results in <out>/seed_<s>/)")
-    _add_common(p)
-
-
 def _run_score(args) -> int:
     seeds = _seeds(args, _multi_refused(args))
     if seeds is None:
@@ -295,7 +131,7 @@ def _run_score(args) -> int:
             )
     else:
         out = seed_dir(args.out, _saved_seed(args.out, seeds, "score_config.json"))
-    given = _given(ScoreConfig, args)
+    given = given_fields(ScoreConfig, args)
     config = settings_for(ScoreConfig, out / "score_config.json", given, resume=args.resume)
     if seeds is not None:
         reports = score_seeds(args.run, args.out, config, seeds, **_io(args))
@@ -311,56 +147,6 @@ def _run_score(args) -> int:
     return 0
 
 
-def _add_predict_export(sub) -> None:
-    p = sub.add_parser("predict", help="score new images with a trained run")
-    p.add_argument("--run", required=True, help="a run folder written by `train`")
-    p.add_argument("images", nargs="+", help="image files (PNG / JPEG) or folders of them")
-    p.add_argument(
-        "--method",
-        dest="predict_method",
-        default="fanogan",
-        choices=PREDICT_METHODS,
-        help="fanogan (one pass) | anogan (search from a prior draw) | hybrid (search from "
-        "E(x)) (default: fanogan)",
-    )
-    _add_fpr(p)
-    _add_method_fields(p, method=False)
-    p.add_argument("--out", required=True, help="output folder")
-    _add_write(p, "--out")
-    p = sub.add_parser("export", help="write a run's scorers as jax.export artefacts")
-    p.add_argument("--run", required=True, help="a run folder written by `train`")
-    _add_fpr(p)
-    _add_method_fields(p, method=False)
-    p.add_argument("--out", required=True, help="output folder")
-    _add_write(p, "--out")
-    p = sub.add_parser("make-textures", help="write a synthetic MVTec-style texture folder")
-    p.add_argument("out", help="the folder to create (must not exist or be empty)")
-    p.add_argument("--channels", type=int, default=1, help="1 (grey) or 3 (RGB) (default: 1)")
-    p.add_argument("--size", type=int, default=64, help="image side in pixels (default: 64)")
-    p.add_argument("--seed", type=int, default=0, help="seeds every texture and defect")
-
-
-def _add_fpr(p) -> None:
-    p.add_argument(
-        "--fpr",
-        type=float,
-        default=0.05,
-        help="threshold: the score exceeded by this share of normal validation images "
-        "(default: 0.05)",
-    )
-
-
-def _add_write(p, where: str) -> None:
-    """The options of every command that writes results: data, overwrite, quiet."""
-    _add_data_dir(p)
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help=f"replace the results in {where} (only what this command wrote there)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
 def _run_predict(args) -> int:
     rows = predict(
         args.run,
@@ -368,7 +154,7 @@ def _run_predict(args) -> int:
         args.out,
         method=args.predict_method,
         fpr=args.fpr,
-        settings=_given(ScoreConfig, args),
+        settings=given_fields(ScoreConfig, args),
         overwrite=args.overwrite,
         data_dir=args.data_dir,
         progress=not args.quiet,
@@ -383,7 +169,7 @@ def _run_export(args) -> int:
         args.run,
         args.out,
         fpr=args.fpr,
-        settings=_given(ScoreConfig, args),
+        settings=given_fields(ScoreConfig, args),
         overwrite=args.overwrite,
         data_dir=args.data_dir,
         progress=not args.quiet,
@@ -406,27 +192,10 @@ def _aurocs(report: dict) -> str:
     return ", ".join(f"{k} {shown(v)}" for k, v in report["scores"].items())
 
 
-def _add_train_encoder(sub) -> None:
-    C = EncoderConfig
-    p = sub.add_parser("train-encoder", help="train the f-AnoGAN encoder of a run (resumable)")
-    p.add_argument("--run", required=True, help="a run folder written by `train`")
-    _field(p, C, "mode", "izi | ziz | izi_f")
-    _field(p, C, "steps", "encoder updates in total (a resumed run may raise it)")
-    _field(p, C, "batch_size", "images per update")
-    _field(p, C, "lr", "RMSProp learning rate")
-    _field(p, C, "kappa", "izi_f feature weight")
-    _field(p, C, "seed", "the encoder's seed (initialisation, data order)")
-    p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (--run is their parent folder)")
-    _field(p, C, "checkpoint_every", "steps between checkpoints")
-    _field(p, C, "keep", "checkpoints kept (>= 1)")
-    _field(p, C, "log_every", "steps between metrics.jsonl records (and device syncs)")
-    _add_io(p, "the encoder folder")
-
-
 def _run_train_encoder(args) -> int:
     args.devices, args.coordinator = "1", None
     seeds = _seeds(args, {})
-    given = _given(EncoderConfig, args)
+    given = given_fields(EncoderConfig, args)
     mode = given.get("mode", EncoderConfig.mode)
     run = Path(args.run)
     if seeds is not None:
@@ -446,26 +215,8 @@ def _run_train_encoder(args) -> int:
     return 0
 
 
-def _add_classifier_commands(sub) -> None:
-    C = ClassifierConfig
-    p = sub.add_parser("train-classifier", help="train the feature network of the GAN metrics")
-    _field(p, C, "dataset", "digits | mnist | fashion_mnist | a .npz file")
-    _field(p, C, "steps", "updates in total (a resumed run may raise it)")
-    _field(p, C, "batch_size", "images per update")
-    _field(p, C, "seed", "the classifier's seed")
-    p.add_argument("--classifier-dir", default=None, help="root folder (default: the cache)")
-    _add_io(p, "the classifier folder")
-    p = sub.add_parser("evaluate", help="FID, KID, IS and Parzen log-likelihood of a run")
-    p.add_argument("--run", required=True, help="a run folder written by `train`")
-    p.add_argument("--num-samples", type=int, default=5000, help="generated images (default: 5000)")
-    p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")
-    p.add_argument("--seed", type=int, default=0, help="seeds the samples (default: 0)")
-    p.add_argument("--step", type=int, default=None, help="checkpoint step (default: last)")
-    _add_data_dir(p)
-
-
 def _run_train_classifier(args) -> int:
-    given = _given(ClassifierConfig, args)
+    given = given_fields(ClassifierConfig, args)
     dataset = given.get("dataset", ClassifierConfig.dataset)
     saved = classifier_dir(dataset, args.classifier_dir) / "config.json"
     config = settings_for(ClassifierConfig, saved, given, resume=args.resume)
@@ -491,19 +242,6 @@ def _run_evaluate(args) -> int:
         f"Parzen log-likelihood {r['parzen']['log_likelihood']:.2f} (n_val {r['num_val']})"
     )
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="anogan-jax", description="GAN-based anomaly detection (AnoGAN, f-AnoGAN) in JAX"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-    _add_score(sub)
-    _add_train_encoder(sub)
-    _add_classifier_commands(sub)
-    _add_predict_export(sub)
-    return parser
 
 
 COMMANDS = {
