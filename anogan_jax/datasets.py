@@ -1,8 +1,8 @@
 """Datasets as numpy arrays: the built-in ones, your own .npz files and image folders.
 
 Images are float32 (N, H, W, C) scaled to [-1, 1] to match a tanh generator: (N, 28, 28, 1) for
-the built-in datasets and .npz files, (N, S, S, C) for folder datasets. Anomaly labels:
-1 = anomaly, 0 = normal.
+the built-in datasets and .npz files, (N, S, S, C) for folder datasets (``images``). Labels
+are the dataset's classes; ``data`` turns them into one-class problems.
 
 Datasets:
   digits         scikit-learn's 8x8 digits (1,797 images), bilinearly resized to 28x28. Embedded,
