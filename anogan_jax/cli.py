@@ -1,9 +1,6 @@
-"""The ``anogan-jax`` command: parses arguments (``cli_parser``), calls ``runs/``, prints where
-results went.
-
-Options that set a config field default to "not given", so that ``--resume`` continues a run
-with its saved settings and refuses a given one that differs (``runs.config.RESUMABLE`` may
-change). User errors print one ``error:`` line and exit with status 2, without a traceback.
+"""The ``anogan-jax`` command: parses arguments (``cli_parser``, where options are "not given"
+unless set, for ``--resume``), calls ``runs/``, prints where results went. User errors print
+one ``error:`` line and exit with status 2, without a traceback.
 """
 
 from __future__ import annotations

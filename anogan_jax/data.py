@@ -1,7 +1,7 @@
 """One-class protocols over the datasets of ``datasets`` (with the checks of class and
 protocol they need), and deterministic batching.
 
-Images are float32 (N, H, W, C) in [-1, 1] (see ``datasets``); anomaly labels: 1 = anomaly,
+Images are float32 (N, H, W, C) in [-1, 1] (see ``images``); anomaly labels: 1 = anomaly,
 0 = normal.
 """
 

@@ -91,10 +91,12 @@ def main(argv=None) -> int:
         study = load_config(args.config)
         results = Path(args.results or ROOT / "experiments" / "results" / study.name)
         runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
-        if args.status:
-            # Names the device it runs on (provenance.machine) beside a study that may hold
-            # the GPU: it must not reserve the GPU's memory as jax does by default.
+        if args.status or args.report_only or args.merge_from:
+            # These read results, maybe beside a study that holds the GPU, and name the device
+            # they run on (provenance.machine): they must not reserve the GPU's memory as jax
+            # does by default.
             os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        if args.status:
             classes = check_classes(study, _classes(args.classes))
             print(format_status(study, study_status(study, results, runs, classes)))
             return 0

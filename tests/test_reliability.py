@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anogan_jax import cli
+from anogan_jax import cli, cli_parser
 from anogan_jax.runs.folders import folder_lock
 
 TINY = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]
@@ -361,8 +361,9 @@ def test_files_follow_the_umask_and_a_failed_start_blocks_nothing(tmp_path, caps
 
 
 def test_every_option_says_what_it_does(capsys):
-    parser = cli.build_parser()
+    parser = cli_parser.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(cli.COMMANDS)  # each subcommand parsed is one that runs
     missing = [
         f"{name} {opt.option_strings[0]}"
         for name, p in sub.choices.items()

@@ -9,6 +9,7 @@ import pytest
 
 from anogan_jax import metrics
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.provenance import settings
 from anogan_jax.runs.study import cells, run_study
 from anogan_jax.runs.study_config import Method, Study
 from anogan_jax.runs.study_numbers import total_hours
@@ -92,8 +93,6 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     assert "| method | mean AUROC | paper |" in text
     # Each cell's timings say where it was computed; the report counts them.
     where = json.loads((tmp_path / "r1" / "timings" / "c0_s0_anogan.json").read_text())
-    from anogan_jax.runs.provenance import settings
-
     keys = {"hardware", "versions", "git_commit"} | ({"settings"} if settings() else set())
     assert set(where["computed_on"]) == keys
     assert f"- 4 cells computed on {where['computed_on']['hardware']};" in text

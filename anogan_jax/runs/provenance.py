@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+import jax
+
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
 
@@ -57,14 +59,10 @@ def git_commit(outputs: Sequence[str | Path] = ()) -> str:
 
 def accelerators() -> str:
     """The devices jax computes on where they are not the CPU, e.g. "1 x NVIDIA H200 (gpu)";
-    "" on the CPU backend. Imports jax only when it is already imported: a process that has
-    not started jax (``run_study --status``) computes nothing, on any device."""
-    import sys
-
-    if "jax" not in sys.modules:
-        return ""
-    import jax
-
+    "" on the CPU backend. Starts jax's backend: a process that only reads results beside a
+    running study should set XLA_PYTHON_CLIENT_PREALLOCATE=false first (``run_study`` does),
+    and where the GPU cannot be started jax falls back to the CPU, so the record is the host's.
+    """
     backend = jax.default_backend()
     if backend == "cpu":
         return ""
@@ -106,13 +104,22 @@ def same_machine(hardware_text: str, here: str | None = None) -> bool:
 
 
 # Environment variables that change how XLA computes, and so the last bits of a result: a
-# GPU's deterministic ops, a CPU convolution engine, the matmul precision.
-SETTINGS = ("XLA_FLAGS", "ANOGAN_JAX_CPU_CONV", "JAX_DEFAULT_MATMUL_PRECISION", "JAX_ENABLE_X64")
+# GPU's deterministic ops, the CPU convolution engine.
+SETTINGS = ("XLA_FLAGS", "ANOGAN_JAX_CPU_CONV")
+# jax options that do the same, however set (environment or jax.config.update): name -> the
+# value that is jax's default.
+JAX_OPTIONS = {"jax_enable_x64": False, "jax_default_matmul_precision": None}
 
 
 def settings() -> str:
-    """ "XLA_FLAGS=..., ..." for those of ``SETTINGS`` set in this process; "" for none."""
-    return ", ".join(f"{k}={os.environ[k]}" for k in SETTINGS if os.environ.get(k))
+    """ "XLA_FLAGS=..., jax_enable_x64=True, ..." for those of ``SETTINGS`` set in this process
+    and those of ``JAX_OPTIONS`` away from their default; "" for none."""
+    found = [f"{k}={os.environ[k]}" for k in SETTINGS if os.environ.get(k)]
+    for name, default in JAX_OPTIONS.items():
+        value = getattr(jax.config, name)
+        if value != default:
+            found.append(f"{name}={value}")
+    return ", ".join(found)
 
 
 def describe(outputs: Sequence[str | Path] = ()) -> dict:
