@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections import Counter
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -66,9 +67,7 @@ def accelerators() -> str:
     backend = jax.default_backend()
     if backend == "cpu":
         return ""
-    kinds: dict[str, int] = {}
-    for device in jax.devices():
-        kinds[device.device_kind] = kinds.get(device.device_kind, 0) + 1
+    kinds = Counter(device.device_kind for device in jax.devices())
     return ", ".join(f"{n} x {kind}" for kind, n in kinds.items()) + f" ({backend})"
 
 
