@@ -172,3 +172,37 @@ def test_study_refuses_complexity_rows_it_cannot_make():
         dataclasses.replace(
             TINY, run=dataclasses.replace(TINY.run, gcn=True), complexity=("anogan",)
         )
+
+
+def test_a_complexity_row_has_its_seed_ensemble(tmp_path):
+    """``ensembles=`` may name a complexity row: per test image, the mean over seeds of each
+    seed's residual-less-PNG-bits standardised on its own normal validation images, written
+    once every seed is in, as the row ``<m>_ic_ens`` after the complexity rows."""
+    study = dataclasses.replace(TINY, complexity=("anogan",), ensembles=("fanogan", "anogan_ic"))
+    assert study.row_names()[-3:] == ["fanogan_ens", "anogan_ic", "anogan_ic_ens"]
+    data = load_data(dataclasses.replace(study.run, cls=0, seed=0))
+    rng = np.random.default_rng(3)
+    test_idx = np.arange(0, len(data.test), 5)
+    labels = data.test_labels[test_idx]
+    runs, res = tmp_path / "runs", tmp_path / "res"
+    (res / "cells").mkdir(parents=True)
+    png = complexity.png_bits(data.test[test_idx])
+    expected = []
+    for seed, scale in zip(study.seeds, (1.0, 30.0), strict=True):
+        residual = scale * (rng.uniform(50, 150, size=len(test_idx)) + 40 * labels)
+        val_residual = scale * rng.uniform(50, 150, size=8)
+        scores = runs / "class_0" / "scores" / "anogan" / f"seed_{seed}" / "scores.csv"
+        _write_scores(scores, data, test_idx, residual, val_residual)
+        (res / "cells" / f"c0_s{seed}_anogan.json").write_text("{}")
+        b = np.mean(val_residual) / 784
+        val_png = complexity.png_bits(data.val[: len(val_residual)])
+        ic, val_ic = residual / (b * math.log(2)) - png, val_residual / (b * math.log(2)) - val_png
+        expected.append((ic - val_ic.mean()) / val_ic.std())
+    assert complexity_cells(study, res, runs) == 3  # two seeds' rows and their ensemble
+    cell = json.loads((res / "cells" / "c0_ens_anogan_ic.json").read_text())
+    assert (cell["method"], cell["seed"], cell["column"]) == ("anogan_ic_ens", "ensemble", "R_ic")
+    want = metrics.auroc(labels, np.mean(expected, axis=0))
+    assert cell["scores"]["R_ic"]["auroc"] == pytest.approx(want, abs=1e-12)
+    assert complexity_cells(study, res, runs) == 0  # written once
+    with pytest.raises(RunError, match="neither its methods nor its complexity rows"):
+        dataclasses.replace(study, ensembles=("fanogan_ic",))

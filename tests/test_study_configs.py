@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from anogan_jax.runs.study_config import Study
+from anogan_jax.runs.study_config import Study, complexity_name
 from experiments.run_study import load_config
 
 CONFIGS = sorted(
@@ -30,8 +30,8 @@ def test_study_config_is_valid(path):
     assert len(names) == len(set(names)) and names
     for method in study.methods:
         method.score.validate()
-    assert set(study.ensembles) <= set(names) and set(study.frontier) <= set(names)
-    assert set(study.complexity) <= set(names)
+    assert set(study.frontier) <= set(names) and set(study.complexity) <= set(names)
+    assert set(study.ensembles) <= set(names) | {complexity_name(c) for c in study.complexity}
     assert study.classes and len(set(study.seeds)) == len(study.seeds) >= 1
     for reference in study.published.values():
         assert set(reference) <= set(study.classes)

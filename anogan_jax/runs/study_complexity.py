@@ -17,14 +17,21 @@ from anogan_jax.runs.config import RunError
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
 from anogan_jax.runs.seeds import seed_dir
-from anogan_jax.runs.study_config import COMPLEXITY_SUFFIX, Study, complexity_name
+from anogan_jax.runs.study_config import (
+    COMPLEXITY_SUFFIX,
+    Study,
+    complexity_name,
+    ensemble_name,
+)
 from anogan_jax.runs.study_scores import (
     AUROC_BY_PAIR,
     cell_path,
     derived_cell,
+    ensemble_path,
     merge_pair_aurocs,
     pair_row,
     read_scores,
+    seed_ensemble,
 )
 
 
@@ -67,6 +74,7 @@ def adjusted(study: Study, name: str, scores_csv: Path, data, bits=None) -> dict
         "score": complexity_adjusted(
             residual, residual[is_val], images, kind, bits=bits(rows["index"])
         ),
+        "index": rows["index"],
         "label": rows["label"],
         "class": rows["class"],
         "is_test": rows["split"] == "test",
@@ -92,12 +100,37 @@ def complexity_cell(study: Study, cls: int, seed: int, name: str, scored: dict) 
     )
 
 
+def ensemble_cell(study: Study, cls: int, name: str, scored: dict) -> dict:
+    """The seed ensemble ``<name>_ens`` of a complexity row ``name`` for class ``cls``, from
+    every seed's ``adjusted`` scores (``study_scores.seed_ensemble``: each seed standardised
+    on its normal validation images)."""
+    seeds = [scored[s] for s in study.seeds]
+    test = [s["is_test"] for s in seeds]
+    if any(not np.array_equal(s["index"][t], seeds[0]["index"][test[0]]) for s, t in
+           zip(seeds, test, strict=True)):  # fmt: skip
+        raise RunError(f"the seeds of class {cls} scored different images for {name}")
+    parts = [
+        (s["score"][t], s["score"][s["is_val"] & np.isfinite(s["score"])])
+        for s, t in zip(seeds, test, strict=True)
+    ]
+    return derived_cell(
+        study,
+        cls,
+        "ensemble",
+        ensemble_name(name),
+        seeds[0]["column"],
+        seeds[0]["label"][test[0]],
+        seed_ensemble(parts),
+        seeds=list(study.seeds),
+    )
+
+
 def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
     """Writes the missing ``<name>_ic`` cells of every class and seed whose ``<name>`` cell and
     score folder exist, and, when a class's every seed is there, that class's rows of
     ``auroc_by_pair.json`` where they are missing (cells copied from another results folder
-    come without them); a class with both is not read again. Returns how many cells it
-    wrote."""
+    come without them) and the row's seed ensemble when ``study.ensembles`` names it; a class
+    with all of these is not read again. Returns how many cells it wrote."""
     results, runs = Path(results), Path(runs)
     written, pairs = 0, {}
     saved_pairs = read_json(results / AUROC_BY_PAIR) if (results / AUROC_BY_PAIR).exists() else {}
@@ -112,10 +145,11 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
             sources = {seed: path for seed, path in sources.items() if path.exists()}
             target_name = complexity_name(name)
             targets = {seed: cell_path(results, cls, seed, target_name) for seed in sources}
-            needs_pairs = len(sources) == len(study.seeds) and str(cls) not in saved_pairs.get(
-                target_name, {}
-            )
-            if all(t.exists() for t in targets.values()) and not needs_pairs:
+            every_seed = len(sources) == len(study.seeds)
+            needs_pairs = every_seed and str(cls) not in saved_pairs.get(target_name, {})
+            ensemble = ensemble_path(results, cls, target_name)
+            needs_ensemble = every_seed and target_name in study.ensembles and not ensemble.exists()
+            if all(t.exists() for t in targets.values()) and not (needs_pairs or needs_ensemble):
                 continue
             scored = {}
             for seed, path in sources.items():
@@ -134,6 +168,9 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
                 ]
                 row = pair_row(cls, seeds, target_name)
                 pairs.setdefault(target_name, {})[str(cls)] = row
+            if needs_ensemble:
+                write_json(ensemble, ensemble_cell(study, cls, target_name, scored))
+                written += 1
     if pairs:
         merge_pair_aurocs(results, pairs)
     return written

@@ -83,7 +83,9 @@ class Study:
     encoder: EncoderConfig = EncoderConfig()
     published: dict = dataclasses.field(default_factory=dict)  # label -> {class: AUROC %}
     notes: str = ""
-    # Methods whose seeds are also combined per image (``ensemble_cells``): "<name>_ens".
+    # Rows whose seeds are also combined per image: "<name>_ens". A method's
+    # (``study_scores.ensemble_cells``) or a complexity row "<method>_ic" of ``complexity``
+    # (``study_complexity.complexity_cells``).
     ensembles: tuple[str, ...] = ()
     # Methods drawn as the report's quality-cost frontier (AUROC against images/s).
     frontier: tuple[str, ...] = ()
@@ -95,13 +97,21 @@ class Study:
 
     def __post_init__(self):
         names = [m.name for m in self.methods]
-        for field in ("ensembles", "frontier", "complexity"):
+        for field in ("frontier", "complexity"):
             unknown = [n for n in getattr(self, field) if n not in names]
             if unknown:
                 raise RunError(
                     f"study {self.name}: {field}= names {unknown}, which are not among its "
                     f"methods {names}; name methods of the study"
                 )
+        combinable = names + [complexity_name(c) for c in self.complexity]
+        unknown = [n for n in self.ensembles if n not in combinable]
+        if unknown:
+            raise RunError(
+                f"study {self.name}: ensembles= names {unknown}, which are neither its methods "
+                f"nor its complexity rows {combinable}; name those (a complexity row needs its "
+                "method in complexity=)"
+            )
         rows = self.row_names()
         for target in self.targets:
             target.kind()
@@ -131,11 +141,14 @@ class Study:
             )
 
     def row_names(self) -> list[str]:
-        """The report's rows in order: the methods, their seed ensembles, the complexity rows."""
+        """The report's rows in order: the methods, their seed ensembles, the complexity rows,
+        their seed ensembles."""
+        names = [m.name for m in self.methods]
         return (
-            [m.name for m in self.methods]
-            + [ensemble_name(e) for e in self.ensembles]
+            names
+            + [ensemble_name(e) for e in self.ensembles if e in names]
             + [complexity_name(c) for c in self.complexity]
+            + [ensemble_name(e) for e in self.ensembles if e not in names]
         )
 
     def shared_test_set(self) -> bool:

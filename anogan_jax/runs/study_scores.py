@@ -86,11 +86,14 @@ def ensemble_cells(study: Study, results, runs) -> None:
     seeds of the seed's score standardised by the mean and std of that seed's scores on its
     NORMAL validation images (no test label is used), written as the cell
     ``c<class>_ens_<method>.json`` (method "<method>_ens"). Needs every seed's cell of the
-    class and the score folders under ``runs``; a class without them is skipped."""
+    class and the score folders under ``runs``; a class without them is skipped. The
+    ensembles of complexity rows are ``study_complexity.complexity_cells``'s."""
     results, runs = Path(results), Path(runs)
     by_name = {m.name: m for m in study.methods}
     for cls in study.classes:
         for name in study.ensembles:
+            if name not in by_name:
+                continue
             method = by_name[name]
             members = [cell_path(results, cls, s, name) for s in study.seeds]
             target = ensemble_path(results, cls, name)
@@ -100,8 +103,7 @@ def ensemble_cells(study: Study, results, runs) -> None:
             if parts is None:
                 continue
             labels = parts[0][1]
-            standardised = [(p[2] - p[3].mean()) / max(p[3].std(), 1e-12) for p in parts]
-            score = np.mean(standardised, axis=0)
+            score = seed_ensemble([(p[2], p[3]) for p in parts])
             cell = derived_cell(
                 study,
                 cls,
@@ -113,6 +115,13 @@ def ensemble_cells(study: Study, results, runs) -> None:
                 seeds=list(study.seeds),
             )
             write_json(target, cell)
+
+
+def seed_ensemble(seeds: list) -> np.ndarray:
+    """Per test image, the mean over ``seeds`` -- each (test scores, normal validation scores),
+    the same test images in the same order -- of the seed's score standardised by the mean and
+    std of its normal validation scores (no test label is used)."""
+    return np.mean([(test - val.mean()) / max(val.std(), 1e-12) for test, val in seeds], axis=0)
 
 
 def derived_cell(

@@ -56,6 +56,16 @@ ENSEMBLES = ("fanogan", "fanogan_img", "hybrid")
 # after the MLP ones had finished (their score folders were gone): the search's L1 residual,
 # f-AnoGAN's image term and the 100-step hybrid's residual, each less the image's PNG bits.
 COMPLEXITY = ("anogan", "fanogan_img", "hybrid")
+
+
+def ensembles(complexity: tuple[str, ...]) -> tuple[str, ...]:
+    """The seed ensembles of a one-class-normal study: those of ``ENSEMBLES``, and of their
+    complexity rows among ``complexity`` (added when the MNIST conv study had finished, before
+    the Fashion conv study's first f-AnoGAN cell was looked at: the two label-free rows
+    combined, no setting chosen)."""
+    return ENSEMBLES + tuple(complexity_name(c) for c in complexity if c in ENSEMBLES)
+
+
 FRONTIER = ("fanogan", "hybrid10", "hybrid30", "hybrid", "anogan")
 NOTES = """\
 f-AnoGAN's recipe, every choice fixed in advance (no test label was looked at): WGAN-GP
@@ -129,7 +139,7 @@ def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, pub
         methods=METHODS,
         encoder=ENCODER,
         # One-class-anomalous draws a split per seed: no image is scored by every seed.
-        ensembles=ENSEMBLES if protocol == "one_class_normal" else (),
+        ensembles=ensembles(complexity) if protocol == "one_class_normal" else (),
         frontier=FRONTIER,
         complexity=complexity,
         published=published,
