@@ -242,6 +242,25 @@ def test_seeds_step_rejects_an_unknown_mode():
         seeds_step(_toy_step, "pmap", 2, None)
 
 
+def test_seed_mode_by_backend_and_its_override(monkeypatch):
+    """Conv models loop on CPU, the MLP vmaps; ANOGAN_JAX_SEED_MODE overrides either, is
+    recorded with a cell's provenance, and a wrong value is refused with the choices."""
+    from anogan_jax.runs import provenance
+
+    monkeypatch.delenv("ANOGAN_JAX_SEED_MODE", raising=False)
+    cpu = jax.default_backend() == "cpu"
+    assert (seed_mode("mlp"), seed_mode("dcgan28_light")) == ("vmap", "loop" if cpu else "vmap")
+    assert "ANOGAN_JAX_SEED_MODE" not in provenance.settings()
+    monkeypatch.setenv("ANOGAN_JAX_SEED_MODE", "vmap")
+    assert seed_mode("dcgan28_light") == "vmap"
+    assert "ANOGAN_JAX_SEED_MODE=vmap" in provenance.settings()
+    monkeypatch.setenv("ANOGAN_JAX_SEED_MODE", "loop")
+    assert seed_mode("mlp") == "loop"
+    monkeypatch.setenv("ANOGAN_JAX_SEED_MODE", "pmap")
+    with pytest.raises(RunError, match="'pmap' is not one of"):
+        seed_mode("mlp")
+
+
 @pytest.mark.slow
 def test_one_class_anomalous_seeds_score_together_on_their_own_splits(tmp_path):
     """Each seed of one-class-anomalous has its own test set; with --limit 30 the per-class

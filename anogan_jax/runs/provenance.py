@@ -103,8 +103,9 @@ def same_machine(hardware_text: str, here: str | None = None) -> bool:
 
 
 # Environment variables that change how XLA computes, and so the last bits of a result: a
-# GPU's deterministic ops, the CPU convolution engine.
-SETTINGS = ("XLA_FLAGS", "ANOGAN_JAX_CPU_CONV")
+# GPU's deterministic ops, the CPU convolution engine, how seeds trained together run
+# (``seeds.seed_mode``).
+SETTINGS = ("XLA_FLAGS", "ANOGAN_JAX_CPU_CONV", "ANOGAN_JAX_SEED_MODE")
 # jax options that do the same, however set (environment or jax.config.update): name -> the
 # value that is jax's default.
 JAX_OPTIONS = {"jax_enable_x64": False, "jax_default_matmul_precision": None}

@@ -8,6 +8,7 @@ looped. ``fit_seeds`` is the one driver of GAN and encoder training over seeds."
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def check_saved_steps(ckpt_dirs, *, overwrite: bool, resume_hint: str) -> None:
         check_same_step([latest_step(Path(d)) or 0 for d in ckpt_dirs], resume_hint)
 
 
+SEED_MODE_ENV = "ANOGAN_JAX_SEED_MODE"
+SEED_MODES = ("vmap", "loop")
+
+
 def seed_mode(arch: str) -> str:
     """How S seeds run: "vmap", one batched program over the stacked states, or "loop", the
     single-seed program called for each seed in turn every step. On XLA:CPU a vmapped
@@ -87,7 +92,18 @@ def seed_mode(arch: str) -> str:
     the seeds in turn inside one program (``lax.map``) at 0.78-0.92x, and the loop, which runs
     the very kernels of S separate runs, at 0.95-1.03x over two quiet runs; the MLP's vmapped
     program (batched matmuls) at 1.06-1.17x (experiments/results/bench_seeds*.md). So conv
-    models on CPU loop; the rest vmap."""
+    models on CPU loop; the rest vmap. On a GPU the vmapped conv step is a grouped
+    convolution too, and unmeasured against the loop there: ``ANOGAN_JAX_SEED_MODE=loop`` (or
+    ``vmap``) overrides the choice, for any backend (``provenance.settings`` records it: the
+    two forms may round differently)."""
+    chosen = os.environ.get(SEED_MODE_ENV)
+    if chosen:
+        if chosen not in SEED_MODES:
+            raise RunError(
+                f"{SEED_MODE_ENV}={chosen!r} is not one of {SEED_MODES}; unset it for the "
+                "default (the loop for conv models on CPU, else vmap)"
+            )
+        return chosen
     return "vmap" if arch == "mlp" or jax.default_backend() != "cpu" else "loop"
 
 
