@@ -68,7 +68,7 @@ def test_hours_left_from_the_pace_of_the_finished_class(tmp_path):
     assert status["hours_left"] * 3600 == pytest.approx(1640.0)
     assert (status["cells_done"], status["cells_total"]) == (5, 12)
     text = format_status(STUDY, status)
-    assert "5 of 12 cells, 1 of 3 classes done" in text
+    assert "5 of 12 scored cells, 1 of 3 classes done" in text
     assert re.search(r"\n\s+1\s+20/40\s+0/30\s+0/2\s+0/1\s+0\.2\n", text)
     assert "hours left: 0.5 for one process" in text
     assert "no class was computed on this machine, so every class done" in text
@@ -156,7 +156,7 @@ def test_status_from_the_command_line_writes_nothing(tmp_path, capsys):
     argv = [config, "--results", str(results), "--runs", str(runs), "--status"]
     assert main([*argv, "--classes", "3,4"]) == 0
     out = capsys.readouterr().out
-    assert "1 of 36 cells, 0 of 2 classes done" in out
+    assert "1 of 36 scored cells, 0 of 2 classes done" in out
     # seed 0 has no checkpoint; 3 derived rows (the seed ensembles), none written
     assert re.search(r"\n\s+4\s+0/3700\s+0/18600\s+0/6\s+0/3\s+\?\n", out)
     assert main([*argv, "--classes", "3,11"]) == 2

@@ -192,7 +192,7 @@ def format_status(study: Study, status: dict) -> str:
     done = sum(len(r.scored) == len(study.methods) for r in rows)
     num_derived = len(study.ensembles) + len(study.complexity)
     lines = [
-        f"{study.name}: {status['cells_done']} of {status['cells_total']} cells, "
+        f"{study.name}: {status['cells_done']} of {status['cells_total']} scored cells, "
         f"{done} of {len(rows)} classes done",
         "class    GAN steps  encoder steps    scored  derived  hours left",
     ]
