@@ -26,6 +26,7 @@ from anogan_jax.runs.study_config import (
 from anogan_jax.runs.study_scores import (
     AUROC_BY_PAIR,
     cell_path,
+    check_same_images,
     derived_cell,
     ensemble_path,
     merge_pair_aurocs,
@@ -106,9 +107,7 @@ def ensemble_cell(study: Study, cls: int, name: str, scored: dict) -> dict:
     on its normal validation images)."""
     seeds = [scored[s] for s in study.seeds]
     test = [s["is_test"] for s in seeds]
-    if any(not np.array_equal(s["index"][t], seeds[0]["index"][test[0]]) for s, t in
-           zip(seeds, test, strict=True)):  # fmt: skip
-        raise RunError(f"the seeds of class {cls} scored different images for {name}")
+    check_same_images([s["index"][t] for s, t in zip(seeds, test, strict=True)], cls, name)
     parts = [
         (s["score"][t], s["score"][s["is_val"] & np.isfinite(s["score"])])
         for s, t in zip(seeds, test, strict=True)

@@ -76,9 +76,16 @@ def _class_scores(study: Study, runs: Path, cls: int, method: Method, *, same=Tr
     if not all(f.exists() for f in folders):
         return None
     parts = [_seed_scores(f, method.column) for f in folders]
-    if same and any(not np.array_equal(p[0], parts[0][0]) for p in parts):
-        raise RunError(f"the seeds of class {cls} scored different images for {method.name}")
+    if same:
+        check_same_images([p[0] for p in parts], cls, method.name)
     return parts
+
+
+def check_same_images(indices: list, cls: int, name: str) -> None:
+    """Refuses seeds whose test images (``indices``, one array per seed) differ: their scores
+    cannot be combined per image."""
+    if any(not np.array_equal(i, indices[0]) for i in indices):
+        raise RunError(f"the seeds of class {cls} scored different images for {name}")
 
 
 def ensemble_cells(study: Study, results, runs) -> None:
