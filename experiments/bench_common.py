@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from anogan_jax.files import atomic_write_text, write_json
+from anogan_jax.runs.provenance import SETTINGS, settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Above this 1-minute load average per core, timings on a shared machine are not trustworthy.
@@ -85,7 +86,10 @@ def machine_info(torch=None) -> dict:
         "versions": {m: _version(m) for m in ("jax", "jaxlib", "flax", "optax", "numpy", "torch")},
         "jax_backend": jax.default_backend(),
         "jax_devices": [f"{d.platform}:{d.device_kind}" for d in devices],
-        "env": {k: os.environ.get(k) for k in ("XLA_FLAGS", "OMP_NUM_THREADS") if k in os.environ},
+        # provenance.SETTINGS decide how XLA computes (and so a timing); OMP_NUM_THREADS how
+        # many threads PyTorch's baseline gets. ``settings`` adds non-default jax options.
+        "env": {k: os.environ[k] for k in (*SETTINGS, "OMP_NUM_THREADS") if k in os.environ},
+        "settings": settings(),
     }
     if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
@@ -98,10 +102,12 @@ def describe_machine(info: dict) -> str:
         torch = f", torch {v['torch']} ({info['torch_threads']} threads)"
     else:
         torch = f", torch {v['torch']} installed, not used" if v["torch"] else ""
+    # Older result files have no "settings"; an empty one means XLA's and jax's defaults.
+    chosen = f"; settings: {info['settings']}" if info.get("settings") else ""
     return (
         f"{info['cpu_model']}, {info['usable_cores']} usable cores, {info['ram_gib']} GiB RAM; "
         f"jax {v['jax']} / jaxlib {v['jaxlib']} on {info['jax_backend']} "
-        f"({', '.join(info['jax_devices'])}){torch}"
+        f"({', '.join(info['jax_devices'])}){torch}{chosen}"
     )
 
 

@@ -177,3 +177,23 @@ def test_compare_updates_quick_trains_both_updates_and_resumes(tmp_path):
     before = (tmp_path / "runs/mlp/class_3/reuse/seed_0/fid.jsonl").read_bytes()
     assert compare_updates.main(argv) == 0
     assert (tmp_path / "runs/mlp/class_3/reuse/seed_0/fid.jsonl").read_bytes() == before
+
+
+def test_a_benchmark_records_the_settings_that_change_its_timings(monkeypatch):
+    """A benchmark's machine record names the same settings as a study cell's provenance
+    (the CPU convolution engine, how seeds run together, XLA_FLAGS) and shows them in its
+    Markdown header; with none set, the header says nothing of them."""
+    from experiments import bench_common
+
+    for k in ("XLA_FLAGS", "ANOGAN_JAX_CPU_CONV", "ANOGAN_JAX_SEED_MODE", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(k, raising=False)
+    plain = bench_common.machine_info()
+    assert plain["env"] == {} and plain["settings"] == ""
+    assert "settings" not in bench_common.describe_machine(plain)
+
+    monkeypatch.setenv("ANOGAN_JAX_SEED_MODE", "loop")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    info = bench_common.machine_info()
+    assert info["env"] == {"ANOGAN_JAX_SEED_MODE": "loop", "OMP_NUM_THREADS": "1"}
+    assert info["settings"] == "ANOGAN_JAX_SEED_MODE=loop"
+    assert bench_common.describe_machine(info).endswith("; settings: ANOGAN_JAX_SEED_MODE=loop")
