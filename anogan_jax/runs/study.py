@@ -79,11 +79,13 @@ def run_study(
         train_seconds = _ensure_gans(config, class_dir, seeds, data_dir, progress) / len(seeds)
         bar.set_postfix_str(f"class {cls}: encoders")
         enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir, progress) / len(seeds)
+        # The seeds share one program, so each gets 1/S of its time.
+        spent = {"train_per_seed": train_seconds, "encoder": enc_seconds}
         pending = {m.name for c, _, m in todo if c == cls}
         for method in [m for m in study.methods if m.name in pending]:
+            bar.set_postfix_str(f"class {cls}: {method.name}")
             t1 = time.perf_counter()
             out = class_dir / "scores" / method.name
-            bar.set_postfix_str(f"class {cls}: {method.name}")
             reports = score_seeds(
                 class_dir,
                 out,
@@ -93,37 +95,36 @@ def run_study(
                 data_dir=data_dir,
                 progress=progress,
             )
-            score_seconds = (time.perf_counter() - t1) / len(seeds)
+            spent["score"] = (time.perf_counter() - t1) / len(seeds)
             for seed, report in zip(seeds, reports, strict=True):
-                if cell_path(results, cls, seed, method.name).exists():
-                    continue
-                cell = {
-                    "study": study.name,
-                    "class": cls,
-                    "seed": seed,
-                    "method": method.name,
-                    "column": method.column,
-                    "scores": report["scores"],
-                    "num_test": report["num_test"],
-                    "num_val": report["num_val"],
-                    "nonfinite": len(report["nonfinite_indices"]),
-                    "curve": roc_points(seed_dir(out, seed), method.column),
-                }
-                # Timings and where the cell was computed live apart so that cell files are
-                # byte-identical across reruns; the seeds share one program, so each gets
-                # 1/S of its time.
-                seconds = {
-                    "train_per_seed": train_seconds,
-                    "encoder": enc_seconds,
-                    "score": score_seconds,
-                    "computed_on": computed_on,
-                }
-                write_json(timing_path(results, cls, seed, method.name), seconds)
-                write_json(cell_path(results, cls, seed, method.name), cell)
-                bar.update(1)
+                if not cell_path(results, cls, seed, method.name).exists():
+                    cell = _cell(study, cls, seed, method, report, seed_dir(out, seed))
+                    # Timings and where the cell was computed live apart so that cell files
+                    # are byte-identical across reruns.
+                    timing = {**spent, "computed_on": computed_on}
+                    write_json(timing_path(results, cls, seed, method.name), timing)
+                    write_json(cell_path(results, cls, seed, method.name), cell)
+                    bar.update(1)
     bar.close()
     derive(study, results, runs, data_dir)
     return load_cells(results)
+
+
+def _cell(study: Study, cls: int, seed: int, method, report: dict, score_dir: Path) -> dict:
+    """The committed record of one (class, seed, method): its scores and ROC curve, nothing
+    that depends on where or when it was computed."""
+    return {
+        "study": study.name,
+        "class": cls,
+        "seed": seed,
+        "method": method.name,
+        "column": method.column,
+        "scores": report["scores"],
+        "num_test": report["num_test"],
+        "num_val": report["num_val"],
+        "nonfinite": len(report["nonfinite_indices"]),
+        "curve": roc_points(score_dir, method.column),
+    }
 
 
 def derive(study: Study, results, runs, data_dir=None) -> None:
