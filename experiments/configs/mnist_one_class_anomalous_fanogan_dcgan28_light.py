@@ -7,10 +7,11 @@ architecture comparison. The class column is the ANOMALOUS class.
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_anomalous_fanogan_dcgan28_light.py
 
-Budget, from the MNIST one-class-normal conv study's run logs on this machine (the same steps,
-batch and test-set size per class; only which images are normal differs): about 4 h per class
-on one core shared with other work, so about 40 h of one core, or 20 h on two (`--classes`).
-It is queued behind the two one-class-normal conv studies.
+Budget, from the one-class-normal conv studies' run logs on this machine (the same steps,
+batch and test-set size per class; only which images are normal differs): 1.2-1.7 h per class
+alone on both cores of the 2-core AMD EPYC (MNIST classes 4-9, Fashion-MNIST classes 0-2), so
+about 14 h; about 4 h per class on one core of the Intel Xeon shared with other work. It runs
+after the Fashion-MNIST conv study.
 """
 
 from experiments.configs._common import main_study_means
@@ -33,9 +34,11 @@ STUDY = fanogan_study(
         "`mnist_one_class_anomalous_fanogan_mlp`, fixed before any cell of this study ran; only "
         "the GAN architecture differs.\n"
         "How it is computed (planned before any cell ran, changed before any cell was in): one "
-        "class at a time, in one process over both cores, so that a class finishes within one "
-        "working session (the machine's state, a half-trained class with it, does not survive "
-        "from one session to the next); each cell's timings record where it was computed.\n"
+        "class at a time, in one process over both cores; each cell's timings record where it "
+        "was computed. Run folders survive from one session to the next (processes do not), so "
+        "a class stopped with a session resumes from its last checkpoint in the next; the "
+        "classes run one after another, in a worktree at commit be4d03a, once the Fashion-MNIST "
+        "conv study's classes are done.\n"
     ),
 )
 
