@@ -447,3 +447,34 @@ def test_training_time_spans_every_process_of_a_resumed_class(tmp_path):
     assert json.loads((tmp_path / "res" / TRAINING_TIME).read_text()) == got
     hours = total_hours(tmp_path / "res")
     assert hours["logged_classes"] == 3 and hours["logged_training_hours"] == 32.0 / 3600
+
+
+def test_the_report_gives_each_class_its_minutes_by_part(tmp_path):
+    """Class 3 has run logs (training_time.json); class 4 has only cell timings, one of its
+    methods written by a second process that trained nothing (the seed's largest record is
+    taken). Scoring sums every seed and method."""
+    from anogan_jax.runs.study_numbers import class_times
+    from anogan_jax.runs.study_report import _time_by_class
+    from anogan_jax.runs.study_scores import TRAINING_TIME, timing_path
+
+    res = tmp_path / "res"
+    for cls, seed, method, train, enc, score in [
+        (3, 0, "a", 100.0, 50.0, 30.0),
+        (3, 1, "a", 100.0, 50.0, 30.0),
+        (4, 0, "a", 600.0, 300.0, 60.0),
+        (4, 1, "a", 600.0, 300.0, 60.0),
+        (4, 0, "b", 0.0, 0.0, 120.0),
+        (4, 1, "b", 0.0, 0.0, 120.0),
+    ]:
+        path = timing_path(res, cls, seed, method)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        timing = {"train_per_seed": train, "encoder": enc, "score": score}
+        path.write_text(json.dumps(timing))
+    (res / TRAINING_TIME).write_text(json.dumps({"3": {"gan": 1800.0, "encoder": 600.0}}))
+    assert class_times(res) == {
+        3: {"gan": 1800.0, "encoder": 600.0, "score": 60.0, "logged": True},
+        4: {"gan": 1200.0, "encoder": 600.0, "score": 360.0, "logged": False},
+    }
+    table = _time_by_class(res)
+    assert table[-2:] == ["| 3 | 30 | 10 | 1 | 41 |", "| 4 | 20* | 10* | 6 | 36 |"]
+    assert _time_by_class(tmp_path / "empty") == []

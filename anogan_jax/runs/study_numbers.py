@@ -136,6 +136,35 @@ def total_hours(results) -> dict:
     return out
 
 
+def class_times(results) -> dict[int, dict]:
+    """Per class with recorded cells, its wall seconds, all seeds together: "gan" and "encoder"
+    from ``training_time.json`` (the run logs, across every process, pauses included;
+    "logged": True) where it has the class, else from the cells' timings ("logged": False: the
+    process that wrote them only, each seed's largest record); "score", the cells' scoring
+    summed over seeds and methods (a cell holds 1/S of its program's time)."""
+    logged_path = Path(results) / TRAINING_TIME
+    logged = json.loads(logged_path.read_text()) if logged_path.exists() else {}
+    score: dict[int, float] = {}
+    trained: dict[int, dict] = {}  # class -> seed -> (GAN, encoder) seconds
+    for p in sorted((Path(results) / TIMINGS).glob("*.json")):
+        cls, seed = p.stem.split("_")[:2]  # c<class>_s<seed>_<method>
+        t = json.loads(p.read_text())
+        cls = int(cls[1:])
+        score[cls] = score.get(cls, 0.0) + t["score"]
+        before = trained.setdefault(cls, {}).get(seed, (0.0, 0.0))
+        now = (t["train_per_seed"], t["encoder"])
+        trained[cls][seed] = tuple(max(a, b) for a, b in zip(before, now, strict=True))
+    out = {}
+    for cls in sorted(score):
+        if str(cls) in logged:
+            gan, encoder = logged[str(cls)]["gan"], logged[str(cls)]["encoder"]
+        else:
+            gan, encoder = (sum(part) for part in zip(*trained[cls].values(), strict=True))
+        out[cls] = {"gan": gan, "encoder": encoder, "score": score[cls]}
+        out[cls]["logged"] = str(cls) in logged
+    return out
+
+
 def _mean(by_class: dict, classes) -> float:
     return float(np.mean([by_class[c][0] for c in classes]))
 

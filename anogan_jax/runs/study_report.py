@@ -11,6 +11,7 @@ from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting, study_sections
 from anogan_jax.runs.provenance import git_commit, hardware, versions
 from anogan_jax.runs.study_numbers import (
+    class_times,
     seed_standard_errors,
     subsample_mean_errors,
     summarize_cells,
@@ -267,11 +268,35 @@ def _reproduce(command: str, results: Path, cells: list[dict], timings: dict) ->
         f"- this report written on {hardware()}; {versions()}; "
         f"git commit {git_commit(outputs=[results])}",
         *_wall_time(timings),
+        *_time_by_class(results),
         "",
         "Per-cell results (byte-identical on a rerun with the same config on the same machine, "
         "started with the same number of usable cores) "
         "are in `cells/`; timings in `timings/`.",
     ]
+
+
+def _time_by_class(results: Path) -> list[str]:
+    """A table of each class's minutes (``class_times``): what a class costs, by part."""
+    times = class_times(results)
+    if not times:
+        return []
+    lines = [
+        "",
+        "Wall time per class, in minutes, all seeds together: GAN and encoder training from "
+        "the run logs across every process (pauses of a process count), or, marked *, from "
+        "the cells' timings (the process that wrote them only); scoring from the cells' "
+        "timings, every method (of a scoring resumed in a new process, that process's part).",
+        "",
+        "| class | GAN | encoder | scoring | total |",
+        "|---|---|---|---|---|",
+    ]
+    for cls, t in times.items():
+        mark = "" if t["logged"] else "*"
+        parts = [t["gan"] / 60, t["encoder"] / 60, t["score"] / 60]
+        cells = [f"{parts[0]:.0f}{mark}", f"{parts[1]:.0f}{mark}", f"{parts[2]:.0f}"]
+        lines.append(f"| {cls} | {' | '.join(cells)} | {sum(parts):.0f} |")
+    return lines
 
 
 def _wall_time(timings: dict) -> list[str]:
