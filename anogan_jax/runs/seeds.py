@@ -93,7 +93,9 @@ def seed_mode(arch: str) -> str:
     the very kernels of S separate runs, at 0.95-1.03x over two quiet runs; the MLP's vmapped
     program (batched matmuls) at 1.06-1.17x (experiments/results/bench_seeds*.md). So conv
     models on CPU loop; the rest vmap. On a GPU the vmapped conv step is a grouped
-    convolution too, and unmeasured against the loop there: ``ANOGAN_JAX_SEED_MODE=loop`` (or
+    convolution too (whose backward pass on CUDA is reported to run about as slow as the
+    ungrouped convolution of all the channels, jax-ml/jax#13800), and unmeasured against the
+    loop there: ``ANOGAN_JAX_SEED_MODE=loop`` (or
     ``vmap``) overrides the choice, for any backend (``provenance.settings`` records it: the
     two forms may round differently)."""
     chosen = os.environ.get(SEED_MODE_ENV)
