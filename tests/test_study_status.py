@@ -165,3 +165,26 @@ def test_status_from_the_command_line_writes_nothing(tmp_path, capsys):
         main([*argv, "--report-only"])
     assert _snapshot(tmp_path) == before
     assert json.loads((results / "cells" / "c3_s0_anogan.json").read_text()) == {"class": 3}
+
+
+def test_a_class_in_training_shows_the_step_its_log_has_reached(tmp_path):
+    """Class 1's GAN checkpoints are at 20 and 30 (it resumes from 20) while its logs have
+    reached 25 and 33: the status shows 20/40 (25), says what the bracket means, and still
+    counts the hours from the checkpoint. Class 0 is done; class 2 has no log at all."""
+    from anogan_jax.files import write_jsonl
+
+    results, runs = _folders(tmp_path)
+    for seed, last in ((0, 25), (1, 33)):
+        records = [{"step": 10, "steps_per_s": 1.0}, {"step": last, "steps_per_s": 1.0}]
+        write_jsonl(runs / "class_1" / f"seed_{seed}" / "metrics.jsonl", records)
+    status = study_status(STUDY, results, runs)
+    by_class = {r.cls: r for r in status["classes"]}
+    assert (by_class[1].gan_step, by_class[1].gan_logged, by_class[1].encoder_logged) == (20, 25, 0)
+    assert (by_class[0].gan_logged, by_class[2].gan_logged) == (40, 0)
+    assert by_class[1].hours_left * 3600 == pytest.approx(720.0)
+    text = format_status(STUDY, status)
+    assert re.search(r"\n\s+1\s+20/40 \(25\)\s+0/30\s+0/2\s+0/1\s+0\.2\n", text)
+    assert re.search(r"\n\s+2\s+0/40\s+0/30\s", text)
+    assert "in brackets, the step its run log has reached" in text
+    quiet = format_status(STUDY, study_status(STUDY, *_folders(tmp_path / "other")))
+    assert "brackets" not in quiet

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.files import read_json
+from anogan_jax.files import read_json, read_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
 from anogan_jax.runs.provenance import machine, same_machine
@@ -35,6 +35,10 @@ class ClassStatus:
     scored: tuple[str, ...]  # methods with every seed's cell written
     derived: tuple[str, ...]  # ensembles and complexity rows written (``derived_methods``)
     hours_left: float | None  # None: no finished class to take the pace from yet
+    # The least advanced seed's last logged step (metrics.jsonl): how far a running process
+    # has come, past the checkpoint it would resume from if stopped now.
+    gan_logged: int = 0
+    encoder_logged: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +106,15 @@ def _least_step(folders: list[Path]) -> int:
     return 0 if None in steps else min(steps)
 
 
+def _least_logged(folders: list[Path]) -> int:
+    """The least of the folders' last ``metrics.jsonl`` steps (0 where one has none)."""
+    steps = []
+    for f in folders:
+        records = read_jsonl(f / "metrics.jsonl") if (f / "metrics.jsonl").exists() else []
+        steps.append(records[-1]["step"] if records else 0)
+    return min(steps)
+
+
 def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassStatus:
     results = Path(results)
     class_runs = [seed_dir(Path(runs) / f"class_{cls}", s) for s in study.seeds]
@@ -116,19 +129,23 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
         if all(p.exists() for p in paths)
     )
     seconds: float | None = 0.0
+    encoder_step = encoder_logged = None
     if len(scored) < len(study.methods):  # a finished class's run folders may be gone
         gan_step = _least_step([r / "checkpoints" for r in class_runs])
+        gan_logged = _least_logged(class_runs)
         seconds = _add(seconds, speed.gan, study.run.steps - gan_step)
         if study.needs_encoder():
             folders = [encoder_dir(r, study.encoder.mode) for r in class_runs]
             encoder_step = _encoder_step(folders, study.encoder.steps)
+            encoder_logged = _least_logged(folders)
             seconds = _add(seconds, speed.encoder, study.encoder.steps - encoder_step)
         for m in study.methods:
             if m.name not in scored:
                 seconds = _add(seconds, speed.score.get(m.name), 1)
     else:
-        gan_step = study.run.steps
-        encoder_step = study.encoder.steps if study.needs_encoder() else None
+        gan_step = gan_logged = study.run.steps
+        if study.needs_encoder():
+            encoder_step = encoder_logged = study.encoder.steps
     return ClassStatus(
         cls=cls,
         gan_step=gan_step,
@@ -136,6 +153,8 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
         scored=scored,
         derived=derived,
         hours_left=None if seconds is None else seconds / 3600,
+        gan_logged=gan_logged,
+        encoder_logged=encoder_logged,
     )
 
 
@@ -186,6 +205,12 @@ def study_status(study: Study, results, runs, classes=None, here: str | None = N
     }
 
 
+def _steps(checkpoint: int, logged: int | None, total: int) -> str:
+    """ "1500/3700 (1909)": the checkpoint, the total and, when past it, the logged step."""
+    text = f"{checkpoint}/{total}"
+    return text + f" ({logged})" if logged and logged > checkpoint else text
+
+
 def format_status(study: Study, status: dict) -> str:
     """The status as a table a person reads in a terminal."""
     rows = status["classes"]
@@ -194,15 +219,27 @@ def format_status(study: Study, status: dict) -> str:
     lines = [
         f"{study.name}: {status['cells_done']} of {status['cells_total']} scored cells, "
         f"{done} of {len(rows)} classes done",
-        "class    GAN steps  encoder steps    scored  derived  hours left",
+        "class           GAN steps       encoder steps    scored  derived  hours left",
     ]
     for r in rows:
-        encoder = "-" if r.encoder_step is None else f"{r.encoder_step}/{study.encoder.steps}"
+        encoder = "-"
+        if r.encoder_step is not None:
+            encoder = _steps(r.encoder_step, r.encoder_logged, study.encoder.steps)
         left = "?" if r.hours_left is None else f"{r.hours_left:.1f}"
         scored = f"{len(r.scored)}/{len(study.methods)}"
         derived = f"{len(r.derived)}/{num_derived}" if num_derived else "-"
-        gan = f"{r.gan_step}/{study.run.steps}"
-        lines.append(f"{r.cls:>5}  {gan:>11}  {encoder:>13}  {scored:>8}  {derived:>7}  {left:>10}")
+        gan = _steps(r.gan_step, r.gan_logged, study.run.steps)
+        lines.append(f"{r.cls:>5}  {gan:>18}  {encoder:>18}  {scored:>8}  {derived:>7}  {left:>10}")
+    ahead = [
+        r
+        for r in rows
+        if r.gan_logged > r.gan_step or (r.encoder_logged or 0) > (r.encoder_step or 0)
+    ]
+    if ahead:
+        lines.append(
+            "steps: the latest checkpoint of the least advanced seed (where a process stopped "
+            "now resumes) / the total; in brackets, the step its run log has reached"
+        )
     if num_derived:
         lines.append(
             "derived: the seed ensembles and complexity rows, written from the score folders "
