@@ -230,12 +230,7 @@ def format_status(study: Study, status: dict) -> str:
         derived = f"{len(r.derived)}/{num_derived}" if num_derived else "-"
         gan = _steps(r.gan_step, r.gan_logged, study.run.steps)
         lines.append(f"{r.cls:>5}  {gan:>18}  {encoder:>18}  {scored:>8}  {derived:>7}  {left:>10}")
-    ahead = [
-        r
-        for r in rows
-        if r.gan_logged > r.gan_step or (r.encoder_logged or 0) > (r.encoder_step or 0)
-    ]
-    if ahead:
+    if any("(" in line for line in lines[2:]):  # a step column shows a logged step
         lines.append(
             "steps: the latest checkpoint of the least advanced seed (where a process stopped "
             "now resumes) / the total; in brackets, the step its run log has reached"
