@@ -72,8 +72,8 @@ STUDY = fanogan_study(
         "(72.3), and for the search 4 vs 3, dress (52.3). Less the PNG bits the search rises to "
         "92.9, the best row of the class (4 vs 3: 95.8, 4 vs 1, trouser: 66.3 to 99.8), the "
         "100-step hybrid from 80.9 to 92.8 and the image term from 89.6 to 91.1; 4 vs 2 and 4 vs "
-        "6 stay between 63 and 76 in every row. GAN 47 min and encoder 38 min by the run logs, which "
-        "count two pauses of the process for CI checks of the code (about 16 min in the GAN, "
+        "6 stay between 63 and 76 in every row. GAN 47 min and encoder 38 min by the run logs, "
+        "which count two pauses of the process for CI checks of the code (about 16 min in the GAN, "
         "13 min in the encoder: about 31 and 25 min of work), scoring 16 min; the encoder "
         "resumed from its checkpoint at step 12400 in the next session.\n"
     ),
