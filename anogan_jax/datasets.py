@@ -139,8 +139,7 @@ def _decode_tfds(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
 
 
 def _load_npz(path: str) -> tuple[Split, Split]:
-    if not os.path.exists(path):
-        raise DataError(f"dataset file {path} does not exist")
+    _check_npz_exists(path)
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in f.files}
@@ -246,6 +245,21 @@ def _check_native(name: str, image_size, channels) -> None:
             f"channels={channels} asked); resizing and channel conversion are only done for "
             "folder datasets (folder:PATH)"
         )
+
+
+def check_source(name: str) -> None:
+    """Raises DataError when the files a dataset name points at are missing: a .npz file that
+    does not exist, a folder without the MVTec AD layout's train/good. Reads no image, so a
+    command can say so before it checks anything that depends on the images."""
+    if name.startswith(FOLDER_PREFIX):
+        image_folder.check_root(name[len(FOLDER_PREFIX) :])
+    elif name.endswith(".npz"):
+        _check_npz_exists(name)
+
+
+def _check_npz_exists(path: str) -> None:
+    if not os.path.exists(path):
+        raise DataError(f"dataset file {path} does not exist")
 
 
 def is_dataset_name(name: str) -> bool:

@@ -58,8 +58,9 @@ def _subfolders(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _scan_folder(path: str) -> _Folder:
-    """Checks the layout of a folder dataset and lists its files (reads no image)."""
+def check_root(path: str) -> Path:
+    """The folder dataset's root, once it is known to exist and to hold train/good; else a
+    DataError saying what to give. Reads no file: a command checks this before anything else."""
     root = Path(path).expanduser()
     if not root.exists():
         raise DataError(
@@ -72,6 +73,13 @@ def _scan_folder(path: str) -> _Folder:
         raise DataError(
             f"{path} has no train/good folder; put the normal training images in {good}"
         )
+    return root
+
+
+def _scan_folder(path: str) -> _Folder:
+    """Checks the layout of a folder dataset and lists its files (reads no image)."""
+    root = check_root(path)
+    good = root / "train" / "good"
     train = _image_files(good)
     if not train:
         raise DataError(f"{good} has no images ({_ACCEPTED}); put the normal training images there")

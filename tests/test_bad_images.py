@@ -54,12 +54,16 @@ def _orphan_mask(folder: Path) -> None:
 def _case(ws: Path, name: str) -> list[str]:
     out = str(ws / "out" / name)
     train = ["train", "--out", out, *TINY]
+    default_arch = ["train", "--out", out, "--quiet", "--steps", "1"]  # dcgan28_light, 28x28
     good = ["--dataset", f"folder:{ws / 'good'}", "--image-size", "16"]
     run = str(ws / "run")
     predict = ["predict", "--run", run, "--out", out, "--quiet", "--num-steps", "2"]
     return {
         "folder_missing": [*train, "--dataset", f"folder:{ws / 'nowhere'}"],
         "no_train_good": [*train, "--dataset", f"folder:{ws / 'empty'}"],
+        # The missing folder is named, not the arch that would not fit its images' default size.
+        "folder_missing_default_arch": [*default_arch, "--dataset", f"folder:{ws / 'nowhere'}"],
+        "folder_default_size": [*default_arch, "--dataset", f"folder:{ws / 'good'}"],
         "truncated": [*train, "--dataset", _variant(ws, "truncated", _truncate)],
         "not_an_image": [
             *train,
@@ -98,6 +102,10 @@ def _case(ws: Path, name: str) -> list[str]:
 CASES = {
     "folder_missing": "nowhere does not exist; give a folder laid out as",
     "no_train_good": "has no train/good folder; put the normal training images in",
+    "folder_missing_default_arch": "nowhere does not exist; give a folder laid out as",
+    "folder_default_size": "these are 64x64x1: use --arch dcgan (16x16, 32x32, 64x64 or 128x128) "
+    "or resnet64 (64x64) or mlp (any HxW) (a folder's images are resized to 64x64 unless "
+    "--image-size is given)",
     "truncated": "003.png is damaged or truncated",
     "not_an_image": "x.png is not a PNG or JPEG image",
     "mask_size": "a mask must have its image's size",

@@ -183,7 +183,9 @@ class RunConfig(_Saved):
         try:
             models_lib.check_arch(self.arch, (side, side, self.channels or 1))
         except ValueError as err:
-            raise RunError(str(err)) from None
+            resized = is_folder(self.dataset) and not self.image_size
+            why = f" (a folder's images are resized to {side}x{side} unless --image-size is given)"
+            raise RunError(str(err) + (why if resized else "")) from None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
