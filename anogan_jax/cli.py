@@ -19,11 +19,11 @@ from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, S
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
 from anogan_jax.runs.evaluate import evaluate_run
 from anogan_jax.runs.export import export_run
-from anogan_jax.runs.folders import settings_for
+from anogan_jax.runs.folders import seed_dir, settings_for
 from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.predict import predict
 from anogan_jax.runs.scoring import score_run, score_seeds
-from anogan_jax.runs.seeds import parse_seeds, seed_dir, train_gan_seeds
+from anogan_jax.runs.seeds import parse_seeds, train_gan_seeds
 from anogan_jax.runs.textures import make_texture_folder
 
 

@@ -39,6 +39,9 @@ def ws(tmp_path_factory):
     np.savez(root / "missing.npz", x_train=good)
     (root / "empty_tfds").mkdir()
     (root / "not_a_run").mkdir()
+    for seed in (0, 2):  # the parent of a `train --seeds 0,2` run (only what the check reads)
+        (root / "multi" / f"seed_{seed}").mkdir(parents=True)
+        shutil.copy(root / "run" / "config.json", root / "multi" / f"seed_{seed}")
     return root
 
 
@@ -118,6 +121,8 @@ def _case(ws, name):
         "score_batch_zero": [*score, "--batch-size", "0"],
         "no_run": ["score", "--run", str(ws / "nowhere"), "--out", out],
         "not_a_run": ["score", "--run", str(ws / "not_a_run"), "--out", out],
+        "multi_seed_parent": ["score", "--run", str(ws / "multi"), "--out", out],
+        "multi_seed_parent_encoder": ["train-encoder", "--run", str(ws / "multi")],
         "no_data": [*train, "--dataset", "mnist", "--data-dir", str(ws / "empty_tfds")],
         "resume_and_overwrite": [*train, "--resume", "--overwrite"],
         "encoder_mode": ["train-encoder", "--run", r, "--mode", "zzz", "--quiet"],
@@ -149,6 +154,9 @@ CASES = {
     "score_batch_zero": "--batch-size and --num-steps must be positive",
     "no_run": "does not exist; train one with `anogan-jax train`",
     "not_a_run": "holds no config.json",
+    "multi_seed_parent": "multi holds the runs of seeds 0, 2 (`train --seeds`), not one run: "
+    "point --run at one of them (",
+    "multi_seed_parent_encoder": "or give `score` and `train-encoder` --seeds 0,2 to use them all",
     "no_checkpoint": "no checkpoint in",
     "other_model": "latent_dim: checkpoint 8 vs config 16",
     "corrupt": "could not restore the checkpoint at step 2",

@@ -25,6 +25,7 @@ from anogan_jax.runs.folders import (
     continue_config,
     folder_lock,
     folder_locks,
+    seed_dir,
     start_folder,
 )
 from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan, same_gan
@@ -32,7 +33,6 @@ from anogan_jax.runs.seeds import (
     check_same_step,
     check_saved_steps,
     fit_seeds,
-    seed_dir,
     seed_mode,
 )
 from anogan_jax.state import d_variables, g_variables, init_encoder_state

@@ -19,6 +19,19 @@ from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
 
+# A multi-seed run, encoder or score folder holds one ordinary folder per seed.
+SEED_FOLDERS = "seed_*"
+
+
+def seed_dir(out, seed: int) -> Path:
+    return Path(out) / f"seed_{seed}"
+
+
+def seeds_holding(root, name: str) -> list[int]:
+    """The seeds whose folder under ``root`` (``seed_dir``) holds ``name``, in order."""
+    found = (p.name.removeprefix("seed_") for p in Path(root).glob(SEED_FOLDERS))
+    return sorted(int(s) for s in found if s.isdigit() and (seed_dir(root, int(s)) / name).exists())
+
 
 @contextlib.contextmanager
 def folder_lock(folder):

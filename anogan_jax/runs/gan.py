@@ -48,6 +48,8 @@ from anogan_jax.runs.folders import (
     check_steps,
     continue_config,
     folder_lock,
+    seed_dir,
+    seeds_holding,
     start_folder,
 )
 from anogan_jax.state import d_variables, g_variables, init_gan_state
@@ -353,6 +355,13 @@ def check_run_folder(run) -> Path:
     if not run.is_dir():
         raise RunError(f"run folder {run} does not exist; train one with `anogan-jax train`")
     if not (run / "config.json").exists():
+        seeds = seeds_holding(run, "config.json")
+        if seeds:
+            raise RunError(
+                f"{run} holds the runs of seeds {', '.join(map(str, seeds))} (`train --seeds`), "
+                f"not one run: point --run at one of them ({seed_dir(run, seeds[0])}), or give "
+                f"`score` and `train-encoder` --seeds {','.join(map(str, seeds))} to use them all"
+            )
         raise RunError(f"{run} holds no config.json: it is not a run folder from `train`")
     return run
 

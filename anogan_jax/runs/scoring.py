@@ -28,11 +28,17 @@ from anogan_jax.files import atomic_write_bytes, read_json, write_json
 from anogan_jax.images import check_images
 from anogan_jax.latent_search import pad_batch
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
-from anogan_jax.runs.folders import check_output, clear_owned, folder_lock, start_folder
+from anogan_jax.runs.folders import (
+    SEED_FOLDERS,
+    check_output,
+    clear_owned,
+    folder_lock,
+    seed_dir,
+    start_folder,
+)
 from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan
 from anogan_jax.runs.methods import jit_method, method_for, vmap_method
 from anogan_jax.runs.score_report import write_report
-from anogan_jax.runs.seeds import seed_dir
 
 # What `score` writes into its folder; --overwrite removes these and nothing else.
 OWNED = (
@@ -46,9 +52,9 @@ OWNED = (
     "histograms.png",
     "extremes.png",
 )
-# ``score --seeds`` also writes one ordinary score folder per seed; --overwrite clears those
-# (``_start``) only where they hold a score_config.json, and never a folder of anything else.
-SEED_FOLDERS = "seed_*"
+# ``score --seeds`` also writes one ordinary score folder per seed (``SEED_FOLDERS``);
+# --overwrite clears those (``_start``) only where they hold a score_config.json, and never a
+# folder of anything else.
 
 
 def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarray:

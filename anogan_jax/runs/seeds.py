@@ -20,7 +20,7 @@ from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError
-from anogan_jax.runs.folders import check_output, continue_config, folder_locks
+from anogan_jax.runs.folders import check_output, continue_config, folder_locks, seed_dir
 from anogan_jax.runs.gan import (
     NONFINITE_HINT,
     GanRun,
@@ -40,10 +40,6 @@ def stack(trees):
 def unstack(tree, n: int):
     """The inverse of ``stack``."""
     return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(n)]
-
-
-def seed_dir(out, seed: int) -> Path:
-    return Path(out) / f"seed_{seed}"
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -19,10 +19,11 @@ from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunConfig, RunError
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
+from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.provenance import describe
 from anogan_jax.runs.scoring import score_seeds
-from anogan_jax.runs.seeds import seed_dir, train_gan_seeds
+from anogan_jax.runs.seeds import train_gan_seeds
 from anogan_jax.runs.study_complexity import complexity_cells
 from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_scores import (

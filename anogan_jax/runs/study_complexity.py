@@ -14,9 +14,9 @@ import numpy as np
 from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted, png_bits
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.config import RunError
+from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
-from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import (
     COMPLEXITY_SUFFIX,
     Study,

@@ -16,7 +16,7 @@ from anogan_jax import metrics
 from anogan_jax.files import read_json, read_jsonl, write_json
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.encoder_run import encoder_dir
-from anogan_jax.runs.seeds import seed_dir
+from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.study_config import Method, Study, ensemble_name
 
 TIMINGS = "timings"

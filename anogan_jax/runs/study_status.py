@@ -15,8 +15,8 @@ import numpy as np
 from anogan_jax.files import read_json, read_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
+from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.provenance import machine, same_machine
-from anogan_jax.runs.seeds import seed_dir
 from anogan_jax.runs.study_config import Study, complexity_name, ensemble_name
 from anogan_jax.runs.study_scores import (
     cell_path,
