@@ -17,10 +17,12 @@ import argparse
 import importlib.util
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from anogan_jax.errors import UserError
 from anogan_jax.runs.study import check_classes, derive, run_study
+from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_merge import merge_results
 from anogan_jax.runs.study_numbers import total_hours
 from anogan_jax.runs.study_report import write_report
@@ -30,15 +32,37 @@ from anogan_jax.runs.study_status import format_status, study_status
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_config(path: str):
-    spec = importlib.util.spec_from_file_location("study_config", path)
-    if spec is None or not Path(path).exists():
+def load_config(path: str) -> Study:
+    """The ``STUDY`` a config file defines; UserError naming the file (and, where its code
+    fails, the line) otherwise."""
+    if not Path(path).exists():
         raise UserError(f"study config {path} does not exist")
+    spec = importlib.util.spec_from_file_location("study_config", path)
+    if spec is None or not Path(path).is_file():
+        raise UserError(
+            f"{path} is not a Python file; give a study config such as "
+            "experiments/configs/mnist_one_class_normal.py"
+        )
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise UserError(f"study config {path} fails to load: {_where(err, path)}") from None
     if not hasattr(module, "STUDY"):
-        raise UserError(f"{path} defines no STUDY = Study(...)")
+        raise UserError(f"{path} defines no STUDY; a study config sets STUDY = Study(...)")
+    if not isinstance(module.STUDY, Study):
+        raise UserError(
+            f"{path} sets STUDY to a {type(module.STUDY).__name__}; a study config sets "
+            "STUDY = Study(...)"
+        )
     return module.STUDY
+
+
+def _where(err: Exception, path: str) -> str:
+    """``err`` as one line, with the line of the config file it came from (a SyntaxError
+    names its own)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename) == Path(path)]
+    return f"{type(err).__name__}: {err}" + (f" (line {frames[-1].lineno})" if frames else "")
 
 
 def _classes(text: str | None) -> list[int] | None:

@@ -35,3 +35,34 @@ def test_study_config_is_valid(path):
     assert study.classes and len(set(study.seeds)) == len(study.seeds) >= 1
     for reference in study.published.values():
         assert set(reference) <= set(study.classes)
+
+
+BAD_CONFIGS = {
+    "missing.py": (None, "study config {p} does not exist"),
+    "folder": ("", "{p} is not a Python file; give a study config such as"),
+    "notes.txt": ("STUDY = 1\n", "{p} is not a Python file"),
+    "syntax.py": ("x = (\n", "fails to load: SyntaxError: '(' was never closed"),
+    "raises.py": (
+        "\n\nimport nosuchmodule\n",
+        "ModuleNotFoundError: No module named 'nosuchmodule' (line 3)",
+    ),
+    "no_study.py": ("X = 1\n", "{p} defines no STUDY; a study config sets STUDY = Study(...)"),
+    "not_a_study.py": ("STUDY = {'name': 'x'}\n", "{p} sets STUDY to a dict;"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CONFIGS))
+def test_a_bad_study_config_is_refused_with_what_is_wrong(tmp_path, capsys, name):
+    from experiments.run_study import main
+
+    text, expected = BAD_CONFIGS[name]
+    path = tmp_path / name
+    if name == "folder":
+        path.mkdir()
+    elif text is not None:
+        path.write_text(text)
+    before = sorted(tmp_path.rglob("*"))
+    assert main([str(path), "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected.format(p=path) in err, err
+    assert "Traceback" not in err and sorted(tmp_path.rglob("*")) == before
