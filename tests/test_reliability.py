@@ -107,6 +107,24 @@ def test_score_never_writes_into_or_clears_the_runs_it_reads(tmp_path, capsys):
     assert _bytes(exp) == before
 
 
+def test_no_command_writes_into_a_folder_another_command_wrote(trained, run, tmp_path, capsys):
+    """``export --out`` another seed's run folder used to add its files to that run."""
+    before = _bytes(run)
+    is_run = f"{run} is a run folder of `train` (it holds config.json)"
+    score = ["score", "--run", str(trained), "--out", str(run), *SCORE, "--quiet"]
+    _refused(score, capsys, is_run)
+    _refused([*score, "--overwrite"], capsys, is_run)
+    _refused(["export", "--run", str(trained), "--out", str(run), "--quiet"], capsys, is_run)
+    assert _bytes(run) == before
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "score_config.json").write_text("{}")
+    train = ["train", *TINY, "--steps", "2", "--out", str(scores)]
+    _refused(train, capsys, "is a score folder of `score` (it holds score_config.json)")
+    _refused([*train, "--overwrite"], capsys, "is a score folder of `score`")
+    assert [p.name for p in scores.iterdir()] == ["score_config.json"]
+
+
 def test_overwrite_validates_first_and_keeps_what_it_did_not_write(run, capsys):
     (run / "notes.txt").write_text("mine")
     (run / "anogan").mkdir()

@@ -113,12 +113,23 @@ def _forbidden(out: Path) -> str | None:
     return None
 
 
+# The record each kind of folder the tool writes holds (``check_output``'s ``marker``).
+FOLDER_KINDS = {
+    "config.json": "a run folder of `train`",  # and of `train-classifier`
+    "encoder_config.json": "an encoder folder of `train-encoder`",
+    "score_config.json": "a score folder of `score`",
+    "scorer.json": "an export folder of `export`",
+    "predict.json": "a predict folder of `predict`",
+}
+
+
 def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()) -> None:
     """Refuses, before anything is written, an output folder that already holds results
     (``marker``) unless resuming or overwriting; ``--overwrite`` of a folder that is not the
     tool's own (no ``marker``, not empty), of /, home or the current folder; and, with or
     without ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the
-    command reads: their folders are not the command's to write into or clear)."""
+    command reads: their folders are not the command's to write into or clear), or that
+    another command of the tool wrote (``FOLDER_KINDS``: its files and these would mix)."""
     if resume and overwrite:
         raise RunError("--resume and --overwrite exclude each other; choose one")
     out = Path(out)
@@ -130,6 +141,12 @@ def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, prote
                 f"{action} {out} would mix them with (or delete) {p}, which this command "
                 f"reads; choose an output folder outside it, such as {p / 'scores'}"
             )
+    other = next((m for m in FOLDER_KINDS if m != marker and (out / m).exists()), None)
+    if other is not None:
+        raise RunError(
+            f"{out} is {FOLDER_KINDS[other]} (it holds {other}); this command's results would "
+            f"mix with it: choose another output folder, such as {out / 'results'}"
+        )
     if (out / marker).exists() and not (resume or overwrite):
         raise RunError(
             f"{out} already holds results ({marker}); pass --resume to continue them or "
