@@ -1,6 +1,7 @@
 """Every user error through the real CLI entry point: exit status 2, one clear message naming
 what is wrong and what to do, and no traceback."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +83,13 @@ def _case(ws, name):
                 if f.is_file() and f.name != "model.json" and f.stat().st_size > 0:
                     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
         return ["score", "--run", str(bad), "--out", out, "--quiet"]
+    if name == "no_encoder_before_data":  # its data is gone too: the encoder is named first
+        gone = ws / "data_gone_run"
+        if not gone.exists():
+            shutil.copytree(ws / "run", gone)
+            config = json.loads((gone / "config.json").read_text())
+            (gone / "config.json").write_text(json.dumps({**config, "dataset": str(ws / "x.npz")}))
+        return ["score", "--run", str(gone), "--out", out, "--method", "fanogan", "--quiet"]
     if name == "no_checkpoint":
         bare = ws / "bare_run"
         if not bare.exists():
@@ -157,6 +165,8 @@ CASES = {
     "multi_seed_parent": "multi holds the runs of seeds 0, 2 (`train --seeds`), not one run: "
     "point --run at one of them (",
     "multi_seed_parent_encoder": "or give `score` and `train-encoder` --seeds 0,2 to use them all",
+    "no_encoder_before_data": "encoder_izi_f holds no trained encoder; run `anogan-jax "
+    "train-encoder --run",
     "no_checkpoint": "no checkpoint in",
     "other_model": "latent_dim: checkpoint 8 vs config 16",
     "corrupt": "could not restore the checkpoint at step 2",

@@ -252,6 +252,11 @@ class ScoreConfig(_Saved):
             if self.kappa != "calibrated":
                 object.__setattr__(self, "kappa", repr(float(self.kappa)))
 
+    @property
+    def uses_encoder(self) -> bool:
+        """Whether the method needs a trained encoder: f-AnoGAN, or a search from E(x)."""
+        return self.method == "fanogan" or self.init == "encoder"
+
     def validate(self) -> ScoreConfig:
         _choice("method", self.method, SCORE_METHODS)
         _choice("schedule", self.schedule, SCHEDULES)

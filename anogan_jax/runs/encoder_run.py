@@ -267,16 +267,23 @@ def _encoder_report(out, encoder, models, frozen, state, data, run_config, recor
     write_json(out / "summary.json", summary)
 
 
-def load_encoder(run, mode: str, run_config, gan_state=None):
-    """(encoder network, EncoderState) of ``<run>/encoder_<mode>``. With ``gan_state``,
-    refuses an encoder that was trained against another GAN (another checkpoint, or a run
-    retrained since)."""
+def check_encoder(run, mode: str) -> Path:
+    """``<run>/encoder_<mode>`` once it holds a trained encoder; else a RunError naming the
+    command that trains it. Reads no checkpoint, so a command checks it before loading."""
     out = encoder_dir(run, mode)
     if not (out / "encoder_config.json").exists():
         raise RunError(
             f"{out} holds no trained encoder; run `anogan-jax train-encoder --run {run} "
             f"--mode {mode}` first"
         )
+    return out
+
+
+def load_encoder(run, mode: str, run_config, gan_state=None):
+    """(encoder network, EncoderState) of ``<run>/encoder_<mode>``. With ``gan_state``,
+    refuses an encoder that was trained against another GAN (another checkpoint, or a run
+    retrained since)."""
+    out = check_encoder(run, mode)
     config = load_config(EncoderConfig, out / "encoder_config.json")
     if gan_state is not None:
         retrain = f"Retrain it: `anogan-jax train-encoder --run {run} --mode {mode} --overwrite`"

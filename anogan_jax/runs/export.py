@@ -33,7 +33,8 @@ from anogan_jax import image_folder
 from anogan_jax.files import atomic_write_bytes, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
-from anogan_jax.runs.methods import in_blocks
+from anogan_jax.runs.gan import check_run_folder
+from anogan_jax.runs.methods import check_method_inputs, in_blocks
 from anogan_jax.runs.predict import Scorer, check_fpr, load_run, method_config
 from anogan_jax.state import g_variables
 
@@ -92,12 +93,14 @@ def export_run(
     scorer.json record."""
     out = Path(out)
     check_fpr(fpr)
+    configs = {f: method_config(f, **(settings or {})) for f in FUNCTIONS}
+    check_run_folder(run)  # before the lock creates ``out``
+    for config in configs.values():
+        check_method_inputs(run, config)
     with folder_lock(out):
         check_output(out, resume=False, overwrite=overwrite, marker="scorer.json", protect=[run])
         loaded = load_run(run, data_dir)  # the GAN and data, once for both functions
-        scorers = {
-            f: Scorer(run, method_config(f, **(settings or {})), loaded=loaded) for f in FUNCTIONS
-        }
+        scorers = {f: Scorer(run, config, loaded=loaded) for f, config in configs.items()}
         start_folder(out, OWNED, overwrite=overwrite, records={})
         rc = scorers["fanogan"].run_config
         record = {

@@ -23,7 +23,7 @@ from anogan_jax.keys import stream_key
 from anogan_jax.latent_search import initial_z, make_search
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.config import ScoreConfig
-from anogan_jax.runs.encoder_run import load_encoder
+from anogan_jax.runs.encoder_run import check_encoder, load_encoder
 from anogan_jax.runs.seeds import stack
 from anogan_jax.scores import anogan_scores
 from anogan_jax.state import d_variables, g_variables
@@ -110,6 +110,13 @@ def encoder_init_method(run, score_config, run_config, models, gan_state):
     return anogan_method(
         models, gan_state, score_config, run_config.prior, encode=encode, e_params=e_state.e_params
     )
+
+
+def check_method_inputs(run, config: ScoreConfig) -> None:
+    """What ``method_for`` will need of the run besides the GAN, checked before anything is
+    loaded: the trained encoder of f-AnoGAN and of a search from E(x)."""
+    if config.uses_encoder:
+        check_encoder(run, config.encoder)
 
 
 def method_for(run, config: ScoreConfig, run_config, models, state, data) -> MethodFn:

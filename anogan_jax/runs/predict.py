@@ -28,8 +28,8 @@ from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
-from anogan_jax.runs.gan import load_data, load_gan
-from anogan_jax.runs.methods import jit_method, method_for
+from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
+from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for
 from anogan_jax.runs.score_report import residual_maps
 from anogan_jax.runs.scoring import run_batches
 
@@ -145,6 +145,8 @@ def predict(
     out, config = Path(out), method_config(method, **(settings or {}))
     check_fpr(fpr)
     paths = image_paths(inputs)
+    check_run_folder(run)  # before the lock creates ``out``
+    check_method_inputs(run, config)
     with folder_lock(out):
         check_output(out, resume=False, overwrite=overwrite, marker="predict.json", protect=[run])
         scorer = Scorer(run, config, data_dir=data_dir)

@@ -37,7 +37,7 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan
-from anogan_jax.runs.methods import jit_method, method_for, vmap_method
+from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for, vmap_method
 from anogan_jax.runs.score_report import write_report
 
 # What `score` writes into its folder; --overwrite removes these and nothing else.
@@ -248,6 +248,7 @@ def score_run(
     ``devices`` > 1 (or "all") splits every batch of images across that many devices."""
     out, config = Path(out), config.validate()
     check_run_folder(run)  # before the lock creates ``out``
+    check_method_inputs(run, config)
     with folder_lock(out):
         check_output(
             out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=[run]
@@ -325,6 +326,8 @@ def score_seeds(
     """
     out, config = Path(out), config.validate()
     runs = [check_run_folder(seed_dir(root, s)) for s in seeds]  # before the lock creates out
+    for r in runs:
+        check_method_inputs(r, config)
     with folder_lock(out):
         check_output(
             out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=runs

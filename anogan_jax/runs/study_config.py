@@ -157,4 +157,4 @@ class Study:
         return self.run.protocol == "one_class_normal"
 
     def needs_encoder(self) -> bool:
-        return any(m.score.method == "fanogan" or m.score.init == "encoder" for m in self.methods)
+        return any(m.score.uses_encoder for m in self.methods)
