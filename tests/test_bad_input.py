@@ -83,13 +83,17 @@ def _case(ws, name):
                 if f.is_file() and f.name != "model.json" and f.stat().st_size > 0:
                     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
         return ["score", "--run", str(bad), "--out", out, "--quiet"]
-    if name == "no_encoder_before_data":  # its data is gone too: the encoder is named first
+    if name in ("no_encoder_before_data", "devices_before_data"):
+        # The run's data is gone too: what the command can check without it is named first.
         gone = ws / "data_gone_run"
         if not gone.exists():
             shutil.copytree(ws / "run", gone)
             config = json.loads((gone / "config.json").read_text())
             (gone / "config.json").write_text(json.dumps({**config, "dataset": str(ws / "x.npz")}))
-        return ["score", "--run", str(gone), "--out", out, "--method", "fanogan", "--quiet"]
+        score_gone = ["score", "--run", str(gone), "--out", out, "--quiet"]
+        if name == "devices_before_data":
+            return [*score_gone, "--devices", "64"]
+        return [*score_gone, "--method", "fanogan"]
     if name == "no_checkpoint":
         bare = ws / "bare_run"
         if not bare.exists():
@@ -167,6 +171,7 @@ CASES = {
     "multi_seed_parent_encoder": "or give `score` and `train-encoder` --seeds 0,2 to use them all",
     "no_encoder_before_data": "encoder_izi_f holds no trained encoder; run `anogan-jax "
     "train-encoder --run",
+    "devices_before_data": "--devices 64: this machine has",
     "no_checkpoint": "no checkpoint in",
     "other_model": "latent_dim: checkpoint 8 vs config 16",
     "corrupt": "could not restore the checkpoint at step 2",

@@ -114,7 +114,11 @@ def test_no_command_writes_into_a_folder_another_command_wrote(trained, run, tmp
     score = ["score", "--run", str(trained), "--out", str(run), *SCORE, "--quiet"]
     _refused(score, capsys, is_run)
     _refused([*score, "--overwrite"], capsys, is_run)
-    _refused(["export", "--run", str(trained), "--out", str(run), "--quiet"], capsys, is_run)
+    reader = tmp_path / "reader"  # export checks its run's encoder first: one it can find
+    shutil.copytree(trained, reader)
+    (reader / "encoder_izi_f").mkdir()
+    (reader / "encoder_izi_f" / "encoder_config.json").write_text("{}")
+    _refused(["export", "--run", str(reader), "--out", str(run), "--quiet"], capsys, is_run)
     assert _bytes(run) == before
     scores = tmp_path / "scores"
     scores.mkdir()

@@ -249,6 +249,9 @@ def score_run(
     out, config = Path(out), config.validate()
     check_run_folder(run)  # before the lock creates ``out``
     check_method_inputs(run, config)
+    mesh = None if devices == 1 else make_mesh(devices)
+    if mesh is not None:
+        check_divisible(config.batch_size, mesh)
     with folder_lock(out):
         check_output(
             out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=[run]
@@ -262,9 +265,6 @@ def score_run(
         images, indices, labels, classes, split = score_items(data, config)
         check_images(images, "images to score", shape=run_config.image_shape)
         _check_labels(labels, split)
-        mesh = None if devices == 1 else make_mesh(devices)
-        if mesh is not None:
-            check_divisible(config.batch_size, mesh)
         method = method_for(run, config, run_config, models, state, data)
         _start(out, saved, scored, overwrite)
         t0 = time.perf_counter()
