@@ -12,6 +12,7 @@ import argparse
 
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.predict import PREDICT_METHODS
+from anogan_jax.runs.provenance import version_line
 
 SEEDS_HELP = "the seeds of a `train --seeds` run, trained together, e.g. 0,1,2"
 
@@ -264,9 +265,23 @@ def _add_classifier_commands(sub) -> None:
     _add_data_dir(p)
 
 
+class _Version(argparse.Action):
+    """``--version``: worked out when asked (it runs git), not each time the parser is built."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anogan-jax", description="GAN-based anomaly detection (AnoGAN, f-AnoGAN) in JAX"
+    )
+    parser.add_argument(
+        "--version", action=_Version, help="print the version, git commit and library versions"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)

@@ -125,3 +125,19 @@ def test_changes_in_the_output_folders_are_not_uncommitted_code(tmp_path, monkey
     assert module.git_commit(outputs=[tmp_path / "elsewhere"]) != clean
     (repo / "anogan_jax" / "runs" / "provenance.py").write_text("# changed\n")
     assert module.git_commit(outputs=[repo / "results"]) == f"{clean} (with uncommitted changes)"
+
+
+def test_version_prints_the_package_commit_and_libraries_on_stdout(capsys):
+    from importlib import metadata
+
+    from anogan_jax import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    out, err = capsys.readouterr()
+    first, libraries = out.splitlines()
+    assert first == f"anogan-jax {metadata.version('anogan-jax')}, git commit " + (
+        provenance.git_commit()
+    )
+    assert libraries == provenance.versions() and err == ""

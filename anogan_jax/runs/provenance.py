@@ -29,6 +29,16 @@ def versions() -> str:
     return ", ".join(found)
 
 
+def version_line() -> str:
+    """What ``anogan-jax --version`` prints: this package's version and commit, then the
+    libraries' (``versions``), the lines to quote with a result."""
+    try:
+        own = metadata.version("anogan-jax")
+    except metadata.PackageNotFoundError:
+        own = "(not installed)"
+    return f"anogan-jax {own}, git commit {git_commit()}\n{versions()}"
+
+
 def git_commit(outputs: Sequence[str | Path] = ()) -> str:
     """The short commit of the checkout this package is imported from (not of the current
     folder), "(with uncommitted changes)" where tracked files differ, changes under
