@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from anogan_jax.cli_parser import build_parser, given_fields
-from anogan_jax.datasets import check_source
 from anogan_jax.devices import DeviceError, initialize_distributed
 from anogan_jax.errors import UserError
 from anogan_jax.runs.classifier import classifier_dir, train_classifier
@@ -95,8 +94,6 @@ def _saved_seed(root, seeds: list[int], name: str) -> int:
 def _run_train(args) -> int:
     seeds = _seeds(args, _multi_refused(args))
     given = given_fields(RunConfig, args)
-    if "dataset" in given:  # a missing folder first, not the shape its images would have had
-        check_source(given["dataset"])
     saved = Path(args.out) / "config.json"
     if seeds is not None:
         first = _saved_seed(args.out, seeds, "config.json")

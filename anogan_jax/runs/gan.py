@@ -23,6 +23,7 @@ import numpy as np
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
 from anogan_jax import objectives
+from anogan_jax.datasets import check_source
 from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
 from anogan_jax.files import read_json, write_json
 from anogan_jax.images import check_images
@@ -186,6 +187,13 @@ class GanRun:
         return self
 
 
+def checked_config(config: RunConfig) -> RunConfig:
+    """``config`` validated, once the files its dataset names are known to be there: a missing
+    folder is named first, not the arch that would not fit its images' default size."""
+    check_source(config.dataset)
+    return config.validate()
+
+
 def prepare_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir):
     """Checks the output folder and the config (against the saved one when resuming), loads
     the data and builds the run WITHOUT writing anything (``GanRun.open`` writes). Returns
@@ -219,7 +227,7 @@ def train_gan(
     many steps (``fid.jsonl``) and keeps the checkpoint with the lowest FID in
     ``checkpoints_best/``: label-free model selection (needs ``train-classifier`` first)."""
     out = Path(out)
-    config = config.validate()
+    config = checked_config(config)
     if fid_every < 0:
         raise RunError(f"fid_every must be >= 0, got {fid_every}")
     if fid_every and is_folder(config.dataset):

@@ -27,6 +27,7 @@ from anogan_jax.runs.gan import (
     build_models,
     build_optimizers,
     build_step,
+    checked_config,
     load_data,
     with_image_shape,
 )
@@ -213,7 +214,7 @@ def train_gan_seeds(
     """Trains one GAN per seed, all in one program (``fit_seeds``); each seed's folder is
     opened (and resumed: its saved settings must match) exactly as ``train_gan`` opens a single
     run. Returns the final state of each seed."""
-    out, config = Path(out), config.validate()
+    out, config = Path(out), checked_config(config)
     dirs = [seed_dir(out, s) for s in seeds]
     with folder_locks([out, *dirs]):
         configs = [dataclasses.replace(config, seed=s) for s in seeds]
