@@ -26,7 +26,7 @@ from anogan_jax.runs.study_config import Study
 from anogan_jax.runs.study_merge import merge_results
 from anogan_jax.runs.study_numbers import total_hours
 from anogan_jax.runs.study_report import write_report
-from anogan_jax.runs.study_scores import load_cells
+from anogan_jax.runs.study_scores import check_has_cells, load_cells
 from anogan_jax.runs.study_status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +131,8 @@ def main(argv=None) -> int:
                 f"already here alike, {plan.timings()} timings"
                 + (f", rows of {', '.join(plan.tables)}" if plan.tables else "")
             )
+        if args.report_only:
+            check_has_cells(results)
         if args.report_only or args.merge_from:
             derive(study, results, runs, args.data_dir)
             cells = load_cells(results)

@@ -66,3 +66,13 @@ def test_a_bad_study_config_is_refused_with_what_is_wrong(tmp_path, capsys, name
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected.format(p=path) in err, err
     assert "Traceback" not in err and sorted(tmp_path.rglob("*")) == before
+
+
+def test_report_only_of_a_folder_without_cells_is_refused_and_writes_nothing(tmp_path, capsys):
+    from experiments.run_study import main
+
+    config = CONFIGS[0]
+    results = tmp_path / "typo"
+    assert main([str(config), "--report-only", "--results", str(results)]) == 2
+    assert f"{results} holds no cells (cells/*.json): nothing to report" in capsys.readouterr().err
+    assert not results.exists()

@@ -354,3 +354,13 @@ def curve_points(labels, scores, num: int = 101) -> dict:
 def load_cells(results) -> list[dict]:
     folder = Path(results) / "cells"
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def check_has_cells(results) -> None:
+    """Refuses to report on a results folder without a cell (a mistyped ``--results``, or a
+    study not yet run), before anything is written there."""
+    if not any((Path(results) / "cells").glob("*.json")):
+        raise RunError(
+            f"{results} holds no cells (cells/*.json): nothing to report; run the study "
+            "first, or give --results the folder that holds its cells/"
+        )
