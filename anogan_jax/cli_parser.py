@@ -61,7 +61,7 @@ def _add_train(sub) -> None:
     )
     _field(p, C, "width", "channel base of dcgan / resnet64 (0: the published 64)")
     _field(p, C, "objective", "minimax | non_saturating | wgan_gp | lsgan | hinge")
-    _field(p, C, "latent_dim", "size of z (resnet64: 128)")
+    _field(p, C, "latent_dim", "size of z (0: the arch's own, 128 for resnet64, else 100)")
     _field(p, C, "prior", "normal | uniform (on [-1, 1])")
     _field(p, C, "steps", "generator updates in total (a resumed run may raise it)")
     _field(p, C, "batch_size", "images per critic update")
