@@ -92,7 +92,11 @@ def test_score_never_writes_into_or_clears_the_runs_it_reads(tmp_path, capsys):
     _refused([*score, "--out", str(exp)], capsys, "which this command reads")
     _refused([*score, "--out", str(exp), "--overwrite"], capsys, "which this command reads")
     one = ["score", *SCORE, "--quiet", "--run", str(exp / "seed_0")]
-    _refused([*one, "--out", str(exp / "seed_0")], capsys, "choose an output folder outside it")
+    _refused(
+        [*one, "--out", str(exp / "seed_0")],
+        capsys,
+        "choose an output folder that neither is nor holds it",
+    )
     assert _bytes(exp) == before
     # --overwrite of a multi-seed score folder clears its seeds' score folders and nothing else.
     out = tmp_path / "scores"

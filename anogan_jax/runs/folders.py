@@ -139,7 +139,8 @@ def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, prote
             action = "--overwrite of" if overwrite else "writing results into"
             raise RunError(
                 f"{action} {out} would mix them with (or delete) {p}, which this command "
-                f"reads; choose an output folder outside it, such as {p / 'scores'}"
+                "reads; choose an output folder that neither is nor holds it, such as "
+                f"{p / 'scores'}"
             )
     other = next((m for m in FOLDER_KINDS if m != marker and (out / m).exists()), None)
     if other is not None:
