@@ -130,7 +130,8 @@ def _add_io(p, where: str) -> None:
     p.add_argument(
         "--resume",
         action="store_true",
-        help=f"continue the results in {where} with their saved settings",
+        help=f"continue the results in {where} with their saved settings (where there are "
+        "none yet it starts afresh, so a restarted job may always pass --resume)",
     )
     _add_write(p, where)
 

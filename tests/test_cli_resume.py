@@ -205,3 +205,18 @@ def test_a_resume_compares_numbers_as_numbers():
     assert resumed_config(saved, {"kappa": "1", "method": "fanogan"}, Path("s")) == saved
     with pytest.raises(RunError, match="kappa: saved '1.0', given '0.5'"):
         resumed_config(saved, {"kappa": "0.5"}, Path("s"))
+
+
+def test_resume_into_a_new_folder_starts_afresh(tmp_path):
+    """A job script may always pass --resume: in a folder without results it trains from
+    step 0, with the given settings, the same run as without --resume."""
+    runs = {}
+    for name, extra in (("plain", []), ("resumed", ["--resume"])):
+        out = tmp_path / name
+        assert cli.main(["train", *TINY, "--steps", "2", "--out", str(out), *extra]) == 0
+        records = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+        runs[name] = [{k: v for k, v in r.items() if k != "steps_per_s"} for r in records]
+        config = json.loads((out / "config.json").read_text())
+        assert (config["arch"], config["steps"], config["latent_dim"]) == ("mlp", 2, 8)
+    assert runs["plain"] == runs["resumed"]
+    assert [r["step"] for r in runs["plain"]] == [2] and len(runs["plain"][0]) > 3
