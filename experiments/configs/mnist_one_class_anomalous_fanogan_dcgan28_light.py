@@ -53,8 +53,16 @@ STUDY = fanogan_study(
         "the hybrid 55.1): 0s carry the most PNG bits of any digit (median over 300 test "
         "images of each: 0 2,524, 8 2,464, 2 2,324, 1 1,544), so the discount takes most from "
         "the anomalies. 1 h 42 min in one process (GAN 41 min, encoder 41 min, scoring 20 "
-        "min), slowed by a fresh-clone test run beside it (the Fashion conv study's class 7, "
-        "run alone on the same machine: GAN 35 min, encoder 25 min).\n"
+        "min; a fresh-clone test run shared the machine for some 7 minutes).\n"
+        "Class 1 ran in the session of 2026-12-05 on the same machine, at 47e5525, alone: 1 h "
+        "31 min (GAN 37 min, encoder 40 min, scoring 15 min).\n"
+        "Class 1: every plain row is far below chance, lower than the MLP GAN's: f-AnoGAN 17.2 "
+        "(the MLP's 44.5), its image term 14.6 (33.4), the search 9.8 (20.5), the 10-step "
+        "hybrid 4.3, the 100-step hybrid 2.6 (19.5); the longer the search from E(x), the "
+        "lower. A thin 1 leaves a smaller residual than any normal digit (8 vs 1: f-AnoGAN "
+        "5.1, the 100-step hybrid 0.7). Less the PNG bits the image term rises to 87.5, the "
+        "search to 65.4 and the hybrid to 61.3, as in the MLP probe "
+        "(`mnist_one_class_anomalous_fanogan_mlp_ic`: 90.8, 72.7, 73.6).\n"
     ),
 )
 
