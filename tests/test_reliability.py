@@ -5,6 +5,7 @@ values that would be silently wrong are refused. Every case runs through ``cli.m
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -240,6 +241,25 @@ def test_multi_seed_training_takes_each_seed_folders_lock(tmp_path, capsys):
         argv = ["train", *TINY, "--steps", "2", "--seeds", "0,1", "--out", str(out)]
         _refused(argv, capsys, "is in use by another process")
     assert not (out / "seed_0" / "config.json").exists()
+
+
+def test_a_stale_lock_is_taken_over_only_where_it_can_be_checked(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["train", *TINY, "--steps", "2", "--out", str(out)]
+    out.mkdir()
+    dead = 2**22 + 1  # above Linux's pid_max: no process has it
+    (out / ".lock").write_text(f"{dead} {socket.gethostname()}")  # this host: checked, stale
+    assert cli.main(argv) == 0
+    assert not (out / ".lock").exists()
+    (out / ".lock").write_text(str(dead))  # the earlier format: a pid alone
+    assert cli.main([*argv, "--resume", "--steps", "3"]) == 0
+    (out / ".lock").write_text(f"{dead} another-host")  # cannot be checked from here
+    before = _bytes(out)
+    message = _refused([*argv, "--resume", "--steps", "4"], capsys, "on host another-host")
+    assert "delete the lock file" in message
+    assert _bytes(out) == before
+    (out / ".lock").write_text(f"{os.getpid()} {socket.gethostname()}")  # alive, here
+    _refused([*argv, "--resume", "--steps", "4"], capsys, "is in use by another process")
 
 
 # --- damaged files --------------------------------------------------------------------

@@ -13,6 +13,7 @@ import dataclasses
 import fnmatch
 import os
 import shutil
+import socket
 from pathlib import Path
 
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
@@ -35,9 +36,9 @@ def seeds_holding(root, name: str) -> list[int]:
 
 @contextlib.contextmanager
 def folder_lock(folder):
-    """Refuses a second process on the same output folder (a lock file holding our pid). The
-    folder is created if need be, and removed again, with the parents made for it, when the
-    command fails while it is still empty."""
+    """Refuses a second process on the same output folder (a lock file holding our pid and
+    host). The folder is created if need be, and removed again, with the parents made for it,
+    when the command fails while it is still empty."""
     folder = Path(folder)
     _check_creatable(folder)
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
@@ -48,16 +49,11 @@ def folder_lock(folder):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            pid = lock.read_text().strip() or "0"
-            if pid.isdigit() and _alive(int(pid)):
-                raise RunError(
-                    f"{folder} is in use by another process (pid {pid}, lock file {lock}); "
-                    "wait for it to finish or choose another output folder"
-                ) from None
+            _check_stale(folder, lock)
             lock.unlink(missing_ok=True)  # stale: its process is gone
     else:
         raise RunError(f"could not take the lock {lock}")
-    os.write(fd, str(os.getpid()).encode())
+    os.write(fd, f"{os.getpid()} {socket.gethostname()}".encode())
     os.close(fd)
     try:
         yield
@@ -82,6 +78,26 @@ def folder_locks(folders):
         for folder in folders:
             stack.enter_context(folder_lock(folder))
         yield
+
+
+def _check_stale(folder: Path, lock: Path) -> None:
+    """Refuses unless ``lock`` is stale: its process is gone from this host. A lock written on
+    another host (a folder on a shared disk, or a disk moved to a new machine) cannot be checked
+    from here, so it is never taken over: the person who knows removes it. A lock of the
+    earlier format holds only a pid."""
+    pid, _, host = lock.read_text().strip().partition(" ")
+    if host and host != socket.gethostname():
+        raise RunError(
+            f"{folder} is in use by process {pid or '?'} on host {host} (lock file {lock}), "
+            "which cannot be checked from here; wait for it to finish, or, if no process on "
+            f"{host} works on this folder any more (the run stopped, or the disk moved to a new "
+            "machine), delete the lock file and run again"
+        ) from None
+    if pid.isdigit() and _alive(int(pid)):
+        raise RunError(
+            f"{folder} is in use by another process (pid {pid}, lock file {lock}); "
+            "wait for it to finish or choose another output folder"
+        ) from None
 
 
 def _alive(pid: int) -> bool:
