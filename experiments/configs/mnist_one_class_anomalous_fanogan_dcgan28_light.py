@@ -81,6 +81,19 @@ STUDY = fanogan_study(
         "2 (normal vs anomalous): f-AnoGAN 81.0 (the MLP's 81.5), the search 54.0 (76.4), the "
         "100-step hybrid 51.1 (77.3). Less the PNG bits every row falls (the image term 83.6, "
         "the search 67.6, the hybrid 70.9).\n"
+        "Class 3 ran in the session of 2026-12-06 (evening) on a 2-core AMD EPYC, at 47e5525, "
+        "alone but for the first three minutes of a package install: 1 h 52 min (GAN 45 min, "
+        "encoder 48 min, scoring 19 min). The session of that morning had started it on the "
+        "same kind of machine and could not finish it; the next machine came without its "
+        "worktree, and so without its run folder, so the class was computed from the start "
+        "here.\n"
+        "Class 3: f-AnoGAN 76.6 (the MLP GAN's 78.7), its image term 75.9 (75.8); the search "
+        "59.8 (74.8), and the searches from E(x) fall the longer they run (10 steps 70.6, 30 "
+        "steps 67.1, 100 steps 63.6; the MLP's 100-step hybrid 74.9). The hardest pairs "
+        "(normal vs anomalous) are 8 vs 3 and 2 vs 3: f-AnoGAN 55.8 and 57.3 (the MLP's 65.5 "
+        "and 60.0), the search 37.4 and 46.9 (60.6 and 59.0), below chance; 5 vs 3 is 67.4 "
+        "(67.9) and 1 vs 3 99.1 (99.1). Less the PNG bits every row falls (the image term "
+        "64.6, the search 51.4, the hybrid 56.0).\n"
     ),
 )
 
