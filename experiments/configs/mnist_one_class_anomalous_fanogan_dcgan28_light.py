@@ -107,6 +107,19 @@ STUDY = fanogan_study(
         "and 38.4 (38.3 and 43.3), below chance; the look-alike 9 vs 4 is 82.0 (81.7) and 1 "
         "vs 4 98.9 (98.4). Less the PNG bits the image term falls to 68.9, the search to "
         "59.4.\n"
+        "Class 5 ran over two sessions on a 2-core AMD EPYC, at 47e5525, alone: the session "
+        "of 2026-12-06 (night) started it at 00:19 UTC and stopped at 01:15 with its GAN done "
+        "and the encoder at 3,341 of 18,600 steps; this session (2026-12-07) found the same "
+        "machine and the run folder and resumed it from the encoder checkpoint at 3,100 steps "
+        "(01:17-02:17 UTC). In all 1 h 49 min (GAN 41 min, encoder 48 min, scoring 19 min; "
+        "the run logs count the 241 encoder steps redone after the resume once).\n"
+        "Class 5: f-AnoGAN 79.1 (the MLP GAN's 80.3), its image term 78.5 (77.9); the search "
+        "64.5 (78.0), and the searches from E(x) fall the longer they run (10 steps 71.1, 30 "
+        "steps 67.0, 100 steps 63.3; the MLP's 100-step hybrid 78.2). The hardest pairs "
+        "(normal vs anomalous) are 8 vs 5 and 2 vs 5: f-AnoGAN 58.6 and 62.0 (the MLP's 67.9 "
+        "and 62.4), the search 43.9 and 50.5 (63.5 and 60.6); the look-alike 3 vs 5 is 73.8 "
+        "(73.9) and 1 vs 5 99.3 (99.1). Less the PNG bits the image term falls to 72.2, the "
+        "search to 62.2.\n"
     ),
 )
 
