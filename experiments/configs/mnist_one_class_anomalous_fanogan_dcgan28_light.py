@@ -121,6 +121,23 @@ STUDY = fanogan_study(
         "and 62.4), the search 43.9 and 50.5 (63.5 and 60.6); the look-alike 3 vs 5 is 73.8 "
         "(73.9) and 1 vs 5 99.3 (99.1). Less the PNG bits the image term falls to 72.2, the "
         "search to 62.2.\n"
+        "Class 6 ran over two sessions on a 2-core AMD EPYC, at 47e5525: the session of "
+        "2026-12-07 (early morning) started it at 02:19 UTC; its GAN shared the cores with a "
+        "CI run (at nice 19) from 02:21 to 02:35, which makes its GAN time some 7 min longer "
+        "than a quiet class's; GAN and encoder were done and checkpointed by 04:01, when "
+        "scoring began; scoring was paused (SIGSTOP) from 04:02 to 04:09 for a CI check and "
+        "stopped with the session, no cell written. The session of 2026-12-07 (morning) found "
+        "the same machine and the run folder and resumed it alone from the GAN and encoder "
+        "checkpoints, scoring 04:17-04:34 UTC. In all 1 h 57 min (GAN 53 min, encoder 49 min, "
+        "scoring 16 min; the cut-off first scoring attempt is not counted).\n"
+        "Class 6: f-AnoGAN 86.8 (the MLP GAN's 79.2), its image term 85.7 (81.0), the third "
+        "class where the conv GAN's f-AnoGAN beats the MLP's; the search 64.1 (71.4), and the "
+        "searches from E(x) fall the longer they run (10 steps 78.7, 30 steps 75.6, 100 steps "
+        "70.8; the MLP's 100-step hybrid 72.7). The hardest pairs (normal vs anomalous) are 8 "
+        "vs 6 and 2 vs 6: f-AnoGAN 74.1 and 74.1 (the MLP's 68.4 and 61.1), the search 43.0 "
+        "and 52.8 (55.0 and 50.2); the look-alikes 5 vs 6 and 0 vs 6 are 83.6 and 88.6 (70.6 "
+        "and 75.8), and 1 vs 6 99.5 (99.1). Less the PNG bits the image term falls to 80.6, "
+        "the search to 60.6.\n"
     ),
 )
 
