@@ -24,6 +24,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+from jax.extend import core as jax_core
 
 from anogan_jax.files import atomic_write_text, write_json
 from anogan_jax.runs.provenance import SETTINGS, settings
@@ -463,3 +464,44 @@ def payload_head(name: str, args, load: dict, torch, info: dict, peak: dict) -> 
         "matmul_peak": peak,
         "torch_note": torch_note(torch),
     }
+
+
+# ----------------------------------------------------------------------------- model flops
+
+
+def _eqn_flops(eqn) -> float:
+    """Multiply-add flops (2 per MAC) of one dot or convolution equation; 0 for the rest."""
+    name = eqn.primitive.name
+    out = eqn.outvars[0].aval.shape
+    if name == "dot_general":
+        (lhs_contract, _), _ = eqn.params["dimension_numbers"]
+        lhs = eqn.invars[0].aval.shape
+        return 2.0 * math.prod(out) * math.prod(lhs[d] for d in lhs_contract)
+    if name == "conv_general_dilated":
+        rhs_spec = eqn.params["dimension_numbers"].rhs_spec  # (out, in, *spatial) axes
+        rhs = eqn.invars[1].aval.shape
+        window = math.prod(rhs[d] for d in rhs_spec[2:])
+        # Each output element sums over the kernel's input features and its window; of an
+        # input dilated by d (a transposed convolution), one tap in d is a real pixel.
+        dilated = math.prod(eqn.params["lhs_dilation"])
+        return 2.0 * math.prod(out) * rhs[rhs_spec[1]] * window / dilated
+    return 0.0
+
+
+def _jaxpr_flops(jaxpr) -> float:
+    total = 0.0
+    for eqn in jaxpr.eqns:
+        total += _eqn_flops(eqn)
+        times = eqn.params.get("length", 1) if eqn.primitive.name == "scan" else 1
+        for sub in jax_core.jaxprs_in_params(eqn.params):
+            total += times * _jaxpr_flops(sub)
+    return total
+
+
+def model_flops(fn: Callable, *args) -> float:
+    """The dot and convolution flops (2 per multiply-add) of one call of ``fn(*args)``, counted
+    on its jaxpr: a ``lax.scan`` body counts once per iteration, which XLA's cost analysis
+    (``xla_flops``) does not do, so a WGAN-GP step's n_critic critic updates all count.
+    Elementwise work is left out, and so are the products with the zeros a transposed
+    convolution inserts between its input pixels (XLA counts those)."""
+    return _jaxpr_flops(jax.make_jaxpr(fn)(*args).jaxpr)

@@ -94,7 +94,7 @@ def torch_losses(torch, name: str):
 
 def torch_gradient_penalty(torch, d, real, fake):
     """mean_i (||grad_x D(x_hat_i)|| - 1)^2; one alpha per image."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1)
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x_hat)[0].sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
@@ -108,25 +108,30 @@ def torch_program(
     seed: int,
     n_critic: int | None = None,
     update: str = "alternating",
+    device: str = "cpu",
+    width: int | None = None,
 ):
     """(run, info): ``run()`` does n_critic critic updates (default: the objective's) then one
     generator update on a fresh z; with ``update="reuse"`` the PyTorch DCGAN example's step:
-    one generator forward, D on ``fake.detach()``, then G through ``D(fake)`` after D's step."""
+    one generator forward, D on ``fake.detach()``, then G through ``D(fake)`` after D's step.
+    ``device``: where the networks and data live ("cuda" on a GPU); ``width``: resnet64's."""
     from experiments import torch_models
 
     torch.manual_seed(seed)
-    g, d = torch_models.make_gan(arch, objective=objective)
+    g, d = torch_models.make_gan(arch, objective=objective, width=width)
+    g, d = g.to(device), d.to(device)
+    latent, image = torch_models.io_shapes(arch)
     lr, betas, default_n_critic = TORCH_ADAM.get(objective, TORCH_ADAM_DEFAULT)
     n_critic = n_critic or default_n_critic
     g_opt = torch.optim.Adam(g.parameters(), lr, betas=betas)
     d_opt = torch.optim.Adam(d.parameters(), lr, betas=betas)
     d_loss_fn, g_loss_fn = torch_losses(torch, objective)
-    reals = torch.rand(n_critic, batch_size, 1, 28, 28) * 2 - 1
+    reals = torch.rand(n_critic, batch_size, *image, device=device) * 2 - 1
     gp_weight = 10.0 if objective == "wgan_gp" else 0.0
 
     def critic_update(real):
         with torch.no_grad():
-            fake = g(torch.randn(batch_size, 100))
+            fake = g(torch.randn(batch_size, latent, device=device))
         loss = d_loss_fn(d(real)[0], d(fake)[0])
         if gp_weight:
             loss = loss + gp_weight * torch_gradient_penalty(torch, d, real, fake)
@@ -136,7 +141,7 @@ def torch_program(
 
     def generator_update():
         d.requires_grad_(False)
-        loss = g_loss_fn(d(g(torch.randn(batch_size, 100)))[0])
+        loss = g_loss_fn(d(g(torch.randn(batch_size, latent, device=device)))[0])
         g_opt.zero_grad(set_to_none=True)
         loss.backward()
         g_opt.step()
@@ -148,7 +153,7 @@ def torch_program(
         generator_update()
 
     def run_reuse():
-        fake = g(torch.randn(batch_size, 100))
+        fake = g(torch.randn(batch_size, latent, device=device))
         loss = d_loss_fn(d(reals[0])[0], d(fake.detach())[0])
         d_opt.zero_grad(set_to_none=True)
         loss.backward()

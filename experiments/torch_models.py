@@ -167,13 +167,30 @@ def critic_norm_for(objective: str) -> str:
 
 
 def make_gan(
-    arch: str, *, latent_dim: int = 100, objective: str = "non_saturating"
+    arch: str,
+    *,
+    latent_dim: int | None = None,
+    objective: str = "non_saturating",
+    width: int | None = None,
 ) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) of an architecture, in training mode."""
+    """(generator, discriminator) of an architecture, in training mode; ``latent_dim`` None is
+    the arch's own (``io_shapes``), ``width`` resnet64's channel base (None: 64)."""
+    latent_dim = latent_dim or io_shapes(arch)[0]
+    if arch == "resnet64":
+        _, (channels, _, _) = io_shapes(arch)
+        return (
+            ResNet64Generator(latent_dim, channels, width or 64),
+            ResNet64Critic(channels, width or 64),
+        )
     if arch not in _NETWORKS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     g_cls, d_cls = _NETWORKS[arch]
     return g_cls(latent_dim), d_cls(critic_norm_for(objective))
+
+
+def io_shapes(arch: str) -> tuple[int, tuple[int, int, int]]:
+    """(size of z, (C, H, W) of an image) that the benchmarks feed ``arch``."""
+    return (128, (3, 64, 64)) if arch == "resnet64" else (100, (1, 28, 28))
 
 
 # ----------------------------------------------------------------------------- resnet64
