@@ -30,7 +30,7 @@ from anogan_jax.runs.encoder_run import encoder_dir  # noqa: E402
 from anogan_jax.runs.folders import seed_dir  # noqa: E402
 from anogan_jax.runs.gan import load_data, load_gan  # noqa: E402
 from anogan_jax.runs.predict import Scorer  # noqa: E402
-from anogan_jax.runs.study_numbers import FRONTIER_SPEED  # noqa: E402
+from anogan_jax.studies.layout import FRONTIER_SPEED  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 from experiments.run_study import ROOT, load_config  # noqa: E402
 

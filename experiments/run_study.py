@@ -21,13 +21,13 @@ import traceback
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import check_classes, derive, run_study
-from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_merge import merge_results
-from anogan_jax.runs.study_numbers import total_hours
-from anogan_jax.runs.study_report import write_report
-from anogan_jax.runs.study_scores import check_has_cells, load_cells
-from anogan_jax.runs.study_status import format_status, study_status
+from anogan_jax.studies.config import Study
+from anogan_jax.studies.layout import check_has_cells, load_cells
+from anogan_jax.studies.merge import merge_results
+from anogan_jax.studies.numbers import total_hours
+from anogan_jax.studies.report import write_report
+from anogan_jax.studies.run import check_classes, derive, run_study
+from anogan_jax.studies.status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
             plan = merge_results(study, args.merge_from, results)
             print(
                 f"merged from {args.merge_from}: {plan.cells()} new cells, {plan.same_cells} "
-                f"already here alike, {plan.timings()} timings"
+                f"already here alike, {plan.timings()} timings, {plan.score_files()} score files"
                 + (f", rows of {', '.join(plan.tables)}" if plan.tables else "")
             )
         if args.report_only:

@@ -37,9 +37,5 @@ STUDY = saving_often(
                 **{p: FULL.published[p] for p in PAPERS},
             }.items()
         },
-        notes=(
-            "\nClasses 0-3 of `mnist_one_class_normal_fanogan_dcgan28_light` computed again "
-            "for their complexity rows: see the config's docstring for why these classes.\n"
-        ),
     )
 )

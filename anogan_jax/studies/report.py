@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from anogan_jax.files import atomic_write_text
-from anogan_jax.runs import plotting, study_sections
+from anogan_jax.files import atomic_write_text, read_json
+from anogan_jax.runs import plotting
 from anogan_jax.runs.provenance import git_commit, hardware, versions
-from anogan_jax.runs.study_numbers import (
+from anogan_jax.studies import sections as study_sections
+from anogan_jax.studies.layout import NOTES, REPORT, table_path, timing_path
+from anogan_jax.studies.numbers import (
     class_times,
     seed_standard_errors,
     subsample_mean_errors,
     summarize_cells,
 )
-from anogan_jax.runs.study_scores import timing_path
-from anogan_jax.runs.study_sections import finished, in_study_order
+from anogan_jax.studies.sections import finished, in_study_order
 
 
 def computed_on(results, cells: list[dict]) -> list[str]:
@@ -30,7 +30,7 @@ def computed_on(results, cells: list[dict]) -> list[str]:
         if c["seed"] == "ensemble" or "derived_from" in c:  # from score folders, no timing
             continue
         t = timing_path(results, c["class"], c["seed"], c["method"])
-        where = json.loads(t.read_text()).get("computed_on") if t.exists() else None
+        where = read_json(t).get("computed_on") if t.exists() else None
         if where is None:
             missing += 1
             continue
@@ -117,7 +117,8 @@ def _cell(value) -> str:
 
 def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
     """Writes REPORT.md, auroc_by_class.png, roc_seed<s>.png and, when the study has written
-    ``auroc_by_pair.json``, auroc_by_pair.png into ``results``."""
+    ``auroc_by_pair.json``, auroc_by_pair.png into ``results``. The study's NOTES.md there, when
+    it has one, is the report's "Notes" section."""
     results = Path(results)
     auroc, auprc = summarize_cells(cells, "auroc"), summarize_cells(cells, "auprc")
     seed = _plots(study, cells, auroc, results)
@@ -146,12 +147,20 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         *study_sections.class_pairs(study, results),
         *study_sections.against_published(study, auroc),
         *study_sections.targets(study, auroc),
-        *(["", "## Notes", "", study.notes.strip()] if study.notes else []),
+        *_notes(results),
         *_reproduce(command, results, cells, timings),
     ]
     text = "\n".join(lines) + "\n"
-    atomic_write_text(results / "REPORT.md", text)
+    atomic_write_text(table_path(results, REPORT), text)
     return text
+
+
+def _notes(results: Path) -> list[str]:
+    """The study's NOTES.md (what its numbers alone do not say), as the report's last section
+    before how to reproduce it."""
+    path = table_path(results, NOTES)
+    notes = path.read_text().strip() if path.exists() else ""
+    return ["", "## Notes", "", notes] if notes else []
 
 
 def _plots(study, cells: list[dict], auroc: dict, results: Path) -> int:

@@ -1,13 +1,10 @@
-"""What a study derives from its cells' score folders and run logs rather than from the cells
-themselves: the seed ensembles, the subsample errors, the AUROC of each pair of classes and
-each class's training time; and where a study's cells live (``cell_path``, ``load_cells``).
-Each derived file is written into the study's results folder, so that a report rewritten after
-the run folders are gone keeps it."""
+"""What a study derives from its cells' per-image scores and run logs rather than from the
+cells themselves: the seed ensembles, the subsample errors, the AUROC of each pair of classes
+and each class's training time. Each derived file is written into the study's results folder,
+so that a report rewritten after the run folders are gone keeps it."""
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,66 +13,29 @@ from anogan_jax import metrics
 from anogan_jax.files import read_json, read_jsonl, write_json
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.encoder_run import encoder_dir
-from anogan_jax.runs.folders import seed_dir
-from anogan_jax.runs.study_config import Method, Study, ensemble_name
-
-TIMINGS = "timings"
-
-
-def cell_path(results: Path, cls: int, seed: int, method: str) -> Path:
-    return results / "cells" / f"c{cls}_s{seed}_{method}.json"
+from anogan_jax.studies import layout
+from anogan_jax.studies.config import Method, Study, ensemble_name
+from anogan_jax.studies.layout import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
+from anogan_jax.studies.score_files import keep_all_scores, read_scores, seed_scores
 
 
-def timing_path(results, cls: int, seed: int, method: str) -> Path:
-    """Where a cell's timings and the record of where it was computed live: apart from the
-    cell, so that cell files are byte-identical across reruns."""
-    return Path(results) / TIMINGS / f"c{cls}_s{seed}_{method}.json"
-
-
-def ensemble_path(results: Path, cls: int, method: str) -> Path:
-    return results / "cells" / f"c{cls}_ens_{method}.json"
-
-
-_INTEGER_COLUMNS = ("index", "label", "class")
-
-
-def read_scores(path: Path) -> dict[str, np.ndarray]:
-    """A scores.csv (``score_report.write_report``) as one array per column: ``split`` as
-    strings, index, label and class as integers, every score column as float64."""
-    with open(path) as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-    out = {}
-    for name in reader.fieldnames or ():
-        values = np.array([r[name] for r in rows], dtype=str)
-        if name in _INTEGER_COLUMNS:
-            values = values.astype(np.int64)
-        elif name != "split":
-            values = values.astype(np.float64)
-        out[name] = values
-    return out
-
-
-def _seed_scores(path: Path, column: str):
+def _seed_scores(table: dict, column: str):
     """(test indices, test labels, test scores, normal-val scores, test images' dataset
-    classes) of one seed's scores.csv."""
-    table = read_scores(path)
+    classes) of one seed's per-image scores (``score_files.seed_scores``)."""
     test, val = table["split"] == "test", table["split"] == "val"
     score = table[column]
     return table["index"][test], table["label"][test], score[test], score[val], table["class"][test]
 
 
-def _class_scores(study: Study, runs: Path, cls: int, method: Method, *, same=True):
-    """Each seed's ``_seed_scores`` of ``method`` for class ``cls``, or None while a seed's
-    scores.csv is missing. ``same``: the seeds must have scored the same test images (true of
-    one-class-normal, where the test set does not depend on the seed)."""
-    folders = [
-        seed_dir(runs / f"class_{cls}" / "scores" / method.name, s) / "scores.csv"
-        for s in study.seeds
-    ]
-    if not all(f.exists() for f in folders):
+def _class_scores(study: Study, results, runs, cls: int, method: Method, *, same=True):
+    """Each seed's ``_seed_scores`` of ``method`` for class ``cls`` (from its score file, or
+    its scores.csv under ``runs``), or None while a seed has neither. ``same``: the seeds must
+    have scored the same test images (true of one-class-normal, where the test set does not
+    depend on the seed)."""
+    tables = [seed_scores(results, runs, cls, s, method.name) for s in study.seeds]
+    if any(t is None for t in tables):
         return None
-    parts = [_seed_scores(f, method.column) for f in folders]
+    parts = [_seed_scores(t, method.column) for t in tables]
     if same:
         check_same_images([p[0] for p in parts], cls, method.name)
     return parts
@@ -93,20 +53,20 @@ def ensemble_cells(study: Study, results, runs) -> None:
     seeds of the seed's score standardised by the mean and std of that seed's scores on its
     NORMAL validation images (no test label is used), written as the cell
     ``c<class>_ens_<method>.json`` (method "<method>_ens"). Needs every seed's cell of the
-    class and the score folders under ``runs``; a class without them is skipped. The
-    ensembles of complexity rows are ``study_complexity.complexity_cells``'s."""
-    results, runs = Path(results), Path(runs)
+    class and its per-image scores (kept under ``results``, or the score folders under
+    ``runs``); a class without them is skipped. The ensembles of complexity rows are
+    ``complexity.complexity_cells``'s."""
     by_name = {m.name: m for m in study.methods}
     for cls in study.classes:
         for name in study.ensembles:
             if name not in by_name:
                 continue
             method = by_name[name]
-            members = [cell_path(results, cls, s, name) for s in study.seeds]
-            target = ensemble_path(results, cls, name)
+            members = [layout.cell_path(results, cls, s, name) for s in study.seeds]
+            target = layout.ensemble_path(results, cls, name)
             if target.exists() or not all(p.exists() for p in members):
                 continue
-            parts = _class_scores(study, runs, cls, method)
+            parts = _class_scores(study, results, runs, cls, method)
             if parts is None:
                 continue
             labels = parts[0][1]
@@ -164,20 +124,16 @@ def derived_cell(
     }
 
 
-SUBSAMPLE_SE = "subsample_se.json"
-
-
 def subsample_errors(study: Study, results, runs) -> dict:
     """For each method that scores a stratified subsample of the test set (``limit`` > 0):
     class -> the standard error (AUROC %) of its seed-mean AUROC that comes from WHICH test
     images were scored, by DeLong's covariance of the S seeds' AUROCs on that one subsample
     (``metrics.auroc_covariance``; the seeds share the subsample, so their errors correlate).
-    Needs each seed's ``scores.csv`` under ``runs``; classes without them keep the values
-    saved in the file (``_merged``), or are left out. Only for one-class-normal: under
+    Needs each seed's per-image scores (``score_files.seed_scores``); classes without them keep
+    the values saved in the file (``_merged``), or are left out. Only for one-class-normal: under
     one-class-anomalous each seed draws its own test set (its indices are positions in it, so
     equal indices need not be equal images) and its own subsample, so the spread over seeds
     already holds this error. Written to ``<results>/subsample_se.json`` and returned."""
-    results, runs = Path(results), Path(runs)
     out: dict = {}
     if not study.shared_test_set():
         return out
@@ -185,7 +141,7 @@ def subsample_errors(study: Study, results, runs) -> dict:
         if not method.score.limit:
             continue
         for cls in study.classes:
-            parts = _class_scores(study, runs, cls, method)
+            parts = _class_scores(study, results, runs, cls, method)
             if parts is None:
                 continue
             labels = parts[0][1]
@@ -195,10 +151,7 @@ def subsample_errors(study: Study, results, runs) -> dict:
             weights = np.full(len(parts), 1.0 / len(parts))
             se = 100.0 * float(np.sqrt(max(weights @ cov @ weights, 0.0)))
             out.setdefault(method.name, {})[str(cls)] = se
-    return _merged(results / SUBSAMPLE_SE, out)
-
-
-AUROC_BY_PAIR = "auroc_by_pair.json"
+    return _merged(layout.table_path(results, SUBSAMPLE_SE), out)
 
 
 def pair_aurocs(study: Study, results, runs) -> dict:
@@ -206,14 +159,14 @@ def pair_aurocs(study: Study, results, runs) -> dict:
     d, the AUROC (%, mean over seeds) of the test images of the anomalous one of the two
     against those of the normal one, each seed on its own test images. Under one-class-normal
     the study class is normal and d an anomaly; under one-class-anomalous the study class is
-    the anomaly and d one of the normal classes. Needs each seed's ``scores.csv`` under
-    ``runs``; classes without them keep their saved values (``_merged``). Written to
-    ``<results>/auroc_by_pair.json`` as {method: {class: {d: AUROC}}} and returned."""
-    results, runs = Path(results), Path(runs)
+    the anomaly and d one of the normal classes. Needs each seed's per-image scores
+    (``score_files.seed_scores``); classes without them keep their saved values (``_merged``).
+    Written to ``<results>/auroc_by_pair.json`` as {method: {class: {d: AUROC}}} and
+    returned."""
     out: dict = {}
     for method in study.methods:
         for cls in study.classes:
-            parts = _class_scores(study, runs, cls, method, same=False)
+            parts = _class_scores(study, results, runs, cls, method, same=False)
             if parts is not None:
                 seeds = [(p[1], p[2], p[4]) for p in parts]
                 out.setdefault(method.name, {})[str(cls)] = pair_row(cls, seeds, method.name)
@@ -240,7 +193,7 @@ def pair_row(cls: int, seeds: list, what: str) -> dict:
 
 def merge_pair_aurocs(results, new: dict) -> dict:
     """``new`` rows ({method: {class: {d: AUROC}}}) merged into ``auroc_by_pair.json``."""
-    return _merged(Path(results) / AUROC_BY_PAIR, new)
+    return _merged(layout.table_path(results, AUROC_BY_PAIR), new)
 
 
 def in_class_order(table: dict) -> dict:
@@ -258,9 +211,6 @@ def _merged(path: Path, new: dict) -> dict:
     if out:
         write_json(path, out)
     return out
-
-
-TRAINING_TIME = "training_time.json"
 
 
 def logged_seconds(metrics_path: Path) -> float:
@@ -290,10 +240,9 @@ def logged_training_times(study: Study, runs) -> dict:
     where the study has one) are fully trained under ``runs``, from their logs
     (``logged_seconds``): unlike a cell's timings, which hold the time of the process that
     wrote the cell, this spans every process of a resumed class. Reads only."""
-    runs = Path(runs)
     out = {}
     for cls in study.classes:
-        class_runs = [seed_dir(runs / f"class_{cls}", s) for s in study.seeds]
+        class_runs = [layout.seed_run(runs, cls, s) for s in study.seeds]
         gan_logs = [r / "metrics.jsonl" for r in class_runs]
         if not all(p.exists() for p in gan_logs):
             continue
@@ -312,7 +261,7 @@ def logged_training_times(study: Study, runs) -> dict:
 
 def saved_training_times(results) -> dict:
     """``<results>/training_time.json`` as class -> times ({} when it is not there)."""
-    path = Path(results) / TRAINING_TIME
+    path = layout.table_path(results, TRAINING_TIME)
     return {str(k): v for k, v in read_json(path).items()} if path.exists() else {}
 
 
@@ -321,15 +270,17 @@ def training_times(study: Study, results, runs) -> dict:
     runs are gone keep their saved values), written, and returned."""
     out = {**saved_training_times(results), **logged_training_times(study, runs)}
     if out:
-        write_json(Path(results) / TRAINING_TIME, out)
+        write_json(layout.table_path(results, TRAINING_TIME), out)
     return out
 
 
 def from_score_folders(study: Study, results, runs) -> None:
-    """What a study derives from its score folders rather than its cells: the seed ensembles
-    (``ensemble_cells``), the subsample errors (``subsample_errors``), the AUROC of each
-    pair of classes (``pair_aurocs``) and the training time of each class from its run logs
-    (``training_times``)."""
+    """What a study derives from its per-image scores rather than its cells, after keeping the
+    score folders still under ``runs`` with the cells (``score_files.keep_all_scores``): the
+    seed ensembles (``ensemble_cells``), the subsample errors (``subsample_errors``), the AUROC
+    of each pair of classes (``pair_aurocs``) and the training time of each class from its run
+    logs (``training_times``)."""
+    keep_all_scores(study, results, runs)
     ensemble_cells(study, results, runs)
     subsample_errors(study, results, runs)
     pair_aurocs(study, results, runs)
@@ -338,7 +289,7 @@ def from_score_folders(study: Study, results, runs) -> None:
 
 def roc_points(out: Path, column: str, num: int = 101) -> dict:
     """The ROC curve of a score column, resampled at ``num`` FPRs (for the report's plot)."""
-    table = read_scores(out / "scores.csv")
+    table = read_scores(Path(out) / "scores.csv")
     keep = (table["split"] == "test") & np.isfinite(table[column])
     return curve_points(table["label"][keep], table[column][keep], num)
 
@@ -349,18 +300,3 @@ def curve_points(labels, scores, num: int = 101) -> dict:
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
     grid = np.linspace(0, 1, num)
     return {"fpr": grid.round(4).tolist(), "tpr": np.interp(grid, fpr, tpr).round(5).tolist()}
-
-
-def load_cells(results) -> list[dict]:
-    folder = Path(results) / "cells"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-
-
-def check_has_cells(results) -> None:
-    """Refuses to report on a results folder without a cell (a mistyped ``--results``, or a
-    study not yet run), before anything is written there."""
-    if not any((Path(results) / "cells").glob("*.json")):
-        raise RunError(
-            f"{results} holds no cells (cells/*.json): nothing to report; run the study "
-            "first, or give --results the folder that holds its cells/"
-        )
