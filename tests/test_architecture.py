@@ -30,11 +30,7 @@ def _imports(path: Path, roots=("anogan_jax",)) -> list[tuple[str, bool]]:
     top = {id(n) for n in tree.body}
     found = []
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.module.startswith(roots)
-        ):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(roots):
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
                 name = candidate if _is_module(candidate) else node.module

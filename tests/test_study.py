@@ -12,6 +12,7 @@ from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.provenance import settings
 from anogan_jax.studies.config import Method, Study
 from anogan_jax.studies.derived import ensemble_cells
+from anogan_jax.studies.layout import score_files
 from anogan_jax.studies.numbers import total_hours
 from anogan_jax.studies.report import write_report
 from anogan_jax.studies.run import cells, run_study
@@ -51,6 +52,9 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     run_study(TINY, tmp_path / "r2", tmp_path / "runs2", progress=False)
     a, b = _cell_bytes(tmp_path / "r1"), _cell_bytes(tmp_path / "r2")
     assert len(a) == 5 and a == b
+    # Each cell's per-image scores are kept beside it, byte-identical across the two runs.
+    kept = [sorted(p.read_bytes() for p in score_files(tmp_path / r)) for r in ("r1", "r2")]
+    assert len(kept[0]) == 4 and kept[0] == kept[1]
     # A rerun skips every finished cell: nothing is rewritten.
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "r1" / "cells").iterdir()}
     run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)

@@ -30,7 +30,7 @@ from anogan_jax.studies.complexity import complexity_cells
 from anogan_jax.studies.config import Study
 from anogan_jax.studies.derived import from_score_folders, roc_points
 from anogan_jax.studies.layout import cell_path, load_cells, timing_path
-from anogan_jax.studies.score_files import keep_scores
+from anogan_jax.studies.score_files import keep_scores, twins
 
 
 def check_classes(study: Study, classes) -> tuple[int, ...]:
@@ -102,7 +102,7 @@ def run_study(
                     # are byte-identical across reruns.
                     timing = {**spent, "computed_on": computed_on}
                     write_json(timing_path(results, cls, seed, method.name), timing)
-                    keep_scores(results, runs, cls, seed, method.name)
+                    keep_scores(results, runs, cls, seed, method.name, twins(study, method.name))
                     write_json(cell_path(results, cls, seed, method.name), cell)
                     bar.update(1)
     bar.close()

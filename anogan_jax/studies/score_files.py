@@ -2,7 +2,9 @@
 method) under ``<results>/scores/`` (``layout.score_file``), holding every column of the seed's
 ``scores.csv``. They are what the study derives its rows from (seed ensembles, complexity
 rows, subsample errors, pair AUROCs), so a row added later is computed from the committed files
-without the run folders or any model.
+without the run folders or any model. A method scored with the same ScoreConfig as an earlier
+method of the study (f-AnoGAN ranked by another column) whose scores came out identical keeps a
+file that names that method (``same_as``) instead of a second copy.
 
 Each file reads back exactly as the ``scores.csv`` it was made from (``read_scores``): a score
 column is stored as float32 where the csv's 9 significant digits (``score_report``) give back
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +25,7 @@ from anogan_jax.studies import layout
 
 _INTEGER_COLUMNS = ("index", "label", "class")
 _DIGITS = 9  # ``score_report.write_report`` writes each score with "%.9g"
+_SAME_AS = "same_as"
 
 
 def read_scores(path) -> dict[str, np.ndarray]:
@@ -48,7 +52,7 @@ def _from_digits(values: np.ndarray) -> np.ndarray:
 
 
 def _compact(name: str, values: np.ndarray) -> np.ndarray:
-    if name == "split":
+    if values.dtype.kind not in "fiu":  # split, and a same_as file's method name
         return values
     if name in _INTEGER_COLUMNS:
         for dtype in (np.int8, np.int16, np.int32):
@@ -75,11 +79,19 @@ def write_score_file(path, table: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _write_link(path, same_as: str) -> None:
+    write_score_file(path, {_SAME_AS: np.array(same_as)})
+
+
 def read_score_file(path) -> dict[str, np.ndarray]:
     """The columns of a score file, exactly as ``read_scores`` read the scores.csv it was
-    written from."""
+    written from (of the method it names, for a ``same_as`` file)."""
     out = {}
     with np.load(path, allow_pickle=False) as data:
+        if _SAME_AS in data.files:
+            cls, seed, _ = layout.cell_name(path)
+            twin = layout.score_file(Path(path).parent.parent, cls, seed, str(data[_SAME_AS]))
+            return read_score_file(twin)
         for name in data.files:
             values = data[name]
             if name in _INTEGER_COLUMNS:
@@ -111,14 +123,35 @@ def seed_scores(results, runs, cls: int, seed: int, method: str) -> dict | None:
     return None if path is None else read_source(path)
 
 
-def keep_scores(results, runs, cls: int, seed: int, method: str) -> bool:
+def twins(study, method: str) -> list[str]:
+    """The methods before ``method`` in ``study`` scored with the same ScoreConfig."""
+    names = [m.name for m in study.methods]
+    score = study.methods[names.index(method)].score
+    return [m.name for m in study.methods[: names.index(method)] if m.score == score]
+
+
+def _same(a: dict, b: dict) -> bool:
+    return list(a) == list(b) and all(
+        a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f")
+        for k in a
+    )
+
+
+def keep_scores(results, runs, cls: int, seed: int, method: str, same_as=()) -> bool:
     """Writes the score file of one (class, seed, method) from its scores.csv under ``runs``
-    when the file is missing and the csv is there; returns whether it wrote one."""
+    when the file is missing and the csv is there; returns whether it wrote one. ``same_as``:
+    methods (``twins``) whose kept scores, when equal to these, are named instead of copied."""
     kept = layout.score_file(results, cls, seed, method)
     csv_path = layout.scores_csv(runs, cls, seed, method)
     if kept.exists() or not csv_path.exists():
         return False
-    write_score_file(kept, read_scores(csv_path))
+    table = read_scores(csv_path)
+    for twin in same_as:
+        path = layout.score_file(results, cls, seed, twin)
+        if path.exists() and _same(read_score_file(path), table):
+            _write_link(kept, twin)
+            return True
+    write_score_file(kept, table)
     return True
 
 
@@ -126,7 +159,7 @@ def keep_all_scores(study, results, runs) -> int:
     """``keep_scores`` for every (class, seed, method) of ``study`` with a cell: the score
     folders still under ``runs`` are kept with the cells. Returns how many files it wrote."""
     return sum(
-        keep_scores(results, runs, cls, seed, m.name)
+        keep_scores(results, runs, cls, seed, m.name, twins(study, m.name))
         for cls in study.classes
         for seed in study.seeds
         for m in study.methods
