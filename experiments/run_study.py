@@ -22,7 +22,12 @@ from pathlib import Path
 
 from anogan_jax.errors import UserError
 from anogan_jax.studies.config import Study
-from anogan_jax.studies.layout import check_has_cells, load_cells
+from anogan_jax.studies.layout import (
+    check_has_cells,
+    default_results,
+    default_runs,
+    load_cells,
+)
 from anogan_jax.studies.merge import merge_results
 from anogan_jax.studies.numbers import total_hours
 from anogan_jax.studies.report import write_report
@@ -113,8 +118,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         study = load_config(args.config)
-        results = Path(args.results or ROOT / "experiments" / "results" / study.name)
-        runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
+        results = Path(args.results or default_results(ROOT, study.name))
+        runs = Path(args.runs or default_runs(ROOT, study.name))
         if args.status or args.report_only or args.merge_from:
             # These read results, maybe beside a study that holds the GPU, and name the device
             # they run on (provenance.machine): they must not reserve the GPU's memory as jax

@@ -287,9 +287,10 @@ def from_score_folders(study: Study, results, runs) -> None:
     training_times(study, results, runs)
 
 
-def roc_points(out: Path, column: str, num: int = 101) -> dict:
-    """The ROC curve of a score column, resampled at ``num`` FPRs (for the report's plot)."""
-    table = read_scores(Path(out) / "scores.csv")
+def roc_points(scores_csv, column: str, num: int = 101) -> dict:
+    """The ROC curve of a score column of a scores.csv, resampled at ``num`` FPRs (for the
+    report's plot)."""
+    table = read_scores(scores_csv)
     keep = (table["split"] == "test") & np.isfinite(table[column])
     return curve_points(table["label"][keep], table[column][keep], num)
 

@@ -31,6 +31,16 @@ NOTES = "NOTES.md"
 REPORT = "REPORT.md"
 
 
+def default_results(root, name: str) -> Path:
+    """Where study ``name``'s results go by default in the repository at ``root``."""
+    return Path(root) / "experiments" / "results" / name
+
+
+def default_runs(root, name: str) -> Path:
+    """Where study ``name``'s run folders go by default in the repository at ``root``."""
+    return Path(root) / "runs" / "studies" / name
+
+
 def _stem(cls: int, seed, method: str) -> str:
     return f"c{cls}_s{seed}_{method}"
 
@@ -100,8 +110,13 @@ def method_scores(runs, cls: int, method: str) -> Path:
     return class_dir(runs, cls) / "scores" / method
 
 
+def seed_scores_dir(runs, cls: int, seed: int, method: str) -> Path:
+    """One seed's score folder of ``method`` for class ``cls`` (``score_seeds`` writes it)."""
+    return seed_dir(method_scores(runs, cls, method), seed)
+
+
 def scores_csv(runs, cls: int, seed: int, method: str) -> Path:
-    return seed_dir(method_scores(runs, cls, method), seed) / "scores.csv"
+    return seed_scores_dir(runs, cls, seed, method) / "scores.csv"
 
 
 def load_cells(results) -> list[dict]:

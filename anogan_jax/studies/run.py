@@ -97,7 +97,8 @@ def run_study(
             spent["score"] = (time.perf_counter() - t1) / len(seeds)
             for seed, report in zip(seeds, reports, strict=True):
                 if not cell_path(results, cls, seed, method.name).exists():
-                    cell = _cell(study, cls, seed, method, report, seed_dir(out, seed))
+                    csv_path = layout.scores_csv(runs, cls, seed, method.name)
+                    cell = _cell(study, cls, seed, method, report, csv_path)
                     # Timings and where the cell was computed live apart so that cell files
                     # are byte-identical across reruns.
                     timing = {**spent, "computed_on": computed_on}
@@ -110,7 +111,7 @@ def run_study(
     return load_cells(results)
 
 
-def _cell(study: Study, cls: int, seed: int, method, report: dict, score_dir: Path) -> dict:
+def _cell(study: Study, cls: int, seed: int, method, report: dict, scores_csv: Path) -> dict:
     """The committed record of one (class, seed, method): its scores and ROC curve, nothing
     that depends on where or when it was computed."""
     return {
@@ -123,7 +124,7 @@ def _cell(study: Study, cls: int, seed: int, method, report: dict, score_dir: Pa
         "num_test": report["num_test"],
         "num_val": report["num_val"],
         "nonfinite": len(report["nonfinite_indices"]),
-        "curve": roc_points(score_dir, method.column),
+        "curve": roc_points(scores_csv, method.column),
     }
 
 

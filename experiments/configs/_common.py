@@ -1,13 +1,12 @@
-"""Settings shared by the study configs (CPU budget: a study must finish in about an hour on
-2 cores, so the light `mlp` GAN of the seeds is used; every reduction is stated here and in
-each REPORT.md)."""
+"""Settings shared by the first study configs: the light `mlp` GAN of the seeds on short
+schedules, every reduction stated in each study's NOTES.md and REPORT.md."""
 
 from collections import defaultdict
 from pathlib import Path
 
 from anogan_jax.runs.config import EncoderConfig, ScoreConfig
 from anogan_jax.studies.config import Method
-from anogan_jax.studies.layout import load_cells
+from anogan_jax.studies.layout import default_results, load_cells
 
 GAN = dict(
     arch="mlp",
@@ -47,7 +46,7 @@ def main_study_means(study: str, methods, label: str) -> dict:
     """Reference columns from another study's committed cells: for each method, the mean
     AUROC (%) over seeds per class, named "<method> (<label>)"."""
     by = defaultdict(list)
-    for cell in load_cells(Path(__file__).resolve().parents[1] / "results" / study):
+    for cell in load_cells(default_results(Path(__file__).resolve().parents[2], study)):
         if cell["method"] in methods:
             by[cell["method"], cell["class"]].append(cell["scores"][cell["column"]]["auroc"])
     return {

@@ -52,9 +52,9 @@ METHODS = (
     Method("hybrid", _hybrid(100)),
 )
 ENSEMBLES = ("fanogan", "fanogan_img", "hybrid")
-# The rows that discount input complexity (``anogan_jax.complexity``), added to the conv studies
-# after the MLP ones had finished (their score folders were gone): the search's L1 residual,
-# f-AnoGAN's image term and the 100-step hybrid's residual, each less the image's PNG bits.
+# The rows that discount input complexity (``anogan_jax.complexity``) of the conv studies: the
+# search's L1 residual, f-AnoGAN's image term and the 100-step hybrid's residual, each less the
+# image's PNG bits.
 COMPLEXITY = ("anogan", "fanogan_img", "hybrid")
 
 

@@ -6,12 +6,8 @@ differs; the MLP study's means stand beside it as the architecture comparison.
     python -m experiments.run_study \\
         experiments/configs/fashion_mnist_one_class_normal_fanogan_dcgan28_light.py
 
-Budget, from the MNIST conv study on this machine (one core): about 1.9 h per class (3 seeds),
-so about 19 hours in all; the runner resumes, so it runs in the background over several
-sessions. That figure came from the cells' timings, which miss the training done before a
-resume; the MNIST conv study's run logs say about 4 h per class on one core shared with other
-work, so about 40 h of one core, or 20 h on two (`--classes`, see the notes). Measured since:
-class 0, alone on both cores, about 1.5 h (the report's wall time, `training_time.json`).
+The runner resumes, so a study can run over several sessions; processes that each take their
+own `--classes` share it. The report's wall-time section gives each class's time.
 """
 
 from experiments.configs._common import main_study_means

@@ -6,12 +6,6 @@ architecture comparison. The class column is the ANOMALOUS class.
 
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_anomalous_fanogan_dcgan28_light.py
-
-Budget, from the one-class-normal conv studies' run logs on this machine (the same steps,
-batch and test-set size per class; only which images are normal differs): 1.2-1.7 h per class
-alone on both cores of the 2-core AMD EPYC (MNIST classes 4-9, Fashion-MNIST classes 0-2), so
-about 14 h; about 4 h per class on one core of the Intel Xeon shared with other work. It runs
-after the Fashion-MNIST conv study.
 """
 
 from experiments.configs._common import main_study_means

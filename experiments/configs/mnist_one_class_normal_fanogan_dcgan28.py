@@ -8,9 +8,8 @@ differs, and that study's per-class means stand beside this one's as the compari
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_normal_fanogan_dcgan28.py --classes 0,1,2
 
-Budget: on the 2-core CPU this GAN is out of reach (the light one takes 1.2-1.4 h per class
-there); it is meant for a GPU, where the classes run in order, 0 first, as many as the
-lease allows. Which classes is fixed by that order alone, not by any result.
+Meant for a GPU: the classes run in order, 0 first; which classes is fixed by that order alone,
+not by any result.
 """
 
 from experiments.configs._common import main_study_means

@@ -8,12 +8,8 @@ linear head; the izi_f encoder is the critic's trunk with a linear layer to z).
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light.py
 
-Budget, from this machine's benchmarks (2 cores, quiet): about 45 min of GAN training, 35 min
-of encoder training and 10 min of scoring per class (3 seeds), so about 15 hours in all; the
-runner resumes, so it runs in the background over several sessions. Measured (the report's
-wall time, `training_time.json`): classes 0-3, on one core shared with other work, about 4 h
-per class; classes 4-9, alone on both cores, 1 h 14 min to 1 h 31 min; all 10 classes 17.4 h
-of training and 4.6 h of scoring.
+The runner resumes, so the study can run over several sessions; the report's wall-time section
+gives each class's time.
 """
 
 from experiments.configs._common import main_study_means

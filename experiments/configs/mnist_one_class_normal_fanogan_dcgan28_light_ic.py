@@ -7,9 +7,6 @@ the same settings on another machine, or with other cores, train other models).
 
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light_ic.py
-
-Budget: 1.2-1.5 h per class alone on both cores of this 2-core machine (the full study's
-classes 4-9), so about 5-6 h; about 10 min a class on a lent GPU.
 """
 
 import dataclasses
