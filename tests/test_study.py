@@ -367,7 +367,7 @@ def test_seeds_of_one_class_normal_that_scored_other_images_are_refused(tmp_path
 
 
 def test_report_says_where_each_cell_was_computed_and_which_cells_do_not_say(tmp_path):
-    from anogan_jax.studies.report import computed_on
+    from anogan_jax.studies.reproduce import computed_on
 
     here = {"hardware": "cpu A", "versions": "jax 1", "git_commit": "abc"}
     (tmp_path / "timings").mkdir()
@@ -426,8 +426,8 @@ def test_training_time_spans_every_process_of_a_resumed_class(tmp_path):
     2 + 5 s): seeds trained in one program share it (counted once); seeds trained alone are
     summed; a class still training is left out; saved classes whose runs are gone stay."""
     from anogan_jax.files import write_jsonl
-    from anogan_jax.studies.derived import logged_seconds, training_times
     from anogan_jax.studies.layout import TRAINING_TIME
+    from anogan_jax.studies.training_time import logged_seconds, training_times
 
     run = dataclasses.replace(TINY.run, steps=40)
     study = dataclasses.replace(
@@ -460,7 +460,7 @@ def test_the_report_gives_each_class_its_minutes_by_part(tmp_path):
     taken). Scoring sums every seed and method."""
     from anogan_jax.studies.layout import TRAINING_TIME, timing_path
     from anogan_jax.studies.numbers import class_times
-    from anogan_jax.studies.report import _time_by_class
+    from anogan_jax.studies.reproduce import _time_by_class
 
     res = tmp_path / "res"
     for cls, seed, method, train, enc, score in [

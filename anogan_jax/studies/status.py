@@ -1,6 +1,6 @@
 """Where a study stands, for studies that run for days: per class, how far its GANs and
 encoders are trained (their latest checkpoints, where a resumed run starts again), which
-methods are scored and which rows are derived from their score folders, and the hours left at
+methods are scored and which rows are derived from their per-image scores, and the hours left at
 the pace of the classes already done on this machine. Reads only: safe beside the processes
 that run the study."""
 
@@ -16,8 +16,8 @@ from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
 from anogan_jax.runs.provenance import machine, same_machine
 from anogan_jax.studies.config import Study, complexity_name, ensemble_name
-from anogan_jax.studies.derived import logged_training_times, saved_training_times
 from anogan_jax.studies.layout import cell_path, ensemble_path, seed_run, timing_path
+from anogan_jax.studies.training_time import logged_training_times, saved_training_times
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,9 +152,10 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
 
 
 def derived_methods(study: Study, results, cls: int) -> dict:
-    """The rows a study derives from class ``cls``'s score folders, as {method: the cell files
+    """The rows a study derives from class ``cls``'s per-image scores, as {method: the cell files
     it writes}: each seed ensemble (one file) and complexity row (one per seed). A class
-    whose score folders were gone before they were derived never gets them."""
+    whose score folders were gone before its scores were kept (``score_files``) never gets
+    them."""
     out = {ensemble_name(n): [ensemble_path(results, cls, n)] for n in study.ensembles}
     for name in study.complexity:
         out[complexity_name(name)] = [
@@ -230,8 +231,8 @@ def format_status(study: Study, status: dict) -> str:
         )
     if num_derived:
         lines.append(
-            "derived: the seed ensembles and complexity rows, written from the score folders "
-            "once a class is scored; a class scored where its score folders are gone lacks them"
+            "derived: the seed ensembles and complexity rows, written from the per-image scores "
+            "once a class is scored; a class whose scores were not kept lacks them"
         )
     p = status["pace"]
     if status["hours_left"] is None:
