@@ -27,10 +27,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.latent_search import pad_batch  # noqa: E402
 from anogan_jax.runs.checkpoint import latest_step  # noqa: E402
 from anogan_jax.runs.encoder_run import encoder_dir  # noqa: E402
-from anogan_jax.runs.folders import seed_dir  # noqa: E402
 from anogan_jax.runs.gan import load_data, load_gan  # noqa: E402
 from anogan_jax.runs.predict import Scorer  # noqa: E402
-from anogan_jax.runs.study_numbers import FRONTIER_SPEED  # noqa: E402
+from anogan_jax.studies.layout import FRONTIER_SPEED, default_runs, seed_run  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402
 from experiments.run_study import ROOT, load_config  # noqa: E402
 
@@ -41,7 +40,7 @@ def trained_run(study, runs: Path, cls: int | None, seed: int | None) -> Path:
     seeds = [seed] if seed is not None else list(study.seeds)
     for c in classes:
         for s in seeds:
-            run = seed_dir(runs / f"class_{c}", s)
+            run = seed_run(runs, c, s)
             done = (latest_step(run / "checkpoints") or 0) >= study.run.steps
             if study.needs_encoder():
                 done = done and (encoder_dir(run, study.encoder.mode) / "summary.json").exists()
@@ -103,7 +102,7 @@ def main(argv=None) -> int:
     study = load_config(args.config)
     if not study.frontier:
         raise SystemExit(f"{study.name} has no frontier methods (Study.frontier is empty)")
-    runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
+    runs = Path(args.runs or default_runs(ROOT, study.name))
     run = trained_run(study, runs, args.cls, args.seed)
     repeats, min_s = (2, 0.2) if args.quick else (args.repeats, args.min_seconds)
     load, torch, info, peak = bc.start(args)

@@ -21,13 +21,18 @@ import traceback
 from pathlib import Path
 
 from anogan_jax.errors import UserError
-from anogan_jax.runs.study import check_classes, derive, run_study
-from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_merge import merge_results
-from anogan_jax.runs.study_numbers import total_hours
-from anogan_jax.runs.study_report import write_report
-from anogan_jax.runs.study_scores import check_has_cells, load_cells
-from anogan_jax.runs.study_status import format_status, study_status
+from anogan_jax.studies.config import Study
+from anogan_jax.studies.layout import (
+    check_has_cells,
+    default_results,
+    default_runs,
+    load_cells,
+)
+from anogan_jax.studies.merge import merge_results
+from anogan_jax.studies.numbers import total_hours
+from anogan_jax.studies.report import write_report
+from anogan_jax.studies.run import check_classes, derive, run_study
+from anogan_jax.studies.status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,8 +118,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         study = load_config(args.config)
-        results = Path(args.results or ROOT / "experiments" / "results" / study.name)
-        runs = Path(args.runs or ROOT / "runs" / "studies" / study.name)
+        results = Path(args.results or default_results(ROOT, study.name))
+        runs = Path(args.runs or default_runs(ROOT, study.name))
         if args.status or args.report_only or args.merge_from:
             # These read results, maybe beside a study that holds the GPU, and name the device
             # they run on (provenance.machine): they must not reserve the GPU's memory as jax
@@ -128,7 +133,7 @@ def main(argv=None) -> int:
             plan = merge_results(study, args.merge_from, results)
             print(
                 f"merged from {args.merge_from}: {plan.cells()} new cells, {plan.same_cells} "
-                f"already here alike, {plan.timings()} timings"
+                f"already here alike, {plan.timings()} timings, {plan.score_files()} score files"
                 + (f", rows of {', '.join(plan.tables)}" if plan.tables else "")
             )
         if args.report_only:

@@ -1,10 +1,13 @@
-"""The package's shape: two floors (the library; ``runs/`` above it), no import cycle, no
-function-level import of the package that could hide one, and flax only in ``models/``."""
+"""The package's shape: three floors (the library; ``runs/`` above it; ``studies/`` above
+that), ``experiments/`` on top (it may import any of them, none of them imports it), no import
+cycle, no function-level import of the package that could hide one, and flax only in
+``models/``."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "anogan_jax"
+EXPERIMENTS = PACKAGE.parent / "experiments"
 
 
 def _module_name(path: Path) -> str:
@@ -21,32 +24,30 @@ def _is_module(name: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(imported anogan_jax module, at module level?) for every import in ``path``."""
+def _imports(path: Path, roots=("anogan_jax",)) -> list[tuple[str, bool]]:
+    """(imported module of ``roots``, at module level?) for every import in ``path``."""
     tree = ast.parse(path.read_text())
     top = {id(n) for n in tree.body}
     found = []
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.module.startswith("anogan_jax")
-        ):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(roots):
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
                 name = candidate if _is_module(candidate) else node.module
                 found.append((name, id(node) in top))
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("anogan_jax"):
+                if alias.name.startswith(roots):
                     found.append((alias.name, id(node) in top))
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(with_experiments: bool = False) -> dict[str, set[str]]:
     graph = {}
-    for path in PACKAGE.rglob("*.py"):
-        graph[_module_name(path)] = {m for m, _ in _imports(path)} - {"anogan_jax"}
+    roots = ("anogan_jax", "experiments")
+    paths = [*PACKAGE.rglob("*.py"), *(EXPERIMENTS.rglob("*.py") if with_experiments else [])]
+    for path in paths:
+        graph[_module_name(path)] = {m for m, _ in _imports(path, roots)} - {"anogan_jax"}
     return graph
 
 
@@ -61,18 +62,39 @@ def test_no_function_level_imports_of_the_package():
 ENTRY_POINTS = ("anogan_jax.cli", "anogan_jax.cli_parser", "anogan_jax.demo")
 
 
-def test_library_never_imports_runs():
+def _above(graph: dict, floor: str, below) -> dict:
+    """{module of ``below``: the modules of ``floor`` (or below it) it imports}, where any."""
+    bad = {m: sorted(d for d in graph[m] if d.startswith(floor)) for m in below}
+    return {m: d for m, d in bad.items() if d}
+
+
+def test_library_never_imports_runs_or_studies():
     graph = _graph()
-    library = [m for m in graph if not m.startswith("anogan_jax.runs") and m not in ENTRY_POINTS]
-    bad = {m: sorted(d for d in graph[m] if d.startswith("anogan_jax.runs")) for m in library}
-    assert {m: d for m, d in bad.items() if d} == {}
+    library = [
+        m
+        for m in graph
+        if not m.startswith(("anogan_jax.runs", "anogan_jax.studies")) and m not in ENTRY_POINTS
+    ]
+    assert _above(graph, "anogan_jax.runs", library) == {}
+    assert _above(graph, "anogan_jax.studies", library) == {}
     assert not any("anogan_jax.cli" in deps for deps in graph.values())
     # the CLI's parser is the CLI's alone
     assert [m for m, deps in graph.items() if "anogan_jax.cli_parser" in deps] == ["anogan_jax.cli"]
 
 
+def test_runs_never_imports_studies_and_the_package_never_imports_experiments():
+    graph = _graph(with_experiments=True)
+    package = [m for m in graph if m.startswith("anogan_jax")]
+    runs = [m for m in package if m.startswith("anogan_jax.runs")]
+    assert _above(graph, "anogan_jax.studies", runs + list(ENTRY_POINTS)) == {}
+    assert _above(graph, "experiments", package) == {}
+    # the studies floor exists and experiments stand on it
+    assert "anogan_jax.studies.layout" in graph
+    assert "anogan_jax.studies.run" in graph["experiments.run_study"]
+
+
 def test_no_import_cycle():
-    graph = _graph()
+    graph = _graph(with_experiments=True)
     state: dict[str, int] = {}
     cycles = []
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from anogan_jax import complexity, metrics
-from anogan_jax.runs import study_complexity
 from anogan_jax.runs.config import RunConfig, RunError
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
-from anogan_jax.runs.study_complexity import complexity_cells
+from anogan_jax.studies import complexity as study_complexity
+from anogan_jax.studies.complexity import complexity_cells
 from tests.test_study import TINY
 
 

@@ -10,11 +10,12 @@ import pytest
 from anogan_jax import metrics
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.provenance import settings
-from anogan_jax.runs.study import cells, run_study
-from anogan_jax.runs.study_config import Method, Study
-from anogan_jax.runs.study_numbers import total_hours
-from anogan_jax.runs.study_report import write_report
-from anogan_jax.runs.study_scores import ensemble_cells
+from anogan_jax.studies.config import Method, Study
+from anogan_jax.studies.derived import ensemble_cells
+from anogan_jax.studies.layout import score_files
+from anogan_jax.studies.numbers import total_hours
+from anogan_jax.studies.report import write_report
+from anogan_jax.studies.run import cells, run_study
 
 TINY = Study(
     name="tiny",
@@ -51,6 +52,9 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     run_study(TINY, tmp_path / "r2", tmp_path / "runs2", progress=False)
     a, b = _cell_bytes(tmp_path / "r1"), _cell_bytes(tmp_path / "r2")
     assert len(a) == 5 and a == b
+    # Each cell's per-image scores are kept beside it, byte-identical across the two runs.
+    kept = [sorted(p.read_bytes() for p in score_files(tmp_path / r)) for r in ("r1", "r2")]
+    assert len(kept[0]) == 4 and kept[0] == kept[1]
     # A rerun skips every finished cell: nothing is rewritten.
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "r1" / "cells").iterdir()}
     run_study(TINY, tmp_path / "r1", tmp_path / "runs1", progress=False)
@@ -113,8 +117,8 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     assert f"Left out of the means, no finite score on any image: {name}." in text
     # Complexity-discounted rows from the real score folders: the search's L1 residual and
     # f-AnoGAN's image term, each of the two seeds, shown as their own rows.
-    from anogan_jax.runs.study_complexity import complexity_cells
-    from anogan_jax.runs.study_scores import load_cells
+    from anogan_jax.studies.complexity import complexity_cells
+    from anogan_jax.studies.layout import load_cells
 
     ic = dataclasses.replace(TINY, complexity=("anogan", "fanogan"))
     assert complexity_cells(ic, tmp_path / "r2", tmp_path / "runs2") == 4
@@ -170,7 +174,7 @@ def test_seed_ensemble_standardises_each_seed_on_its_normal_validation_scores(tm
 
 
 def test_seed_standard_error_of_the_class_mean():
-    from anogan_jax.runs.study_numbers import seed_standard_errors
+    from anogan_jax.studies.numbers import seed_standard_errors
 
     def cell(method, seed, cls, auroc):
         return {
@@ -192,7 +196,7 @@ def test_seed_standard_error_of_the_class_mean():
 
 
 def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only():
-    from anogan_jax.runs.study_report import _table
+    from anogan_jax.studies.report import _table
 
     study = dataclasses.replace(TINY, classes=(0, 1, 2), published={"paper": {0: 90, 1: 80, 2: 70}})
     auroc = {"anogan": {0: (95.0, 1.0, 2), 1: (85.0, 1.0, 2)}, "fanogan": {0: (91.0, 0.5, 2)}}
@@ -214,7 +218,7 @@ def test_report_mean_row_of_an_unfinished_study_covers_its_finished_classes_only
 
 
 def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
-    from anogan_jax.runs.study_numbers import frontier_points
+    from anogan_jax.studies.numbers import frontier_points
 
     def cell(method, seed, auroc):
         scores = {"A": {"auroc": auroc}}
@@ -242,8 +246,8 @@ def test_frontier_uses_the_quiet_benchmark_rates_when_they_are_there(tmp_path):
 def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
     """Per class: DeLong's SE of the mean of the seeds' AUROCs on their shared subsample; two
     identical seeds have exactly the one-scorer SE. Over classes: independent errors."""
-    from anogan_jax.runs.study_numbers import subsample_mean_errors
-    from anogan_jax.runs.study_scores import subsample_errors
+    from anogan_jax.studies.derived import subsample_errors
+    from anogan_jax.studies.numbers import subsample_mean_errors
 
     rng = np.random.default_rng(0)
     labels = np.array([0] * 30 + [1] * 10)
@@ -280,7 +284,7 @@ def test_subsample_error_of_the_seed_mean_and_of_the_class_mean(tmp_path):
 def test_auroc_of_each_pair_of_classes_and_its_report_section(tmp_path):
     """Normal 0s scored 0..19; the 1s' scores put them above 5 of the 20 zeros (seed 0) and
     above 15 (seed 1): 25% and 75%, mean 50; the 7s above all (a seed's NaN left out)."""
-    from anogan_jax.runs.study_scores import pair_aurocs
+    from anogan_jax.studies.derived import pair_aurocs
 
     digits = np.array([0] * 20 + [1] * 10 + [7] * 10)
     labels = (digits != 0).astype(int)
@@ -320,7 +324,7 @@ def test_one_class_anomalous_seeds_score_their_own_images(tmp_path):
     the config is built; the pair table takes each seed on its own images, and the subsample
     error is left out (the seeds' spread already holds it)."""
     from anogan_jax.runs.config import RunError
-    from anogan_jax.runs.study_scores import pair_aurocs, subsample_errors
+    from anogan_jax.studies.derived import pair_aurocs, subsample_errors
 
     anomalous = dataclasses.replace(TINY.run, protocol="one_class_anomalous")
     with pytest.raises(RunError, match="drop ensembles"):
@@ -351,7 +355,7 @@ def test_seeds_of_one_class_normal_that_scored_other_images_are_refused(tmp_path
     # One-class-normal's test set does not depend on the seed: seeds whose score files list
     # other images were scored from other data, and nothing is derived from them.
     from anogan_jax.runs.config import RunError
-    from anogan_jax.runs.study_scores import subsample_errors
+    from anogan_jax.studies.derived import subsample_errors
 
     labels = np.array([0] * 6 + [1] * 4)
     for seed in (0, 1):
@@ -363,7 +367,7 @@ def test_seeds_of_one_class_normal_that_scored_other_images_are_refused(tmp_path
 
 
 def test_report_says_where_each_cell_was_computed_and_which_cells_do_not_say(tmp_path):
-    from anogan_jax.runs.study_report import computed_on
+    from anogan_jax.studies.reproduce import computed_on
 
     here = {"hardware": "cpu A", "versions": "jax 1", "git_commit": "abc"}
     (tmp_path / "timings").mkdir()
@@ -422,7 +426,8 @@ def test_training_time_spans_every_process_of_a_resumed_class(tmp_path):
     2 + 5 s): seeds trained in one program share it (counted once); seeds trained alone are
     summed; a class still training is left out; saved classes whose runs are gone stay."""
     from anogan_jax.files import write_jsonl
-    from anogan_jax.runs.study_scores import TRAINING_TIME, logged_seconds, training_times
+    from anogan_jax.studies.layout import TRAINING_TIME
+    from anogan_jax.studies.training_time import logged_seconds, training_times
 
     run = dataclasses.replace(TINY.run, steps=40)
     study = dataclasses.replace(
@@ -453,9 +458,9 @@ def test_the_report_gives_each_class_its_minutes_by_part(tmp_path):
     """Class 3 has run logs (training_time.json); class 4 has only cell timings, one of its
     methods written by a second process that trained nothing (the seed's largest record is
     taken). Scoring sums every seed and method."""
-    from anogan_jax.runs.study_numbers import class_times
-    from anogan_jax.runs.study_report import _time_by_class
-    from anogan_jax.runs.study_scores import TRAINING_TIME, timing_path
+    from anogan_jax.studies.layout import TRAINING_TIME, timing_path
+    from anogan_jax.studies.numbers import class_times
+    from anogan_jax.studies.reproduce import _time_by_class
 
     res = tmp_path / "res"
     for cls, seed, method, train, enc, score in [

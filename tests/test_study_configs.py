@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from anogan_jax.runs.study_config import Study, complexity_name
+from anogan_jax.studies.config import Study, complexity_name
 from experiments.run_study import load_config
 
 CONFIGS = sorted(

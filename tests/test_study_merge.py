@@ -9,8 +9,8 @@ import pytest
 
 from anogan_jax.errors import UserError
 from anogan_jax.files import write_json
-from anogan_jax.runs.study_merge import merge_results, plan_merge
-from anogan_jax.runs.study_scores import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
+from anogan_jax.studies.layout import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
+from anogan_jax.studies.merge import merge_results, plan_merge
 from experiments.run_study import ROOT, load_config, main
 from tests.test_study_status import _snapshot
 
@@ -37,7 +37,7 @@ def _half(dest, classes: set):
         table = json.loads((COMMITTED / name).read_text())
         write_json(dest / name, _keep_classes(table, classes, nested=name != TRAINING_TIME))
     if 9 in classes:  # the quiet frontier benchmark ran on the machine that did the last class
-        for name in ("frontier_speed.json", "frontier_speed.md"):
+        for name in ("frontier_speed.json", "frontier_speed.md", "NOTES.md"):
             shutil.copy(COMMITTED / name, dest / name)
 
 

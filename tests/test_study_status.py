@@ -9,8 +9,8 @@ import pytest
 
 from anogan_jax.files import write_json
 from anogan_jax.runs.checkpoint import Checkpointer
-from anogan_jax.runs.study_scores import TRAINING_TIME, cell_path, ensemble_path
-from anogan_jax.runs.study_status import format_status, study_status
+from anogan_jax.studies.layout import TRAINING_TIME, cell_path, ensemble_path
+from anogan_jax.studies.status import format_status, study_status
 from tests.test_study import TINY
 
 STUDY = dataclasses.replace(

@@ -8,9 +8,10 @@ import runpy
 import pytest
 
 from anogan_jax.runs.config import RunError
-from anogan_jax.runs.study_config import Target
-from anogan_jax.runs.study_numbers import frontier_bend, target_results
-from anogan_jax.runs.study_sections import targets as targets_section
+from anogan_jax.studies.config import Target
+from anogan_jax.studies.numbers import target_results
+from anogan_jax.studies.sections import describe_target, frontier_bend
+from anogan_jax.studies.sections import targets as targets_section
 from tests.test_study import TINY
 
 STUDY = dataclasses.replace(
@@ -37,18 +38,20 @@ def test_a_mean_target_takes_the_best_row_that_has_every_finished_class():
     (mean,) = _check(Target("f-AnoGAN >= 93.5", ("fanogan", "fanogan_ens"), at_least=93.5))
     assert mean["met"] is False
     assert mean["gap"] == pytest.approx(93.0 + 1 / 3 - 93.5)
-    assert mean["result"] == "best `fanogan_ens` 93.3; `fanogan` 92.3"
+    assert describe_target(mean) == "best `fanogan_ens` 93.3; `fanogan` 92.3"
     (best,) = _check(Target("best >= 90", at_least=90.0))
     assert best["met"] is True and best["gap"] == pytest.approx(3.0 + 1 / 3)
     # anogan_ic lacks class 0: its mean (76.5) is over other classes, so it is not counted.
-    assert best["result"] == "best `fanogan_ens` 93.3 (not counted, fewer classes: `anogan_ic`)"
+    assert (
+        describe_target(best) == "best `fanogan_ens` 93.3 (not counted, fewer classes: `anogan_ic`)"
+    )
 
 
 def test_a_than_target_compares_over_the_classes_both_have():
     (beats,) = _check(Target("ic beats f", ("anogan_ic",), than="fanogan"))
     assert beats["met"] is False
     assert beats["gap"] == pytest.approx(76.5 - 91.0)
-    assert beats["result"] == "`anogan_ic` 76.5 vs `fanogan` 91.0 (-14.5, 2 classes)"
+    assert describe_target(beats) == "`anogan_ic` 76.5 vs `fanogan` 91.0 (-14.5, 2 classes)"
     (fine,) = _check(Target("f beats search", ("fanogan",), than="anogan"))
     assert fine["met"] is True and fine["gap"] == pytest.approx(92.0 + 1 / 3 - (76.0 + 2 / 3))
 
@@ -59,7 +62,7 @@ def test_a_per_class_target_names_every_class_short_and_counts_only_full_rows():
     # anogan: 85 - 90 = -5 (class 0, 2 more than 3 under), 70 - 80 = -10 (7 under), 75 - 70 = +5.
     assert close["met"] is False
     assert close["gap"] == pytest.approx(-7.0)
-    assert close["result"] == (
+    assert describe_target(close) == (
         "`anogan` (classes 0-2): 2 classes more than 3 under: 0 by 5.0, 1 by 10.0; "
         "`anogan_ic` (classes 1-2, not counted): every class within 3 (closest: class 1, -1.0)"
     )

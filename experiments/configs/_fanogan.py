@@ -12,7 +12,7 @@ no setting below was chosen by looking at any test label.
 import dataclasses
 
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
-from anogan_jax.runs.study_config import Method, Study, Target, complexity_name, ensemble_name
+from anogan_jax.studies.config import Method, Study, Target, complexity_name, ensemble_name
 
 GAN = dict(
     objective="wgan_gp",
@@ -52,9 +52,9 @@ METHODS = (
     Method("hybrid", _hybrid(100)),
 )
 ENSEMBLES = ("fanogan", "fanogan_img", "hybrid")
-# The rows that discount input complexity (``anogan_jax.complexity``), added to the conv studies
-# after the MLP ones had finished (their score folders were gone): the search's L1 residual,
-# f-AnoGAN's image term and the 100-step hybrid's residual, each less the image's PNG bits.
+# The rows that discount input complexity (``anogan_jax.complexity``) of the conv studies: the
+# search's L1 residual, f-AnoGAN's image term and the 100-step hybrid's residual, each less the
+# image's PNG bits.
 COMPLEXITY = ("anogan", "fanogan_img", "hybrid")
 
 
@@ -67,16 +67,6 @@ def ensembles(complexity: tuple[str, ...]) -> tuple[str, ...]:
 
 
 FRONTIER = ("fanogan", "hybrid10", "hybrid30", "hybrid", "anogan")
-NOTES = """\
-f-AnoGAN's recipe, every choice fixed in advance (no test label was looked at): WGAN-GP
-(n_critic 5, gradient penalty 10, Adam 1e-4 / b1 0 / b2 0.9) trained 3,700 generator steps at
-batch 64, the last checkpoint used; pixels in [-1, 1] without GCN; the izi_f encoder trained
-18,600 steps with RMSProp 5e-5 (the official rate); `fanogan` ranks by img_mse + 1 x feat_mse
-(kappa = 1, fixed), `fanogan_img` by the image term alone. The 500-step AnoGAN search and the
-encoder-initialised searches (10, 30, 100 steps) score a stratified, seeded subsample of
-1,000 test images (one cell's AUROC then has a standard error of roughly 1-3 points);
-f-AnoGAN scores the full test set. Thresholds are chosen on normal validation images only.
-"""
 
 
 # The issue's goals for these studies (issue 16), set before they ran: the best results we know
@@ -122,7 +112,7 @@ def saving_often(study: Study) -> Study:
 
 
 def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, published=None,
-                  notes: str = "", arch: str = "mlp",
+                  arch: str = "mlp",
                   complexity: tuple[str, ...] = ()) -> Study:  # fmt: skip
     """A study of ``dataset`` / ``protocol`` with this recipe on ``arch`` (by default the seeds'
     MLP GAN), 10 classes x 3 seeds; beside ``published``, the means of the old recipe's
@@ -143,6 +133,5 @@ def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, pub
         frontier=FRONTIER,
         complexity=complexity,
         published=published,
-        notes=NOTES + notes,
         targets=targets(dataset, protocol, complexity, published),
     )

@@ -4,8 +4,8 @@ python -m experiments.run_study experiments/configs/fashion_mnist_one_class_norm
 """
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study_config import Study
-from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, computed_before_the_record
+from anogan_jax.studies.config import Study
+from experiments.configs._common import ENCODER, GAN, METHODS
 
 STUDY = Study(
     name="fashion_mnist_one_class_normal",
@@ -15,7 +15,4 @@ STUDY = Study(
     methods=METHODS,
     encoder=ENCODER,
     published={},
-    notes=NOTES + "\nRuff et al. (2018) report no Fashion-MNIST numbers; no published AnoGAN "
-    "row under exactly this protocol is quoted here, so there is no reference column.\n"
-    + computed_before_the_record("AMD EPYC", "6cbbc2a (with uncommitted changes)"),
 )

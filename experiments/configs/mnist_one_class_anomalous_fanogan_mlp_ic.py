@@ -29,22 +29,4 @@ STUDY = dataclasses.replace(
         label: {c: v for c, v in by_class.items() if c in CLASSES}
         for label, by_class in {**FULL_ROWS, **FULL.published}.items()
     },
-    notes=(
-        "\nHere the class column is the ANOMALOUS class. A probe, one class: see the config's "
-        "docstring for why class 1 and what was fixed before.\n"
-        "Where the cells were computed: one process over both cores of a 2-core machine "
-        "(each cell's timings record it); the plain rows are the full study's class 1 "
-        "computed again, beside its committed values.\n"
-        "What it shows. The plain rows computed again land near the full study's (search 20.2 "
-        "against 20.5, f-AnoGAN 40.1 against 44.5, its image term 26.8 against 33.4): the same "
-        "settings on another CPU train other models, and on this class, where every method is "
-        "below chance, the models' differences move the AUROC by a few points. From the same "
-        "score folders, discounting input complexity turns every method from below chance to "
-        "above it: f-AnoGAN's image term 26.8 to 90.8, the search 20.2 to 72.7, the 100-step "
-        "hybrid 17.9 to 73.6. Each normal class against the anomalous 1s rises (image term: "
-        "2 vs 1 from 7.0 to 85.1, 8 vs 1 from 13.2 to 92.5). So the residual's failure on thin "
-        "digits is the input-complexity bias of likelihood scores, and the fixed, label-free "
-        "correction removes most of it. One class, chosen for being the worst: the next step "
-        "is the complexity rows on whole studies (the conv studies carry them).\n"
-    ),
 )

@@ -4,8 +4,8 @@ python -m experiments.run_study experiments/configs/mnist_one_class_normal.py
 """
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study_config import Study
-from experiments.configs._common import ENCODER, GAN, METHODS, NOTES, computed_before_the_record
+from anogan_jax.studies.config import Study
+from experiments.configs._common import ENCODER, GAN, METHODS
 
 # Ruff et al. 2018, Table 1 (AUROC %, MNIST, one class normal, GCN + min-max preprocessing).
 ANOGAN = dict(enumerate([96.6, 99.2, 85.0, 88.7, 89.4, 88.3, 94.7, 93.5, 84.9, 92.4]))
@@ -25,5 +25,4 @@ STUDY = Study(
         "OC Deep SVDD (Ruff+ 2018)": OC_DEEP_SVDD,
         "OCGAN (Perera+ 2019)": OCGAN,
     },
-    notes=NOTES + computed_before_the_record("AMD EPYC", "6cbbc2a (with uncommitted changes)"),
 )

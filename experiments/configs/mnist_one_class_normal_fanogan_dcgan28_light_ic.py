@@ -7,9 +7,6 @@ the same settings on another machine, or with other cores, train other models).
 
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light_ic.py
-
-Budget: 1.2-1.5 h per class alone on both cores of this 2-core machine (the full study's
-classes 4-9), so about 5-6 h; about 10 min a class on a lent GPU.
 """
 
 import dataclasses
@@ -37,9 +34,5 @@ STUDY = saving_often(
                 **{p: FULL.published[p] for p in PAPERS},
             }.items()
         },
-        notes=(
-            "\nClasses 0-3 of `mnist_one_class_normal_fanogan_dcgan28_light` computed again "
-            "for their complexity rows: see the config's docstring for why these classes.\n"
-        ),
     )
 )

@@ -9,13 +9,11 @@ from its committed cells), so the effect of training length is visible per class
 import dataclasses
 
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.study_config import Study
+from anogan_jax.studies.config import Study
 from experiments.configs._common import (
     ENCODER,
     GAN,
     METHODS,
-    NOTES,
-    computed_before_the_record,
     main_study_means,
 )
 from experiments.configs.mnist_one_class_normal import ANOGAN, OC_DEEP_SVDD, OCGAN
@@ -33,18 +31,4 @@ STUDY = Study(
         "OCGAN (Perera+ 2019)": OCGAN,
         **main_study_means("mnist_one_class_normal", ("anogan", "hybrid"), "2,000 steps"),
     },
-    notes=NOTES.replace(
-        "trained 2,000 steps; the encoder 1,500 steps",
-        "trained 8,000 steps; the encoder 6,000 steps",
-    )
-    + "\nOnly the training lengths differ from `mnist_one_class_normal` (whose per-class means "
-    "are the two right-most columns).\n"
-    "Longer training helps the search (AnoGAN 89.2 -> 91.0, hybrid 90.6 -> 92.1) but not the "
-    "calibrated f-AnoGAN score (88.8 -> 79.5): the MLP discriminator sits at chance "
-    "(d_loss ~ 2 ln 2) from about 2,000 steps on and its features drift towards a constant "
-    "(on class 0, seed 1 feat_mse was exactly 0 on every normal training image), so the "
-    "feature term divided by its normal-data mean ranks by noise. A_cal then leaves a term "
-    "with mean 0 out (anogan_jax/encoder_run.py). Model selection on normal validation data "
-    "(`train --fid-every`) was not used here.\n"
-    + computed_before_the_record("Intel Xeon", "090e3ce (with uncommitted changes)"),
 )

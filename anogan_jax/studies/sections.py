@@ -1,23 +1,20 @@
 """The sections of a study's report that compare its numbers with something: the quality-cost
 frontier, the pairs of classes each method confuses, the published results, and the study's
-targets. ``study_report.write_report`` puts them together."""
+targets. ``report.write_report`` puts them together."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
+from anogan_jax.files import read_json
 from anogan_jax.runs import plotting
-from anogan_jax.runs.study_numbers import (
-    FRONTIER_SPEED,
-    frontier_bend,
+from anogan_jax.studies.layout import AUROC_BY_PAIR, FRONTIER_SPEED, table_path
+from anogan_jax.studies.numbers import (
     frontier_points,
+    frontier_shape,
     measured_speeds,
     target_results,
 )
-from anogan_jax.runs.study_scores import AUROC_BY_PAIR
 
 
 def finished(auroc: dict, cls) -> bool:
@@ -35,12 +32,12 @@ def in_study_order(study, values: dict) -> list[str]:
 
 def frontier(study, cells, results) -> list[str]:
     """The quality-cost section and ``frontier.png``: each frontier method's mean AUROC against
-    its images scored per second (``study_numbers.frontier_points``)."""
+    its images scored per second (``numbers.frontier_points``)."""
     points = frontier_points(study, cells, results)
     if not points:
         return []
     plotting.frontier(
-        results / "frontier.png",
+        table_path(results, "frontier.png"),
         [(p["method"], p["images_per_s"], p["auroc"]) for p in points],
         title=f"{study.name}: quality against cost",
     )
@@ -72,12 +69,12 @@ def frontier(study, cells, results) -> list[str]:
 
 
 def class_pairs(study, results) -> list[str]:
-    """The report's section on ``auroc_by_pair.json`` (``study_scores.pair_aurocs``): a heatmap per
+    """The report's section on ``auroc_by_pair.json`` (``derived.pair_aurocs``): a heatmap per
     method and each method's three hardest pairs."""
-    path = Path(results) / AUROC_BY_PAIR
+    path = table_path(results, AUROC_BY_PAIR)
     if not path.exists():
         return []
-    table = json.loads(path.read_text())
+    table = read_json(path)
     normal = study.run.protocol == "one_class_normal"
     classes = [c for c in study.classes if any(str(c) in t for t in table.values())]
     others = sorted(
@@ -90,7 +87,7 @@ def class_pairs(study, results) -> list[str]:
     study_axis, other_axis = ("normal class", "anomalous class") if normal else (
         "anomalous class", "normal class")  # fmt: skip
     plotting.pair_heatmaps(
-        Path(results) / "auroc_by_pair.png", panels, classes, others, ylabel=study_axis,
+        table_path(results, "auroc_by_pair.png"), panels, classes, others, ylabel=study_axis,
         xlabel=other_axis, title=f"{study.name}: AUROC of each pair of classes, mean over seeds",
     )  # fmt: skip
 
@@ -172,5 +169,102 @@ def targets(study, auroc: dict) -> list[str]:
             verdict = f"met ({t['gap']:+.1f})"
         else:
             verdict = f"**missed by {-t['gap']:.1f}**"
-        lines.append(f"| {t['label']} | {t['result']} | {verdict} |")
+        lines.append(f"| {t['label']} | {describe_target(t)} | {verdict} |")
     return lines
+
+
+def describe_target(found: dict) -> str:
+    """What ``numbers.target_results`` found for one target, in words."""
+    if found["kind"] == "at_least":
+        return _at_least(found)
+    if found["kind"] == "than":
+        return _than(found)
+    return _within(found)
+
+
+def _at_least(found: dict) -> str:
+    means, best = found["means"], found["best"]
+    if best is None:
+        return "no row has every class yet"
+    result = f"best `{best}` {means[best]:.1f}"
+    others = [f"`{m}` {v:.1f}" for m, v in means.items() if m != best and found["others"]]
+    result += "; " + ", ".join(others) if others else ""
+    fewer = found["fewer"]
+    return result + (f" (not counted, fewer classes: {_names(fewer)})" if fewer else "")
+
+
+def _than(found: dict) -> str:
+    if not found["pairs"]:
+        return "no common class yet"
+    return "; ".join(
+        f"`{p['method']}` {p['mean']:.1f} vs `{p['than']}` {p['than_mean']:.1f} "
+        f"({p['mean'] - p['than_mean']:+.1f}"
+        + (f", {p['classes']} classes)" if p["classes"] > 1 else ", 1 class)")
+        for p in found["pairs"]
+    )
+
+
+def _within(found: dict) -> str:
+    parts, within = [], found["within"]
+    for row in found["rows"]:
+        where = f"classes {_span(row['classes'])}" + ("" if row["counted"] else ", not counted")
+        short = row["short"]
+        if short:
+            under = ", ".join(f"{c} by {-d:.1f}" for c, d in short.items())
+            n = f"{len(short)} class" + ("es" if len(short) > 1 else "")
+            parts.append(f"`{row['method']}` ({where}): {n} more than {within:g} under: {under}")
+        else:
+            worst, diff = row["closest"]
+            parts.append(
+                f"`{row['method']}` ({where}): every class within {within:g} "
+                f"(closest: class {worst}, {diff:+.1f})"
+            )
+    return "; ".join(parts) or "no class yet"
+
+
+def _span(classes: list) -> str:
+    """Classes as runs: [0, 1, 2, 4, 5] -> "0-2, 4-5"."""
+    classes = sorted(classes)
+    runs, start = [], 0
+    for i in range(1, len(classes) + 1):
+        if i == len(classes) or classes[i] != classes[i - 1] + 1:
+            a, b = classes[start], classes[i - 1]
+            runs.append(str(a) if a == b else f"{a}-{b}")
+            start = i
+    return ", ".join(runs)
+
+
+def _names(methods) -> str:
+    return ", ".join(f"`{m}`" for m in methods)
+
+
+def frontier_bend(points: list[dict]) -> str:
+    """Where the quality-cost frontier bends, in words (``numbers.frontier_shape``): the
+    methods that no faster method beats (the frontier), the AUROC points each tenfold slowdown
+    buys along it, and the point after which that gain falls most (the bend); methods off the
+    frontier are named. Empty without points."""
+    if not points:
+        return ""
+    shape = frontier_shape(points)
+    off = shape["off"]
+    off_text = f" Off the frontier (slower, and no better than a faster method): {_names(off)}."
+    off_text = off_text if off else ""
+    head = shape["front"][0]
+    if not shape["moves"]:
+        return (
+            f"The frontier does not bend: `{head['method']}`, the fastest method, is also the "
+            f"best ({head['auroc']:.1f}); no slower method buys any AUROC back." + off_text
+        )
+    steps = "; ".join(
+        f"`{m['method']}` +{m['gain']:.1f} for {m['slower']:.3g}x the time "
+        f"({m['per_tenfold']:.1f} points per tenfold)"
+        for m in shape["moves"]
+    )
+    text = f"Along the frontier from `{head['method']}` ({head['auroc']:.1f}): {steps}."
+    bend = shape["bend"]
+    if bend is not None:
+        text += (
+            f" It bends at `{bend['method']}`: up to it a tenfold slowdown buys "
+            f"{bend['before']:.1f} points, beyond it {bend['after']:.1f}."
+        )
+    return text + off_text

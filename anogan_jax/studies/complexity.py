@@ -1,8 +1,8 @@
-"""A study's complexity-discounted rows (``complexity.py``): for each method in
-``study.complexity``, the residual column of each seed's scores.csv read as bits, less the PNG
-bits of the image, ranked as its own method ``<name>_ic``. Derived from the score folders like
-the seed ensembles, so the searches are not run again; a class whose score folders are gone
-gets no such cell."""
+"""A study's complexity-discounted rows (``anogan_jax.complexity``): for each method in
+``study.complexity``, the residual column of each seed's per-image scores read as bits, less
+the PNG bits of the image, ranked as its own method ``<name>_ic``. Derived from the kept score
+files (``score_files``) or the score folders like the seed ensembles, so the searches are not
+run again; a class with neither gets no such cell."""
 
 from __future__ import annotations
 
@@ -14,26 +14,23 @@ import numpy as np
 from anogan_jax.complexity import RESIDUAL_COLUMNS, complexity_adjusted, png_bits
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.config import RunError
-from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.scoring import images_at
-from anogan_jax.runs.study_config import (
+from anogan_jax.studies.config import (
     COMPLEXITY_SUFFIX,
     Study,
     complexity_name,
     ensemble_name,
 )
-from anogan_jax.runs.study_scores import (
-    AUROC_BY_PAIR,
-    cell_path,
+from anogan_jax.studies.derived import (
     check_same_images,
     derived_cell,
-    ensemble_path,
     merge_pair_aurocs,
     pair_row,
-    read_scores,
     seed_ensemble,
 )
+from anogan_jax.studies.layout import AUROC_BY_PAIR, cell_path, ensemble_path, table_path
+from anogan_jax.studies.score_files import read_source, scores_source
 
 
 class PngBitsCache:
@@ -53,17 +50,18 @@ class PngBitsCache:
         return np.array([self.bits[i] for i in indices.tolist()], np.float64)
 
 
-def adjusted(study: Study, name: str, scores_csv: Path, data, bits=None) -> dict:
-    """One seed's scores.csv of method ``name`` as arrays, with ``score``: its residual column
-    in bits less each image's PNG bits, the scale fitted on the csv's normal validation rows;
+def adjusted(study: Study, name: str, source: Path, data, bits=None) -> dict:
+    """One seed's per-image scores of method ``name`` (``source``: its score file or
+    scores.csv, ``score_files.scores_source``) as arrays, with ``score``: its residual column
+    in bits less each image's PNG bits, the scale fitted on the normal validation rows;
     ``data``: the class's loaded data (the images it scored); ``bits``: a ``PngBitsCache`` of
     that data to share across methods (a fresh one when None)."""
     method = next(m for m in study.methods if m.name == name)
     column, kind = RESIDUAL_COLUMNS[method.score.method]
-    rows = read_scores(scores_csv)
+    rows = read_source(source)
     if column not in rows:
         raise RunError(
-            f"{scores_csv} has no column {column!r}, so it was not written by method {name}; "
+            f"{source} has no column {column!r}, so it was not written by method {name}; "
             "remove that score folder so the study scores it again"
         )
     images = images_at(data, rows["index"])
@@ -103,7 +101,7 @@ def complexity_cell(study: Study, cls: int, seed: int, name: str, scored: dict) 
 
 def ensemble_cell(study: Study, cls: int, name: str, scored: dict) -> dict:
     """The seed ensemble ``<name>_ens`` of a complexity row ``name`` for class ``cls``, from
-    every seed's ``adjusted`` scores (``study_scores.seed_ensemble``: each seed standardised
+    every seed's ``adjusted`` scores (``derived.seed_ensemble``: each seed standardised
     on its normal validation images)."""
     seeds = [scored[s] for s in study.seeds]
     test = [s["is_test"] for s in seeds]
@@ -130,18 +128,18 @@ def complexity_cells(study: Study, results, runs, data_dir=None) -> int:
     ``auroc_by_pair.json`` where they are missing (cells copied from another results folder
     come without them) and the row's seed ensemble when ``study.ensembles`` names it; a class
     with all of these is not read again. Returns how many cells it wrote."""
-    results, runs = Path(results), Path(runs)
     written, pairs = 0, {}
-    saved_pairs = read_json(results / AUROC_BY_PAIR) if (results / AUROC_BY_PAIR).exists() else {}
+    pairs_path = table_path(results, AUROC_BY_PAIR)
+    saved_pairs = read_json(pairs_path) if pairs_path.exists() else {}
     for cls in study.classes:
         loaded = {}  # seed -> this class's data and its PNG bits, once for all of its methods
         for name in study.complexity:
             sources = {
-                seed: seed_dir(runs / f"class_{cls}" / "scores" / name, seed) / "scores.csv"
+                seed: scores_source(results, runs, cls, seed, name)
                 for seed in study.seeds
                 if cell_path(results, cls, seed, name).exists()
             }
-            sources = {seed: path for seed, path in sources.items() if path.exists()}
+            sources = {seed: path for seed, path in sources.items() if path is not None}
             target_name = complexity_name(name)
             targets = {seed: cell_path(results, cls, seed, target_name) for seed in sources}
             every_seed = len(sources) == len(study.seeds)

@@ -1,5 +1,6 @@
 """A study's config: the typed dataclasses that a file in ``experiments/configs/`` builds
-(``STUDY = Study(...)``); ``study.run_study`` runs one."""
+(``STUDY = Study(...)``); ``run.run_study`` runs one. What a study's numbers alone do not say
+goes in the NOTES.md beside its report (``layout.NOTES``), not in the config."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import dataclasses
 
 from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 
-ENSEMBLE_SUFFIX = "_ens"  # a method's seed ensemble (``study_scores.ensemble_cells``)
-COMPLEXITY_SUFFIX = "_ic"  # a method's complexity-discounted row (``study_complexity``)
+ENSEMBLE_SUFFIX = "_ens"  # a method's seed ensemble (``derived.ensemble_cells``)
+COMPLEXITY_SUFFIX = "_ic"  # a method's complexity-discounted row (``studies.complexity``)
 
 
 def ensemble_name(method: str) -> str:
@@ -82,15 +83,14 @@ class Study:
     methods: tuple[Method, ...]
     encoder: EncoderConfig = EncoderConfig()
     published: dict = dataclasses.field(default_factory=dict)  # label -> {class: AUROC %}
-    notes: str = ""
     # Rows whose seeds are also combined per image: "<name>_ens". A method's
-    # (``study_scores.ensemble_cells``) or a complexity row "<method>_ic" of ``complexity``
-    # (``study_complexity.complexity_cells``).
+    # (``derived.ensemble_cells``) or a complexity row "<method>_ic" of ``complexity``
+    # (``complexity.complexity_cells``).
     ensembles: tuple[str, ...] = ()
     # Methods drawn as the report's quality-cost frontier (AUROC against images/s).
     frontier: tuple[str, ...] = ()
     # Methods whose residual is also read as bits less the image's PNG bits
-    # (``study_complexity``): "<name>_ic".
+    # (``studies.complexity``): "<name>_ic".
     complexity: tuple[str, ...] = ()
     # Goals the report checks in its "Targets" section (``Target``), set before the numbers.
     targets: tuple[Target, ...] = ()

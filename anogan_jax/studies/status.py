@@ -1,13 +1,12 @@
 """Where a study stands, for studies that run for days: per class, how far its GANs and
 encoders are trained (their latest checkpoints, where a resumed run starts again), which
-methods are scored and which rows are derived from their score folders, and the hours left at
+methods are scored and which rows are derived from their per-image scores, and the hours left at
 the pace of the classes already done on this machine. Reads only: safe beside the processes
 that run the study."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,10 @@ import numpy as np
 from anogan_jax.files import read_json, read_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.encoder_run import encoder_dir
-from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.provenance import machine, same_machine
-from anogan_jax.runs.study_config import Study, complexity_name, ensemble_name
-from anogan_jax.runs.study_scores import (
-    cell_path,
-    ensemble_path,
-    logged_training_times,
-    saved_training_times,
-    timing_path,
-)
+from anogan_jax.studies.config import Study, complexity_name, ensemble_name
+from anogan_jax.studies.layout import cell_path, ensemble_path, seed_run, timing_path
+from anogan_jax.studies.training_time import logged_training_times, saved_training_times
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +82,7 @@ def pace(study: Study, results, runs, here: str | None = None) -> Pace:
         for cls in classes:
             paths = [timing_path(results, cls, s, method.name) for s in study.seeds]
             if all(p.exists() for p in paths):
-                per_class.append(sum(json.loads(p.read_text())["score"] for p in paths))
+                per_class.append(sum(read_json(p)["score"] for p in paths))
         if per_class:
             score[method.name] = float(np.median(per_class))
     return Pace(
@@ -117,7 +110,7 @@ def _least_logged(folders: list[Path]) -> int:
 
 def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassStatus:
     results = Path(results)
-    class_runs = [seed_dir(Path(runs) / f"class_{cls}", s) for s in study.seeds]
+    class_runs = [seed_run(runs, cls, s) for s in study.seeds]
     scored = tuple(
         m.name
         for m in study.methods
@@ -159,13 +152,14 @@ def class_status(study: Study, results, runs, cls: int, speed: Pace) -> ClassSta
 
 
 def derived_methods(study: Study, results, cls: int) -> dict:
-    """The rows a study derives from class ``cls``'s score folders, as {method: the cell files
+    """The rows a study derives from class ``cls``'s per-image scores, as {method: the cell files
     it writes}: each seed ensemble (one file) and complexity row (one per seed). A class
-    whose score folders were gone before they were derived never gets them."""
-    out = {ensemble_name(n): [ensemble_path(Path(results), cls, n)] for n in study.ensembles}
+    whose score folders were gone before its scores were kept (``score_files``) never gets
+    them."""
+    out = {ensemble_name(n): [ensemble_path(results, cls, n)] for n in study.ensembles}
     for name in study.complexity:
         out[complexity_name(name)] = [
-            cell_path(Path(results), cls, s, complexity_name(name)) for s in study.seeds
+            cell_path(results, cls, s, complexity_name(name)) for s in study.seeds
         ]
     return out
 
@@ -191,7 +185,7 @@ def study_status(study: Study, results, runs, classes=None, here: str | None = N
     rows = [class_status(study, results, runs, c, speed) for c in classes or study.classes]
     left = [r.hours_left for r in rows]
     done = [
-        cell_path(Path(results), r.cls, s, m.name).exists()
+        cell_path(results, r.cls, s, m.name).exists()
         for r in rows
         for s in study.seeds
         for m in study.methods
@@ -237,8 +231,8 @@ def format_status(study: Study, status: dict) -> str:
         )
     if num_derived:
         lines.append(
-            "derived: the seed ensembles and complexity rows, written from the score folders "
-            "once a class is scored; a class scored where its score folders are gone lacks them"
+            "derived: the seed ensembles and complexity rows, written from the per-image scores "
+            "once a class is scored; a class whose scores were not kept lacks them"
         )
     p = status["pace"]
     if status["hours_left"] is None:

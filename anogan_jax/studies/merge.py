@@ -9,22 +9,21 @@ from pathlib import Path
 
 from anogan_jax.errors import UserError
 from anogan_jax.files import atomic_write_bytes, read_json, write_json
-from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_numbers import FRONTIER_SPEED
-from anogan_jax.runs.study_scores import (
-    AUROC_BY_PAIR,
-    SUBSAMPLE_SE,
-    TIMINGS,
-    TRAINING_TIME,
-    in_class_order,
-)
+from anogan_jax.studies import layout
+from anogan_jax.studies.config import Study
+from anogan_jax.studies.derived import in_class_order
+from anogan_jax.studies.layout import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
 
 # Tables of {method: {class: value}} that a study derives from score folders; the other
 # machine's rows stand in for classes whose score folders are not here.
 BY_METHOD_TABLES = (SUBSAMPLE_SE, AUROC_BY_PAIR)
-# Files of the whole study (the quiet frontier benchmark's rates and its table), copied when this
-# folder has none.
-STUDY_FILES = (f"{FRONTIER_SPEED}.json", f"{FRONTIER_SPEED}.md")
+# Files of the whole study (the quiet frontier benchmark's rates and its table, the study's
+# notes), copied when this folder has none.
+STUDY_FILES = (
+    layout.frontier_speed_path(".").name,
+    layout.frontier_speed_path(".", ".md").name,
+    layout.NOTES,
+)
 
 
 @dataclasses.dataclass
@@ -37,10 +36,13 @@ class MergePlan:
     tables: dict[str, dict]
 
     def cells(self) -> int:
-        return sum(dst.parent.name == "cells" for _, dst in self.copies)
+        return sum(dst.parent.name == layout.CELLS for _, dst in self.copies)
 
     def timings(self) -> int:
-        return sum(dst.parent.name == TIMINGS for _, dst in self.copies)
+        return sum(dst.parent.name == layout.TIMINGS for _, dst in self.copies)
+
+    def score_files(self) -> int:
+        return sum(dst.parent.name == layout.SCORES for _, dst in self.copies)
 
 
 def plan_merge(study: Study, source, target) -> MergePlan:
@@ -48,7 +50,7 @@ def plan_merge(study: Study, source, target) -> MergePlan:
     ``source`` is no results folder of ``study``, holds a cell of another study or of a class
     the study lacks, or holds a cell that ``target`` has with other content."""
     source, target = Path(source), Path(target)
-    if not (source / "cells").is_dir():
+    if not (source / layout.CELLS).is_dir():
         raise UserError(
             f"--merge-from {source}: no cells/ folder there; give the results folder of a run "
             f"of study {study.name} (the folder that holds cells/ and timings/)"
@@ -56,7 +58,7 @@ def plan_merge(study: Study, source, target) -> MergePlan:
     if source.resolve() == target.resolve():
         raise UserError(f"--merge-from {source} is the results folder itself; give another one")
     copies, same, conflicts = [], 0, []
-    for path in sorted((source / "cells").glob("*.json")):
+    for path in layout.cell_files(source):
         cell = read_json(path)
         if cell.get("study") != study.name or cell.get("class") not in study.classes:
             raise UserError(
@@ -64,7 +66,7 @@ def plan_merge(study: Study, source, target) -> MergePlan:
                 f"not of {study.name} (classes {list(study.classes)}); merge only the results "
                 "of the same study config"
             )
-        dst = target / "cells" / path.name
+        dst = target / layout.CELLS / path.name
         if not dst.exists():
             copies.append((path, dst))
         elif dst.read_bytes() == path.read_bytes():
@@ -74,20 +76,21 @@ def plan_merge(study: Study, source, target) -> MergePlan:
     if conflicts:
         more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
         raise UserError(
-            f"{len(conflicts)} cells differ between {source / 'cells'} and {target / 'cells'} "
+            f"{len(conflicts)} cells differ between {source / layout.CELLS} and "
+            f"{target / layout.CELLS} "
             f"({', '.join(conflicts[:5])}{more}): the same cell computed twice, on other "
             "machines or code. Nothing was written; keep one copy of each (move the other "
             "folder's file away) and merge again"
         )
-    # A timing goes with its cell; a cell both hold alike keeps this folder's timing.
-    for path in sorted((source / TIMINGS).glob("*.json")):
-        dst = target / TIMINGS / path.name
-        if not dst.exists() and (source / "cells" / path.name).exists():
+    # A timing and a score file go with their cell; a cell both hold alike keeps this folder's.
+    for path in [*layout.timing_files(source), *layout.score_files(source)]:
+        dst = target / path.parent.name / path.name
+        if not dst.exists() and layout.cell_path(source, *layout.cell_name(path)).exists():
             copies.append((path, dst))
     copies += [
-        (source / name, target / name)
+        (layout.table_path(source, name), layout.table_path(target, name))
         for name in STUDY_FILES
-        if (source / name).exists() and not (target / name).exists()
+        if layout.table_path(source, name).exists() and not layout.table_path(target, name).exists()
     ]
     return MergePlan(copies, same, _merged_tables(source, target))
 
@@ -96,14 +99,16 @@ def _merged_tables(source: Path, target: Path) -> dict[str, dict]:
     """The tables that gain rows from ``source``: each class (or method and class) this
     folder lacks. Rows both hold keep this folder's values."""
     out = {}
-    if (source / TRAINING_TIME).exists():
-        theirs, ours = read_json(source / TRAINING_TIME), _read(target / TRAINING_TIME)
+    if layout.table_path(source, TRAINING_TIME).exists():
+        theirs = read_json(layout.table_path(source, TRAINING_TIME))
+        ours = _read(layout.table_path(target, TRAINING_TIME))
         if set(theirs) - set(ours):
             out[TRAINING_TIME] = in_class_order({**theirs, **ours})
     for name in BY_METHOD_TABLES:
-        if not (source / name).exists():
+        if not layout.table_path(source, name).exists():
             continue
-        theirs, ours = read_json(source / name), _read(target / name)
+        theirs = read_json(layout.table_path(source, name))
+        ours = _read(layout.table_path(target, name))
         merged = {m: dict(by_class) for m, by_class in ours.items()}
         for method, by_class in theirs.items():
             for cls, value in by_class.items():
@@ -126,5 +131,5 @@ def merge_results(study: Study, source, target) -> MergePlan:
         dst.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(dst, src.read_bytes())
     for name, table in plan.tables.items():
-        write_json(Path(target) / name, table)
+        write_json(layout.table_path(target, name), table)
     return plan

@@ -2,51 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from anogan_jax.files import atomic_write_text
-from anogan_jax.runs import plotting, study_sections
-from anogan_jax.runs.provenance import git_commit, hardware, versions
-from anogan_jax.runs.study_numbers import (
-    class_times,
+from anogan_jax.runs import plotting
+from anogan_jax.studies import sections as study_sections
+from anogan_jax.studies.layout import NOTES, REPORT, table_path
+from anogan_jax.studies.numbers import (
     seed_standard_errors,
     subsample_mean_errors,
     summarize_cells,
 )
-from anogan_jax.runs.study_scores import timing_path
-from anogan_jax.runs.study_sections import finished, in_study_order
-
-
-def computed_on(results, cells: list[dict]) -> list[str]:
-    """Where the cells were computed, as recorded beside their timings: one line per
-    (hardware, versions, commit, settings) with its number of cells, then the cells without a
-    record."""
-    groups: dict = {}
-    missing = 0
-    for c in cells:
-        if c["seed"] == "ensemble" or "derived_from" in c:  # from score folders, no timing
-            continue
-        t = timing_path(results, c["class"], c["seed"], c["method"])
-        where = json.loads(t.read_text()).get("computed_on") if t.exists() else None
-        if where is None:
-            missing += 1
-            continue
-        key = (where["hardware"], where["versions"], where["git_commit"], where.get("settings"))
-        groups[key] = groups.get(key, 0) + 1
-    lines = [
-        f"- {n} cells computed on {hw}; {ver}; git commit {commit}"
-        + (f"; with {settings}" if settings else "")
-        for (hw, ver, commit, settings), n in groups.items()
-    ]
-    if missing:
-        lines.append(
-            f"- {missing} cells carry no record of where they were computed (written before "
-            "studies recorded it); the notes say what is known"
-        )
-    return lines
+from anogan_jax.studies.reproduce import reproduce
+from anogan_jax.studies.sections import finished, in_study_order
 
 
 def _unscored(cells) -> list[str]:
@@ -117,7 +87,8 @@ def _cell(value) -> str:
 
 def write_report(study, cells: list[dict], results, *, command: str, timings: dict) -> str:
     """Writes REPORT.md, auroc_by_class.png, roc_seed<s>.png and, when the study has written
-    ``auroc_by_pair.json``, auroc_by_pair.png into ``results``."""
+    ``auroc_by_pair.json``, auroc_by_pair.png into ``results``. The study's NOTES.md there, when
+    it has one, is the report's "Notes" section."""
     results = Path(results)
     auroc, auprc = summarize_cells(cells, "auroc"), summarize_cells(cells, "auprc")
     seed = _plots(study, cells, auroc, results)
@@ -146,12 +117,20 @@ def write_report(study, cells: list[dict], results, *, command: str, timings: di
         *study_sections.class_pairs(study, results),
         *study_sections.against_published(study, auroc),
         *study_sections.targets(study, auroc),
-        *(["", "## Notes", "", study.notes.strip()] if study.notes else []),
-        *_reproduce(command, results, cells, timings),
+        *_notes(results),
+        *reproduce(command, results, cells, timings),
     ]
     text = "\n".join(lines) + "\n"
-    atomic_write_text(results / "REPORT.md", text)
+    atomic_write_text(table_path(results, REPORT), text)
     return text
+
+
+def _notes(results: Path) -> list[str]:
+    """The study's NOTES.md (what its numbers alone do not say), as the report's last section
+    before how to reproduce it."""
+    path = table_path(results, NOTES)
+    notes = path.read_text().strip() if path.exists() else ""
+    return ["", "## Notes", "", notes] if notes else []
 
 
 def _plots(study, cells: list[dict], auroc: dict, results: Path) -> int:
@@ -254,64 +233,4 @@ def _setup(study) -> list[str]:
             else f"one pass, kappa {s.kappa}"
         )
         lines.append(f"- method `{m.name}`: {s.method} ({detail}); ranked by `{m.column}`; {test}")
-    return lines
-
-
-def _reproduce(command: str, results: Path, cells: list[dict], timings: dict) -> list[str]:
-    return [
-        "",
-        "## Reproduce",
-        "",
-        f"```\n{command}\n```",
-        "",
-        *computed_on(results, cells),
-        f"- this report written on {hardware()}; {versions()}; "
-        f"git commit {git_commit(outputs=[results])}",
-        *_wall_time(timings),
-        *_time_by_class(results),
-        "",
-        "Per-cell results (byte-identical on a rerun with the same config on the same machine, "
-        "started with the same number of usable cores) "
-        "are in `cells/`; timings in `timings/`.",
-    ]
-
-
-def _time_by_class(results: Path) -> list[str]:
-    """A table of each class's minutes (``class_times``): what a class costs, by part."""
-    times = class_times(results)
-    if not times:
-        return []
-    lines = [
-        "",
-        "Wall time per class, in minutes, all seeds together: GAN and encoder training from "
-        "the run logs across every process (pauses of a process count), or, marked *, from "
-        "the cells' timings (the process that wrote them only); scoring from the cells' "
-        "timings, every method (of a scoring resumed in a new process, that process's part).",
-        "",
-        "| class | GAN | encoder | scoring | total |",
-        "|---|---|---|---|---|",
-    ]
-    for cls, t in times.items():
-        mark = "" if t["logged"] else "*"
-        parts = [t["gan"] / 60, t["encoder"] / 60, t["score"] / 60]
-        cells = [f"{parts[0]:.0f}{mark}", f"{parts[1]:.0f}{mark}", f"{parts[2]:.0f}"]
-        lines.append(f"| {cls} | {' | '.join(cells)} | {sum(parts):.0f} |")
-    return lines
-
-
-def _wall_time(timings: dict) -> list[str]:
-    """The report's lines on the study's time (``total_hours``)."""
-    lines = [
-        f"- wall time of the cells (sum of recorded cell timings): "
-        f"{timings.get('total_hours', float('nan')):.2f} h; a class resumed across processes "
-        "counts only the process that wrote its cells"
-    ]
-    if "logged_training_hours" in timings:
-        lines.append(
-            f"- GAN and encoder training of {timings['logged_classes']} classes, from their run "
-            f"logs across every process (`training_time.json`; wall time, so pauses of a "
-            f"process, such as those for quiet benchmarks, count): "
-            f"{timings['logged_training_hours']:.2f} h; the cells' scoring: "
-            f"{timings['score_hours']:.2f} h"
-        )
     return lines

@@ -3,8 +3,9 @@
 A study trains the S seeds of each class together (``seeds.train_gan_seeds``),
 then their encoders when a method needs one (``encoder_run.train_encoder_seeds``), scores
 each method over the S seeds at once (``scoring.score_seeds``), and writes each cell's
-result atomically to ``<results>/cells/c<class>_s<seed>_<method>.json``; finished cells are
-skipped on rerun. Model selection never looks at test labels: the last checkpoint is used.
+result atomically to ``<results>/cells/c<class>_s<seed>_<method>.json``, its per-image scores
+beside it (``score_files``; where everything lives: ``layout``); finished cells are skipped on
+rerun. Model selection never looks at test labels: the last checkpoint is used.
 """
 
 from __future__ import annotations
@@ -24,15 +25,12 @@ from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.provenance import describe
 from anogan_jax.runs.scoring import score_seeds
 from anogan_jax.runs.seeds import train_gan_seeds
-from anogan_jax.runs.study_complexity import complexity_cells
-from anogan_jax.runs.study_config import Study
-from anogan_jax.runs.study_scores import (
-    cell_path,
-    from_score_folders,
-    load_cells,
-    roc_points,
-    timing_path,
-)
+from anogan_jax.studies import layout
+from anogan_jax.studies.complexity import complexity_cells
+from anogan_jax.studies.config import Study
+from anogan_jax.studies.derived import from_score_folders, roc_points
+from anogan_jax.studies.layout import cell_path, load_cells, timing_path
+from anogan_jax.studies.score_files import keep_scores, twins
 
 
 def check_classes(study: Study, classes) -> tuple[int, ...]:
@@ -73,7 +71,7 @@ def run_study(
         disable=not progress,
     )
     for cls in sorted({c for c, _, _ in todo}):
-        class_dir = runs / f"class_{cls}"
+        class_dir = layout.class_dir(runs, cls)
         config = dataclasses.replace(study.run, cls=cls)
         seeds = list(study.seeds)
         bar.set_postfix_str(f"class {cls}: GANs")
@@ -86,7 +84,7 @@ def run_study(
         for method in [m for m in study.methods if m.name in pending]:
             bar.set_postfix_str(f"class {cls}: {method.name}")
             t1 = time.perf_counter()
-            out = class_dir / "scores" / method.name
+            out = layout.method_scores(runs, cls, method.name)
             reports = score_seeds(
                 class_dir,
                 out,
@@ -99,11 +97,13 @@ def run_study(
             spent["score"] = (time.perf_counter() - t1) / len(seeds)
             for seed, report in zip(seeds, reports, strict=True):
                 if not cell_path(results, cls, seed, method.name).exists():
-                    cell = _cell(study, cls, seed, method, report, seed_dir(out, seed))
+                    csv_path = layout.scores_csv(runs, cls, seed, method.name)
+                    cell = _cell(study, cls, seed, method, report, csv_path)
                     # Timings and where the cell was computed live apart so that cell files
                     # are byte-identical across reruns.
                     timing = {**spent, "computed_on": computed_on}
                     write_json(timing_path(results, cls, seed, method.name), timing)
+                    keep_scores(results, runs, cls, seed, method.name, twins(study, method.name))
                     write_json(cell_path(results, cls, seed, method.name), cell)
                     bar.update(1)
     bar.close()
@@ -111,7 +111,7 @@ def run_study(
     return load_cells(results)
 
 
-def _cell(study: Study, cls: int, seed: int, method, report: dict, score_dir: Path) -> dict:
+def _cell(study: Study, cls: int, seed: int, method, report: dict, scores_csv: Path) -> dict:
     """The committed record of one (class, seed, method): its scores and ROC curve, nothing
     that depends on where or when it was computed."""
     return {
@@ -124,15 +124,15 @@ def _cell(study: Study, cls: int, seed: int, method, report: dict, score_dir: Pa
         "num_test": report["num_test"],
         "num_val": report["num_val"],
         "nonfinite": len(report["nonfinite_indices"]),
-        "curve": roc_points(score_dir, method.column),
+        "curve": roc_points(scores_csv, method.column),
     }
 
 
 def derive(study: Study, results, runs, data_dir=None) -> None:
     """Everything a study derives from its score folders and run logs rather than computes:
-    the seed ensembles, subsample errors, pair AUROCs and training times
-    (``study_scores.from_score_folders``), then the complexity-discounted rows
-    (``study_complexity.complexity_cells``, which also needs the images, from ``data_dir``).
+    the per-image score files kept with the cells, the seed ensembles, subsample errors, pair
+    AUROCs and training times (``derived.from_score_folders``), then the complexity-discounted
+    rows (``complexity.complexity_cells``, which also needs the images, from ``data_dir``).
     Each writes what it can from the folders present and keeps what is saved for the rest."""
     from_score_folders(study, results, runs)
     complexity_cells(study, results, runs, data_dir)
