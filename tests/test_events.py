@@ -85,6 +85,16 @@ def test_training_events_equal_metrics_and_a_resume_writes_each_step_once(run, t
     assert strip(_records(cut / "metrics.jsonl")) == strip(_records(run / "metrics.jsonl"))
 
 
+def test_each_seed_of_a_multi_seed_run_logs_its_own_metrics(tmp_path):
+    out = tmp_path / "m"
+    assert cli.main(["train", *TINY, "--steps", "2", "--seeds", "0,1", "--out", str(out)]) == 0
+    seeds = [out / "seed_0", out / "seed_1"]
+    for folder in seeds:
+        assert_scalars_match(folder, "metrics.jsonl", "train")
+    losses = [[e.value for e in read_events(f).Scalars("train/d_loss")] for f in seeds]
+    assert losses[0] != losses[1]
+
+
 def test_encoder_events_equal_its_metrics(run, tmp_path):
     gan = tmp_path / "r"
     shutil.copytree(run, gan)
@@ -122,7 +132,7 @@ def _frame(payload: bytes) -> bytes:
 
 
 def test_records_end_at_a_record_cut_short():
-    lib = events.tensorboardx()
+    lib = events.load_tensorboardx()
     scalar = lambda s: lib.Event(step=s, summary=lib.summary.scalar("x", s))  # noqa: E731
     header = lib.Event(file_version="brain.Event:2")
     frames = [_frame(e.SerializeToString()) for e in (header, *map(scalar, range(1, 6)))]
@@ -137,7 +147,7 @@ def test_keep_until_rewrites_or_removes_event_files(tmp_path):
         log.scalars(step, {"loss": step / 10}, "train")
     log.close()
     (path,) = (tmp_path / events.EVENTS).iterdir()
-    lib = events.tensorboardx()
+    lib = events.load_tensorboardx()
     events.keep_until(path.parent, 2, lib)
     kept = [lib.Event.FromString(p) for _, p in events.records(path.read_bytes())]
     assert [e.step for e in kept if e.HasField("summary")] == [1, 2]
@@ -150,7 +160,7 @@ def test_without_tensorboardx_a_run_is_the_same_and_says_so_once(
     run, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)  # its import fails
-    events.tensorboardx.cache_clear()
+    events.load_tensorboardx.cache_clear()
     out = tmp_path / "plain"
     try:
         capsys.readouterr()
@@ -160,7 +170,7 @@ def test_without_tensorboardx_a_run_is_the_same_and_says_so_once(
         assert not (tmp_path / "other").exists()
         assert not (out / events.EVENTS).exists()
     finally:
-        events.tensorboardx.cache_clear()
+        events.load_tensorboardx.cache_clear()
     # Events change no trained number: the same weights and records as the run with events.
     for a, b in zip(
         jax.tree.leaves(load_gan(run)[2]), jax.tree.leaves(load_gan(out)[2]), strict=True

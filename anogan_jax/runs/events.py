@@ -41,7 +41,7 @@ _PATTERN = "events.out.tfevents.*"
 
 
 @functools.cache
-def tensorboardx():
+def load_tensorboardx():
     """tensorboardX's record writer, summary builders and Event proto (and protobuf's
     DecodeError), or None, saying once how to get them. Imported on first use: tensorboardX
     imports torch wherever torch is installed."""
@@ -64,7 +64,7 @@ class EventLog:
 
     def __init__(self, folder, start: int):
         self.dir = Path(folder) / EVENTS
-        self.lib = tensorboardx()
+        self.lib = load_tensorboardx()
         self.writer = None
         if self.lib is not None:
             keep_until(self.dir, start, self.lib)
@@ -142,7 +142,7 @@ def records(data: bytes):
 
 def keep_until(folder: Path, start: int, lib) -> None:
     """Drops the events after step ``start`` from the event files in ``folder`` (rewritten
-    atomically; a file left with no summary is removed). ``lib``: ``tensorboardx()``."""
+    atomically; a file left with no summary is removed). ``lib``: ``load_tensorboardx()``."""
     for path in sorted(Path(folder).glob(_PATTERN)):
         data = path.read_bytes()
         kept, summaries = [], 0
