@@ -123,6 +123,14 @@ def default_optimizers(name: str, *, g_lr: float | None = None, d_lr: float | No
       (g_tx, d_tx, n_critic)
     """
     o = get_objective(name)
-    g_tx = optax.adam(g_lr if g_lr is not None else o.lr, b1=o.b1, b2=o.b2)
-    d_tx = optax.adam(d_lr if d_lr is not None else o.lr, b1=o.b1, b2=o.b2)
+    g_lr, d_lr = learning_rates(name, g_lr=g_lr, d_lr=d_lr)
+    g_tx = optax.adam(g_lr, b1=o.b1, b2=o.b2)
+    d_tx = optax.adam(d_lr, b1=o.b1, b2=o.b2)
     return g_tx, d_tx, o.n_critic
+
+
+def learning_rates(name: str, *, g_lr: float | None = None, d_lr: float | None = None):
+    """(G's, D's) learning rate of ``default_optimizers``: the given ones, else the
+    objective's."""
+    lr = get_objective(name).lr
+    return (g_lr if g_lr is not None else lr), (d_lr if d_lr is not None else lr)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from anogan_jax import cli
+from tests.test_events import HAS_READER, assert_scalars_match
 
 TRAIN = ["train", "--arch", "mlp", "--latent-dim", "8", "--batch-size", "16", "--quiet"]
 
@@ -23,6 +24,8 @@ def test_classifier_fid_selection_and_evaluate(tmp_path, capsys):
     assert [r["step"] for r in records] == [2, 4]
     best = json.loads((run / "checkpoints_best" / "best.json").read_text())
     assert best["fid"] == min(r["fid"] for r in records)
+    if HAS_READER:  # FID and KID in TensorBoard as in fid.jsonl
+        assert_scalars_match(run, "fid.jsonl", "fid")
     capsys.readouterr()
     evaluate = ["evaluate", "--run", str(run), "--classifier-dir", str(root)]
     assert cli.main([*evaluate, "--num-samples", "64"]) == 0

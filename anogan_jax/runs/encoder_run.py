@@ -18,6 +18,7 @@ from anogan_jax.loop import fit
 from anogan_jax.runs import plotting
 from anogan_jax.runs.checkpoint import Checkpointer
 from anogan_jax.runs.config import EncoderConfig, RunError, check_same_settings, load_config
+from anogan_jax.runs.events import EVENTS, EventLog
 from anogan_jax.runs.folders import (
     MetricsLog,
     check_output,
@@ -46,6 +47,7 @@ OWNED = (
     "loss_curve.png",
     "reconstructions.png",
     "summary.json",
+    EVENTS,
 )
 ENCODER_NONFINITE_HINT = "a lower --lr"
 
@@ -104,7 +106,9 @@ class _EncoderRun:
         self.state = self.ckpt.restore_or_init(
             lambda: init_encoder_state(self.encoder, self.tx, self.keys["init"])
         )
-        self.metrics = MetricsLog(out / "metrics.jsonl", int(self.state.step))
+        self.start = int(self.state.step)
+        self.events = EventLog(out, self.start)
+        self.metrics = MetricsLog(out / "metrics.jsonl", self.start, self.events, "train")
         return self
 
     def make_step(self, jit: bool = True):
@@ -121,6 +125,7 @@ class _EncoderRun:
 
     def on_log(self, step, metrics, rate):
         self.metrics.append({"step": step, "steps_per_s": rate, **metrics})
+        self.events.scalars(step, {"e": self.config.lr}, "lr")
 
     def on_sync(self, step, state):
         self.ckpt.save(state, step=step)
@@ -128,20 +133,29 @@ class _EncoderRun:
     def sync_at(self, step: int) -> bool:
         return step % self.config.checkpoint_every == 0
 
+    def close(self):
+        self.events.close()
+        self.ckpt.close()
+
     def finish(self, state):
         self.ckpt.save(state, force=True)
         self.ckpt.close()
-        _encoder_report(
-            self.out,
-            self.encoder,
-            self.models,
-            self.frozen,
-            state,
-            self.data,
-            self.run_config,
-            self.metrics.records,
-            self.gan_step,
-        )
+        try:
+            pairs = _encoder_report(
+                self.out,
+                self.encoder,
+                self.models,
+                self.frozen,
+                state,
+                self.data,
+                self.run_config,
+                self.metrics.records,
+                self.gan_step,
+            )
+            if int(state.step) > self.start:  # else the events hold them from the last call
+                self.events.images("reconstructions", int(state.step), pairs)
+        finally:
+            self.events.close()
 
 
 def train_encoder(
@@ -170,7 +184,7 @@ def train_encoder(
                 desc=f"encoder {r.config.mode}",
             )
         except BaseException:
-            r.ckpt.close()
+            r.close()
             raise
         r.finish(state)
         return state
@@ -228,7 +242,7 @@ def train_encoder_seeds(
             )
         except BaseException:
             for r in runs:
-                r.ckpt.close()
+                r.close()
             raise
         for r, s in zip(runs, states, strict=True):
             r.finish(s)
@@ -253,6 +267,7 @@ def _check_same(runs) -> None:
 
 
 def _encoder_report(out, encoder, models, frozen, state, data, run_config, records, gan_step):
+    """Writes the reconstructions, loss curve and summary; returns the pairs x, G(E(x)) shown."""
     scorer = make_fanogan_scorer(encoder, models)
     x = data.train[:64]
     res = jax.device_get(scorer(state.e_params, frozen, x))
@@ -265,6 +280,7 @@ def _encoder_report(out, encoder, models, frozen, state, data, run_config, recor
     share = near_bound_share(res["z"], run_config.prior == "uniform")
     summary = {"step": int(state.step), "near_bound_share": share, "gan_step": gan_step}
     write_json(out / "summary.json", summary)
+    return pairs[:64]
 
 
 def check_encoder(run, mode: str) -> Path:

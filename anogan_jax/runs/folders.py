@@ -19,6 +19,7 @@ from pathlib import Path
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
+from anogan_jax.runs.events import EventLog
 
 # A multi-seed run, encoder or score folder holds one ordinary folder per seed.
 SEED_FOLDERS = "seed_*"
@@ -235,12 +236,16 @@ def continue_config(config, path: Path, *, resume: bool):
 
 class MetricsLog:
     """A JSON-lines log rewritten atomically at each record, continuing a resumed run's
-    records up to its step."""
+    records up to its step. With ``events`` (an ``events.EventLog`` opened at the same step),
+    each record's numbers also go to TensorBoard as ``<tag>/<name>`` at the record's step."""
 
-    def __init__(self, path: Path, start: int):
+    def __init__(self, path: Path, start: int, events: EventLog | None = None, tag: str = ""):
         self.path = Path(path)
         self.records = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start]
+        self.events, self.tag = events, tag
 
     def append(self, record: dict) -> None:
         self.records.append(record)
         write_jsonl(self.path, self.records)
+        if self.events is not None:
+            self.events.scalars(record["step"], record, self.tag)

@@ -6,6 +6,7 @@ Layout of a run folder::
     checkpoints/       orbax GAN checkpoints (last k kept), model.json (the model signature)
     metrics.jsonl      one JSON object per logged step
     samples/           sample grids, every ``sample_every`` steps
+    events/            TensorBoard event files: losses, learning rates, FID, samples (``events``)
     loss_curve.png
     fid.jsonl, checkpoints_best/   with ``fid_every``
 """
@@ -42,6 +43,7 @@ from anogan_jax.runs.config import (
     load_config,
     signature,
 )
+from anogan_jax.runs.events import EVENTS, EventLog
 from anogan_jax.runs.fid import make_fid_monitor
 from anogan_jax.runs.folders import (
     MetricsLog,
@@ -66,6 +68,7 @@ OWNED = (
     "samples",
     "loss_curve.png",
     "evaluation*.json",
+    EVENTS,
 )
 NONFINITE_HINT = (
     "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
@@ -275,7 +278,8 @@ def train_gan(
 class RunLog:
     """What a run folder records while training: metrics.jsonl (rewritten atomically at each
     log), checkpoints every ``checkpoint_every`` steps, sample grids, FID with ``watch_fid``,
-    the final loss curve."""
+    the final loss curve; and TensorBoard events of the metrics, learning rates, FID and
+    samples (``events.EventLog``)."""
 
     def __init__(self, out: Path, config: RunConfig, models, ckpt: Checkpointer, start: int):
         self.out, self.config, self.ckpt, self.models, self.start = out, config, ckpt, models, start
@@ -284,16 +288,20 @@ class RunLog:
             run_keys(config.seed)["sample"], (64, config.latent_dim), config.prior
         )
         self.sample_fn = xla_cpu.jit(lambda g: models.generator.apply(g, fixed_z, train=False)[0])
-        self.metrics = MetricsLog(out / "metrics.jsonl", start)
+        self.events = EventLog(out, start)
+        self.metrics = MetricsLog(out / "metrics.jsonl", start, self.events, "train")
+        g_lr, d_lr = objectives.learning_rates(config.objective, g_lr=config.g_lr, d_lr=config.d_lr)
+        self.lr = {"g": g_lr, "d": d_lr}
 
     def on_log(self, step, metrics, rate):
         self.metrics.append({"step": step, "steps_per_s": rate, **metrics})
+        self.events.scalars(step, self.lr, "lr")
 
     def watch_fid(self, every: int, monitor) -> None:
         """Logs ``monitor(state)`` (``fid.make_fid_monitor``) every ``every`` steps."""
         self.fid_every, self.monitor = every, monitor
         self.best = Checkpointer(self.out / "checkpoints_best", keep=1, every=1)
-        self.fid = MetricsLog(self.out / "fid.jsonl", self.start)
+        self.fid = MetricsLog(self.out / "fid.jsonl", self.start, self.events, "fid")
 
     def sync_at(self, step: int) -> bool:
         """Whether ``on_sync`` has work at ``step`` (so the loop reads the device only then)."""
@@ -315,13 +323,16 @@ class RunLog:
         self.ckpt.save(state, step=step)
         self._check_fid(state, step)
         if step % self.config.sample_every == 0 or step == self.config.steps:
+            samples = np.asarray(self.sample_fn(g_variables(state)))
             plotting.image_grid(
                 self.out / "samples" / f"step_{step:07d}.png",
-                np.asarray(self.sample_fn(g_variables(state))),
+                samples,
                 title=f"{self.config.arch} {self.config.objective} step {step}",
             )
+            self.events.images("samples", step, samples)
 
     def close(self) -> None:
+        self.events.close()
         self.ckpt.close()
         if self.best is not None:
             self.best.close()

@@ -1,6 +1,6 @@
 """What a finished scoring run writes: scores.csv, metrics.json (with pixel-level metrics of the
-residual maps where there are ground-truth masks) and its plots (ROC, PR, histograms, the
-extreme images with G(z*) and their residual maps)."""
+residual maps where there are ground-truth masks), its plots (ROC, PR, histograms, the
+extreme images with G(z*) and their residual maps) and TensorBoard events of the histograms."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from anogan_jax import pixel_metrics as pixel_lib
 from anogan_jax.files import atomic_write_text, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs import plotting
+from anogan_jax.runs.events import score_events
 from anogan_jax.state import g_variables
 
 
@@ -103,9 +104,9 @@ def write_report(
     plotting.roc_pr_curves(out / "pr.png", curves_pr, kind="pr")
     test = is_test & finite  # the images with every score finite
     if test.any():
-        plotting.score_histograms(
-            out / "histograms.png", {c: results[c][test] for c in columns}, labels[test]
-        )
+        scores = {c: results[c][test] for c in columns}
+        plotting.score_histograms(out / "histograms.png", scores, labels[test])
+        score_events(out, scores, labels[test], int(state.step), report)
         _extremes(out / "extremes.png", results, images, labels, test, models, state)
     return report
 

@@ -8,6 +8,7 @@ Layout of a score folder::
     metrics.json        per score: AUROC, AUPRC, best F1, the val-chosen threshold; timing;
                         with ground-truth masks, pixel AUROC and AUPRO of the residual maps
     roc.png, pr.png, histograms.png, extremes.png
+    events/             TensorBoard histograms of each score, normal vs anomalous (``events``)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from anogan_jax.files import atomic_write_bytes, read_json, write_json
 from anogan_jax.images import check_images
 from anogan_jax.latent_search import pad_batch
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
+from anogan_jax.runs.events import EVENTS
 from anogan_jax.runs.folders import (
     SEED_FOLDERS,
     check_output,
@@ -51,6 +53,7 @@ OWNED = (
     "pr.png",
     "histograms.png",
     "extremes.png",
+    EVENTS,
 )
 # ``score --seeds`` also writes one ordinary score folder per seed (``SEED_FOLDERS``);
 # --overwrite clears those (``_start``) only where they hold a score_config.json, and never a
