@@ -88,7 +88,8 @@ def _missing_data_message(name: str, data_dir: str | None, err: Exception) -> st
 
 
 def _cache_path(name: str, data_dir: str | None) -> Path:
-    """Decoded copies of tfds datasets (decoding 70,000 PNGs takes ~30 s on a small CPU)."""
+    """Where the decoded copy of a tfds dataset is cached, one file per dataset and data folder
+    (decoding MNIST's 70,000 PNGs is the slow part of loading it)."""
     where = os.path.abspath(data_dir or os.environ.get("TFDS_DATA_DIR") or "default")
     tag = hashlib.sha256(where.encode()).hexdigest()[:12]
     return dataset_cache_dir() / f"{name}-{tag}.npz"

@@ -1,6 +1,6 @@
 """``make demo``: train a small GAN on the embedded digits (class 0 normal), then score it.
 
-Runs on a 2-core laptop CPU in a few minutes and needs no download.
+Runs on a CPU and needs no download.
 """
 
 from __future__ import annotations

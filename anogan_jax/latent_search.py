@@ -35,7 +35,7 @@ class SearchResult(NamedTuple):
 
 
 def latent_objective(z, x, x_features, generate_fn, discriminate_fn, *, lam, residual, disc):
-    """(1 - lam) * sum|x - G(z)| + lam * sum|f(x) - f(G(z))| for one image (seeds 001).
+    """(1 - lam) * sum|x - G(z)| + lam * sum|f(x) - f(G(z))| for one image (AnoGAN's loss).
 
     Args:
       z: (latent_dim,); x: (H, W, C); x_features: f(x), (F,).

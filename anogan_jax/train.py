@@ -98,7 +98,7 @@ def _alternating(p: _Players, n_critic: int):
 
 
 def _merged(p: _Players):
-    """The single-backward-pass update of seeds 003: loss = d_loss(D(x), D(sg(G(z)))) +
+    """The single-backward-pass update (``--update merged``): loss = d_loss(D(x), D(sg(G(z)))) +
     g_loss(D_sg(G(z))), sg being stop-gradient on the generated images in the critic term
     and on the critic's parameters in the generator term, so one ``jax.grad`` gives both
     players' gradients (G sees the critic before its update)."""

@@ -2,7 +2,7 @@
 
 XLA:CPU (jax 0.10) hands every convolution to YNNPACK by default. On the dcgan28 layers that is
 slower than XLA's own (Eigen) convolution: YNNPACK ran the generator's 14x14 128->64 layer on
-one of the two cores (forward, input gradient) and its 256->128 layer at 0.7-0.8x PyTorch, where
+only one core (forward, input gradient) and its 256->128 layer at 0.7-0.8x PyTorch, where
 Eigen's convolution runs at 0.9-1.0x; the whole dcgan28 non-saturating step went from 0.72-0.79x
 to 0.84-0.87x PyTorch (``experiments/results/cpu_speed.md``). ``CPU_OPTIONS`` keeps YNNPACK for
 what it does well (dots, reductions; the default list minus ``INDIVIDUAL_CONVOLUTION``) and sends
