@@ -102,8 +102,9 @@ def targets(dataset: str, protocol: str, complexity: tuple[str, ...], published)
 
 def saving_often(study: Study) -> Study:
     """``study`` with checkpoints 5x as often (GAN every 370 steps, encoder every 1,550): for
-    the conv studies, which run over several sessions; a stopped process resumes from its last
-    checkpoint, and how often a run saves changes no number (a resumed run is bit-identical)."""
+    the conv studies, whose classes take hours each on a CPU; a stopped process resumes from its
+    last checkpoint, and how often a run saves changes no number (a resumed run is
+    bit-identical)."""
     return dataclasses.replace(
         study,
         run=dataclasses.replace(study.run, checkpoint_every=370),

@@ -6,8 +6,7 @@ differs; the MLP study's means stand beside it as the architecture comparison.
     python -m experiments.run_study \\
         experiments/configs/fashion_mnist_one_class_normal_fanogan_dcgan28_light.py
 
-The runner resumes, so a study can run over several sessions; processes that each take their
-own `--classes` share it. The report's wall-time section gives each class's time.
+The runner resumes a stopped study; processes that each take their own `--classes` share it. The report's wall-time section gives each class's time.
 """
 
 from experiments.configs._common import main_study_means
@@ -27,5 +26,5 @@ STUDY = fanogan_study(
     ),
 )
 
-# Checkpoints often: this study runs over several sessions (see `saving_often`).
+# Checkpoints often: a class takes hours on a CPU (see `saving_often`).
 STUDY = saving_often(STUDY)

@@ -25,5 +25,5 @@ STUDY = fanogan_study(
     ),
 )
 
-# Checkpoints often: this study runs over several sessions (see `saving_often`).
+# Checkpoints often: a class takes hours on a CPU (see `saving_often`).
 STUDY = saving_often(STUDY)

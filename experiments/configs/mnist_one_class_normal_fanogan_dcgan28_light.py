@@ -8,8 +8,7 @@ linear head; the izi_f encoder is the critic's trunk with a linear layer to z).
     python -m experiments.run_study \\
         experiments/configs/mnist_one_class_normal_fanogan_dcgan28_light.py
 
-The runner resumes, so the study can run over several sessions; the report's wall-time section
-gives each class's time.
+The runner resumes a stopped study; the report's wall-time section gives each class's time.
 """
 
 from experiments.configs._common import main_study_means
@@ -35,5 +34,5 @@ STUDY = fanogan_study(
     },
 )
 
-# Checkpoints often: this study runs over several sessions (see `saving_often`).
+# Checkpoints often: a class takes hours on a CPU (see `saving_often`).
 STUDY = saving_often(STUDY)

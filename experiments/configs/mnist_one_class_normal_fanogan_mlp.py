@@ -1,4 +1,5 @@
-"""MNIST, one class normal, with f-AnoGAN's own recipe (`_fanogan.py`) on the seeds' MLP GAN.
+"""MNIST, one class normal, with f-AnoGAN's own recipe (`_fanogan.py`) on the `mlp` GAN
+(the Keras MNIST GAN).
 Beside the published rows the report shows the old recipe's means (non-saturating MLP GAN,
 8,000 steps, GCN), read from the committed `mnist_one_class_normal_long` cells.
 
