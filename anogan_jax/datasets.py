@@ -36,12 +36,22 @@ import numpy as np
 from anogan_jax import image_folder
 from anogan_jax.errors import DataError
 from anogan_jax.files import dataset_cache_dir, write_npz_quietly
-from anogan_jax.images import check_images, to_unit
+from anogan_jax.images import NATIVE_SHAPE, check_images, to_unit
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 FOLDER_PREFIX = "folder:"
 DIGITS_SPLIT_SEED = 0
 NUM_CLASSES = 10
+
+
+def folder_path(name: str) -> str | None:
+    """The PATH of a ``folder:PATH`` dataset name; None for any other name."""
+    return name[len(FOLDER_PREFIX) :] if name.startswith(FOLDER_PREFIX) else None
+
+
+def is_folder(name: str) -> bool:
+    """Whether ``name`` names a folder dataset (``folder:PATH``)."""
+    return folder_path(name) is not None
 
 
 class Split(NamedTuple):
@@ -60,8 +70,8 @@ def _load_digits() -> tuple[Split, Split]:
 
     raw = load_digits()
     small = raw.images.astype(np.float32) / 16.0  # (N, 8, 8) in [0, 1]
-    big = jax.image.resize(small, (small.shape[0], 28, 28), "bilinear")
-    images = (np.clip(np.asarray(big), 0.0, 1.0) * 2.0 - 1.0).reshape(-1, 28, 28, 1)
+    big = jax.image.resize(small, (small.shape[0], *NATIVE_SHAPE[:2]), "bilinear")
+    images = (np.clip(np.asarray(big), 0.0, 1.0) * 2.0 - 1.0).reshape(-1, *NATIVE_SHAPE)
     labels = raw.target.astype(np.int32)
     rng = np.random.default_rng(DIGITS_SPLIT_SEED)
     test_idx = []
@@ -158,7 +168,7 @@ def _load_npz(path: str) -> tuple[Split, Split]:
         what = f"{part} images in {path}"
         if len(x) == 0:
             raise DataError(f"{path}: the {part} split is empty; give it at least one image")
-        if x.shape[1:] != (28, 28, 1):
+        if x.shape[1:] != NATIVE_SHAPE:
             raise DataError(
                 f"{what} have shape {x.shape}; .npz datasets hold (N, 28, 28) or "
                 "(N, 28, 28, 1) images. For other sizes or colour, use a folder dataset "
@@ -239,7 +249,7 @@ def _check_native(name: str, image_size, channels) -> None:
             f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, a .npz file or "
             f"{FOLDER_PREFIX}PATH (a folder in the MVTec AD layout)"
         )
-    if image_size not in (None, 28) or channels not in (None, 1):
+    if image_size not in (None, NATIVE_SHAPE[0]) or channels not in (None, NATIVE_SHAPE[2]):
         raise DataError(
             f"{name} images are 28x28 with 1 channel (image_size={image_size}, "
             f"channels={channels} asked); resizing and channel conversion are only done for "
@@ -251,8 +261,8 @@ def check_source(name: str) -> None:
     """Raises DataError when the files a dataset name points at are missing: a .npz file that
     does not exist, a folder without the MVTec AD layout's train/good. Reads no image, so a
     command can say so before it checks anything that depends on the images."""
-    if name.startswith(FOLDER_PREFIX):
-        image_folder.check_root(name[len(FOLDER_PREFIX) :])
+    if is_folder(name):
+        image_folder.check_root(folder_path(name))
     elif name.endswith(".npz"):
         _check_npz_exists(name)
 
@@ -264,8 +274,7 @@ def _check_npz_exists(path: str) -> None:
 
 def is_dataset_name(name: str) -> bool:
     """Whether ``name`` names a dataset (it may still fail to load)."""
-    is_folder = name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX)
-    return name in DATASETS or name.endswith(".npz") or is_folder
+    return name in DATASETS or name.endswith(".npz") or bool(folder_path(name))
 
 
 def load_dataset(
@@ -307,8 +316,8 @@ def load_dataset(
       splits also carry names (paths relative to PATH), class_names ("good", <defects>...)
       and, when PATH/ground_truth exists, masks uint8 (N, S, S) 0/1 (zeros for good images).
     """
-    if name.startswith(FOLDER_PREFIX):
-        return _load_folder(name[len(FOLDER_PREFIX) :], image_size, channels)
+    if is_folder(name):
+        return _load_folder(folder_path(name), image_size, channels)
     _check_native(name, image_size, channels)
     if name.endswith(".npz"):
         return _load_npz(name)
@@ -322,7 +331,8 @@ def dataset_image_shape(
 ) -> tuple[int, int, int]:
     """(H, W, C) of the images ``load_dataset(name, image_size=, channels=)`` returns, without
     decoding them (a folder with ``channels`` None reads its training images' headers)."""
-    if not name.startswith(FOLDER_PREFIX):
+    path = folder_path(name)
+    if path is None:
         _check_native(name, image_size, channels)
-        return (28, 28, 1)
-    return image_folder.stored_shape(name[len(FOLDER_PREFIX) :], image_size, channels)
+        return NATIVE_SHAPE
+    return image_folder.stored_shape(path, image_size, channels)

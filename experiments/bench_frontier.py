@@ -28,7 +28,8 @@ from anogan_jax.latent_search import pad_batch  # noqa: E402
 from anogan_jax.runs.checkpoint import latest_step  # noqa: E402
 from anogan_jax.runs.encoder_run import encoder_dir  # noqa: E402
 from anogan_jax.runs.folders import seed_dir  # noqa: E402
-from anogan_jax.runs.gan import load_data, load_gan  # noqa: E402
+from anogan_jax.runs.gan import load_data  # noqa: E402
+from anogan_jax.runs.models import load_gan  # noqa: E402
 from anogan_jax.runs.predict import Scorer  # noqa: E402
 from anogan_jax.runs.study_numbers import FRONTIER_SPEED  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402

@@ -19,18 +19,10 @@ import numpy as np
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
-from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError
+from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError, fit_batch_size
 from anogan_jax.runs.folders import check_output, continue_config, folder_locks, seed_dir
-from anogan_jax.runs.gan import (
-    NONFINITE_HINT,
-    GanRun,
-    build_models,
-    build_optimizers,
-    build_step,
-    checked_config,
-    load_data,
-    with_image_shape,
-)
+from anogan_jax.runs.gan import NONFINITE_HINT, GanRun, checked_config, load_data, with_image_shape
+from anogan_jax.runs.models import build_models, build_optimizers, build_step
 
 
 def stack(trees):
@@ -210,10 +202,11 @@ def train_gan_seeds(
     overwrite=False,
     data_dir=None,
     progress=True,
+    fit_batch: bool = False,
 ):
     """Trains one GAN per seed, all in one program (``fit_seeds``); each seed's folder is
     opened (and resumed: its saved settings must match) exactly as ``train_gan`` opens a single
-    run. Returns the final state of each seed."""
+    run, ``fit_batch`` as there. Returns the final state of each seed."""
     out, config = Path(out), checked_config(config)
     dirs = [seed_dir(out, s) for s in seeds]
     with folder_locks([out, *dirs]):
@@ -226,6 +219,10 @@ def train_gan_seeds(
         ]
         datas = [load_data(c, data_dir) for c in configs]
         configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
+        if fit_batch:
+            fewest = min(len(x.train) for x in datas)
+            fit_batch_size(configs[0], fewest, "training images", say=print)  # said once
+            configs = [fit_batch_size(c, fewest, "training images") for c in configs]
         config = configs[0]
         models = build_models(config)
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
