@@ -35,7 +35,7 @@ import numpy as np
 
 from anogan_jax import image_folder
 from anogan_jax.errors import DataError
-from anogan_jax.files import dataset_cache_dir, write_npz_quietly
+from anogan_jax.files import cached_arrays, dataset_cache_dir
 from anogan_jax.images import NATIVE_SHAPE, check_images, to_unit
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -106,21 +106,22 @@ def _cache_path(name: str, data_dir: str | None) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
-    cache = _cache_path(name, data_dir)
-    if cache.exists():
-        try:
-            with np.load(cache) as f:
-                return (
-                    Split(to_unit(f["x_train"]), f["y_train"]),
-                    Split(to_unit(f["x_test"]), f["y_test"]),
-                )
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            cache.unlink(missing_ok=True)
-    raw = _decode_tfds(name, data_dir)
-    write_npz_quietly(cache, raw)
+    raw = cached_arrays(
+        _cache_path(name, data_dir), lambda: _decode_tfds(name, data_dir), _check_tfds_arrays
+    )
     return Split(to_unit(raw["x_train"]), raw["y_train"]), Split(
         to_unit(raw["x_test"]), raw["y_test"]
     )
+
+
+def _check_tfds_arrays(raw: dict[str, np.ndarray]) -> None:
+    """Raises unless ``raw`` holds both splits of native images with one label each."""
+    for part in ("train", "test"):
+        x, y = raw[f"x_{part}"], raw[f"y_{part}"]
+        if x.shape[1:3] != NATIVE_SHAPE[:2] or x.size != len(x) * np.prod(NATIVE_SHAPE):
+            raise ValueError(f"x_{part} has shape {x.shape}")
+        if y.shape != (len(x),):
+            raise ValueError(f"y_{part} has shape {y.shape}")
 
 
 def _decode_tfds(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
