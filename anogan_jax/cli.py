@@ -13,13 +13,14 @@ from pathlib import Path
 from anogan_jax.cli_parser import build_parser, given_fields
 from anogan_jax.devices import DeviceError, initialize_distributed
 from anogan_jax.errors import UserError
+from anogan_jax.models import ARCHS
 from anogan_jax.runs.classifier import classifier_dir, train_classifier
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
 from anogan_jax.runs.evaluate import evaluate_run
 from anogan_jax.runs.export import export_run
 from anogan_jax.runs.folders import seed_dir, settings_for
-from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.gan import checked_config, train_gan
 from anogan_jax.runs.predict import predict
 from anogan_jax.runs.scoring import score_run, score_seeds
 from anogan_jax.runs.seeds import parse_seeds, train_gan_seeds
@@ -100,8 +101,15 @@ def _run_train(args) -> int:
         saved = seed_dir(args.out, first) / "config.json"
         given["seed"] = first
     config = settings_for(RunConfig, saved, given, resume=args.resume)
+    if "arch" not in given and not (args.resume and saved.exists()):
+        side = checked_config(config).default_side  # a bad setting is named first
+        print(
+            f"arch {config.arch}: the first of {', '.join(ARCHS)} built for {side}x{side} "
+            "images (--arch picks another)"
+        )
+    fit = {"fit_batch": "batch_size" not in given}
     if seeds is not None:
-        train_gan_seeds(config, seeds, args.out, **_io(args))
+        train_gan_seeds(config, seeds, args.out, **_io(args), **fit)
         print(f"trained seeds {seeds}; results in {args.out}/seed_<s>")
         return 0
     state = train_gan(
@@ -111,6 +119,7 @@ def _run_train(args) -> int:
         devices=_devices(args),
         fid_every=args.fid_every,
         classifier_root=args.classifier_dir,
+        **fit,
     )
     print(f"trained to step {int(state.step)}; results in {args.out}")
     return 0
@@ -200,14 +209,15 @@ def _run_train_encoder(args) -> int:
         run = seed_dir(args.run, _saved_seed(args.run, seeds, saved_name))
     saved = encoder_dir(run, mode) / "encoder_config.json"
     config = settings_for(EncoderConfig, saved, given, resume=args.resume)
+    fit = {"fit_batch": "batch_size" not in given}
     if seeds is not None:
-        states = train_encoder_seeds(args.run, config, seeds, **_io(args))
+        states = train_encoder_seeds(args.run, config, seeds, **_io(args), **fit)
         print(
             f"encoders of seeds {seeds} trained to step {int(states[0].step)}; in "
             f"{args.run}/seed_<s>/encoder_{config.mode}"
         )
         return 0
-    state = train_encoder(args.run, config, **_io(args))
+    state = train_encoder(args.run, config, **_io(args), **fit)
     print(f"encoder trained to step {int(state.step)}; in {encoder_dir(args.run, config.mode)}")
     return 0
 

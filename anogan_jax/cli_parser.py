@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from anogan_jax.models import SPECS
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.predict import PREDICT_METHODS
 from anogan_jax.runs.provenance import version_line
@@ -17,16 +18,40 @@ from anogan_jax.runs.provenance import version_line
 SEEDS_HELP = "the seeds of a `train --seeds` run, trained together, e.g. 0,1,2"
 
 
-def _field(p, cls, name: str, help: str, **kwargs) -> None:
-    """An option setting the config field ``name``; its default (shown in the help) is the
-    dataclass's, applied later, so that a resumed run can tell given options apart."""
+def arch_help() -> str:
+    """The ``--arch`` help, from ``models.SPECS``: each arch's sizes and what it is, in the
+    order the default is chosen by."""
+    listed = "; ".join(f"{s.name} ({s.sizes_text}): {s.description}" for s in SPECS)
+    return (
+        f"{listed}. Default: the first of these, in this order, built for the images' size "
+        "(with --width, the first whose channels it sets)"
+    )
+
+
+def width_help() -> str:
+    """The ``--width`` help, from the specs' default channel bases."""
+    wide = [s for s in SPECS if s.wide]
+    defaults = ", ".join(f"{s.name} {s.width}" for s in wide)
+    return f"channel base of {' / '.join(s.name for s in wide)} (0: the published, {defaults})"
+
+
+def latent_dim_help() -> str:
+    """The ``--latent-dim`` help, from the specs' published z sizes."""
+    dims = ", ".join(f"{s.name} {s.latent_dim}" for s in SPECS)
+    return f"size of z (0: the arch's published, {dims})"
+
+
+def _field(p, cls, name: str, help: str, *, show_default: bool = True, **kwargs) -> None:
+    """An option setting the config field ``name``; its default (shown in the help unless
+    ``show_default`` is False, for a default the data decides) is the dataclass's, applied
+    later, so that a resumed run can tell given options apart."""
     default = getattr(cls(), name)
     flag = "--" + ("class" if name == "cls" else name.replace("_", "-"))
     if isinstance(default, bool):
         p.add_argument(flag, dest=name, action="store_true", default=argparse.SUPPRESS, help=help)
         return
     kind = kwargs.pop("type", type(default) if default is not None else str)
-    shown = "" if default is None else f" (default: {default})"
+    shown = "" if default is None or not show_default else f" (default: {default})"
     p.add_argument(
         flag, dest=name, type=kind, default=argparse.SUPPRESS, help=help + shown, **kwargs
     )
@@ -52,16 +77,10 @@ def _add_train(sub) -> None:
     _field(p, C, "channels", "folders: 1 (grey) or 3 (RGB) (0: as stored)")
     _field(p, C, "protocol", "one_class_normal | one_class_anomalous")
     _field(p, C, "cls", "the one class (0-9): normal, or anomalous with one_class_anomalous")
-    _field(
-        p,
-        C,
-        "arch",
-        "dcgan28 | dcgan28_light (28x28) | mlp (any size) | dcgan (32, 64) | resnet64 "
-        "(f-AnoGAN's 64x64 ResNet)",
-    )
-    _field(p, C, "width", "channel base of dcgan / resnet64 (0: the published 64)")
+    _field(p, C, "arch", arch_help(), show_default=False)
+    _field(p, C, "width", width_help())
     _field(p, C, "objective", "minimax | non_saturating | wgan_gp | lsgan | hinge")
-    _field(p, C, "latent_dim", "size of z (0: the arch's own, 128 for resnet64, else 100)")
+    _field(p, C, "latent_dim", latent_dim_help(), show_default=False)
     _field(p, C, "prior", "normal | uniform (on [-1, 1])")
     _field(p, C, "steps", "generator updates in total (a resumed run may raise it)")
     _field(p, C, "batch_size", "images per critic update")

@@ -35,13 +35,23 @@ import numpy as np
 
 from anogan_jax import image_folder
 from anogan_jax.errors import DataError
-from anogan_jax.files import dataset_cache_dir, write_npz_quietly
-from anogan_jax.images import check_images, to_unit
+from anogan_jax.files import cached_arrays, dataset_cache_dir
+from anogan_jax.images import NATIVE_SHAPE, check_images, to_unit
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 FOLDER_PREFIX = "folder:"
 DIGITS_SPLIT_SEED = 0
 NUM_CLASSES = 10
+
+
+def folder_path(name: str) -> str | None:
+    """The PATH of a ``folder:PATH`` dataset name; None for any other name."""
+    return name[len(FOLDER_PREFIX) :] if name.startswith(FOLDER_PREFIX) else None
+
+
+def is_folder(name: str) -> bool:
+    """Whether ``name`` names a folder dataset (``folder:PATH``)."""
+    return folder_path(name) is not None
 
 
 class Split(NamedTuple):
@@ -60,8 +70,8 @@ def _load_digits() -> tuple[Split, Split]:
 
     raw = load_digits()
     small = raw.images.astype(np.float32) / 16.0  # (N, 8, 8) in [0, 1]
-    big = jax.image.resize(small, (small.shape[0], 28, 28), "bilinear")
-    images = (np.clip(np.asarray(big), 0.0, 1.0) * 2.0 - 1.0).reshape(-1, 28, 28, 1)
+    big = jax.image.resize(small, (small.shape[0], *NATIVE_SHAPE[:2]), "bilinear")
+    images = (np.clip(np.asarray(big), 0.0, 1.0) * 2.0 - 1.0).reshape(-1, *NATIVE_SHAPE)
     labels = raw.target.astype(np.int32)
     rng = np.random.default_rng(DIGITS_SPLIT_SEED)
     test_idx = []
@@ -97,21 +107,22 @@ def _cache_path(name: str, data_dir: str | None) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
-    cache = _cache_path(name, data_dir)
-    if cache.exists():
-        try:
-            with np.load(cache) as f:
-                return (
-                    Split(to_unit(f["x_train"]), f["y_train"]),
-                    Split(to_unit(f["x_test"]), f["y_test"]),
-                )
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            cache.unlink(missing_ok=True)
-    raw = _decode_tfds(name, data_dir)
-    write_npz_quietly(cache, raw)
+    raw = cached_arrays(
+        _cache_path(name, data_dir), lambda: _decode_tfds(name, data_dir), _check_tfds_arrays
+    )
     return Split(to_unit(raw["x_train"]), raw["y_train"]), Split(
         to_unit(raw["x_test"]), raw["y_test"]
     )
+
+
+def _check_tfds_arrays(raw: dict[str, np.ndarray]) -> None:
+    """Raises unless ``raw`` holds both splits of native images with one label each."""
+    for part in ("train", "test"):
+        x, y = raw[f"x_{part}"], raw[f"y_{part}"]
+        if x.shape[1:3] != NATIVE_SHAPE[:2] or x.size != len(x) * np.prod(NATIVE_SHAPE):
+            raise ValueError(f"x_{part} has shape {x.shape}")
+        if y.shape != (len(x),):
+            raise ValueError(f"y_{part} has shape {y.shape}")
 
 
 def _decode_tfds(name: str, data_dir: str | None) -> dict[str, np.ndarray]:
@@ -159,7 +170,7 @@ def _load_npz(path: str) -> tuple[Split, Split]:
         what = f"{part} images in {path}"
         if len(x) == 0:
             raise DataError(f"{path}: the {part} split is empty; give it at least one image")
-        if x.shape[1:] != (28, 28, 1):
+        if x.shape[1:] != NATIVE_SHAPE:
             raise DataError(
                 f"{what} have shape {x.shape}; .npz datasets hold (N, 28, 28) or "
                 "(N, 28, 28, 1) images. For other sizes or colour, use a folder dataset "
@@ -240,7 +251,7 @@ def _check_native(name: str, image_size, channels) -> None:
             f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, a .npz file or "
             f"{FOLDER_PREFIX}PATH (a folder in the MVTec AD layout)"
         )
-    if image_size not in (None, 28) or channels not in (None, 1):
+    if image_size not in (None, NATIVE_SHAPE[0]) or channels not in (None, NATIVE_SHAPE[2]):
         raise DataError(
             f"{name} images are 28x28 with 1 channel (image_size={image_size}, "
             f"channels={channels} asked); resizing and channel conversion are only done for "
@@ -252,8 +263,8 @@ def check_source(name: str) -> None:
     """Raises DataError when the files a dataset name points at are missing: a .npz file that
     does not exist, a folder without the MVTec AD layout's train/good. Reads no image, so a
     command can say so before it checks anything that depends on the images."""
-    if name.startswith(FOLDER_PREFIX):
-        image_folder.check_root(name[len(FOLDER_PREFIX) :])
+    if is_folder(name):
+        image_folder.check_root(folder_path(name))
     elif name.endswith(".npz"):
         _check_npz_exists(name)
 
@@ -265,8 +276,7 @@ def _check_npz_exists(path: str) -> None:
 
 def is_dataset_name(name: str) -> bool:
     """Whether ``name`` names a dataset (it may still fail to load)."""
-    is_folder = name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX)
-    return name in DATASETS or name.endswith(".npz") or is_folder
+    return name in DATASETS or name.endswith(".npz") or bool(folder_path(name))
 
 
 def load_dataset(
@@ -308,8 +318,8 @@ def load_dataset(
       splits also carry names (paths relative to PATH), class_names ("good", <defects>...)
       and, when PATH/ground_truth exists, masks uint8 (N, S, S) 0/1 (zeros for good images).
     """
-    if name.startswith(FOLDER_PREFIX):
-        return _load_folder(name[len(FOLDER_PREFIX) :], image_size, channels)
+    if is_folder(name):
+        return _load_folder(folder_path(name), image_size, channels)
     _check_native(name, image_size, channels)
     if name.endswith(".npz"):
         return _load_npz(name)
@@ -323,7 +333,8 @@ def dataset_image_shape(
 ) -> tuple[int, int, int]:
     """(H, W, C) of the images ``load_dataset(name, image_size=, channels=)`` returns, without
     decoding them (a folder with ``channels`` None reads its training images' headers)."""
-    if not name.startswith(FOLDER_PREFIX):
+    path = folder_path(name)
+    if path is None:
         _check_native(name, image_size, channels)
-        return (28, 28, 1)
-    return image_folder.stored_shape(name[len(FOLDER_PREFIX) :], image_size, channels)
+        return NATIVE_SHAPE
+    return image_folder.stored_shape(path, image_size, channels)

@@ -119,3 +119,21 @@ def write_npz_quietly(path: Path, arrays: dict[str, np.ndarray]) -> None:
         atomic_write_bytes(path, buf.getvalue())
     except OSError:
         pass
+
+
+def cached_arrays(path: Path, build, check=lambda arrays: None) -> dict[str, np.ndarray]:
+    """The arrays cached in the .npz file ``path`` when they load and ``check(arrays)`` does
+    not raise; else ``build()``'s, cached there (``write_npz_quietly``). A damaged cache is
+    rebuilt, never trusted."""
+    path = Path(path)
+    if path.exists():
+        try:
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in f.files}
+            check(arrays)
+            return arrays
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    arrays = build()
+    write_npz_quietly(path, arrays)
+    return arrays

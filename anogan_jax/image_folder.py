@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from anogan_jax.errors import DataError
-from anogan_jax.files import dataset_cache_dir, write_npz_quietly
+from anogan_jax.files import cached_arrays, dataset_cache_dir
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 FOLDER_IMAGE_SIZE = 64  # default side of folder images
@@ -302,17 +302,7 @@ def _load_cached(key: str, folder: _Folder, size: int, channels: int | None, che
     """Keyed on the content hash ``key``, so edited files are never served stale; ``check``
     raises on arrays that do not hold a dataset (a damaged cache, then rebuilt)."""
     cache = dataset_cache_dir() / f"folder-{key[:32]}.npz"
-    if cache.exists():
-        try:
-            with np.load(cache) as f:
-                arrays = {k: f[k] for k in f.files}
-            check(arrays)
-            return arrays
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            cache.unlink(missing_ok=True)
-    arrays = _decode_folder(folder, size, channels)
-    write_npz_quietly(cache, arrays)
-    return arrays
+    return cached_arrays(cache, lambda: _decode_folder(folder, size, channels), check)
 
 
 def _check_shape_args(image_size, channels) -> int:

@@ -8,13 +8,15 @@ import numpy as np
 
 from anogan_jax.errors import DataError
 
+NATIVE_SHAPE = (28, 28, 1)  # (H, W, C) of the built-in datasets and .npz files (MNIST's)
 
-def to_unit(images_uint8: np.ndarray, shape=(28, 28, 1)) -> np.ndarray:
+
+def to_unit(images_uint8: np.ndarray, shape=NATIVE_SHAPE) -> np.ndarray:
     """uint8 pixels -> float32 (N, *shape) in [-1, 1]."""
     return (images_uint8.astype(np.float32) / 127.5 - 1.0).reshape(-1, *shape)
 
 
-def check_images(images: np.ndarray, what: str, *, shape=(28, 28, 1), value_range=None):
+def check_images(images: np.ndarray, what: str, *, shape=NATIVE_SHAPE, value_range=None):
     """Raises DataError when images have the wrong shape or non-finite / out-of-range pixels.
 
     Args:

@@ -62,11 +62,7 @@ def _check_inputs(labels, scores, *, need_normals: bool = True) -> tuple[np.ndar
         raise ValueError(
             f"labels and scores have different lengths: {labels.size} != {scores.size}"
         )
-    is_binary = (labels == 0) | (labels == 1)
-    if not np.all(is_binary):
-        found = np.unique(labels[~is_binary])[:_MAX_LISTED].tolist()
-        raise ValueError(f"labels must be 0 (normal) or 1 (anomaly); also found {found}")
-    labels = labels.astype(np.int64)
+    labels = check_binary(labels, "labels")
     num_pos = int(labels.sum())
     if num_pos == 0:
         raise ValueError(
@@ -79,6 +75,16 @@ def _check_inputs(labels, scores, *, need_normals: bool = True) -> tuple[np.ndar
             "so the false-positive rate and AUROC are undefined"
         )
     return labels, scores
+
+
+def check_binary(values: np.ndarray, what: str, hint: str = "") -> np.ndarray:
+    """``values`` as int64 when every one is 0 (normal) or 1 (anomaly); else ValueError naming
+    ``what``, a few of the other values found and ``hint``."""
+    is_binary = (values == 0) | (values == 1)
+    if not np.all(is_binary):
+        found = np.unique(values[~is_binary])[:_MAX_LISTED].tolist()
+        raise ValueError(f"{what} must be 0 (normal) or 1 (anomaly); also found {found}{hint}")
+    return values.astype(np.int64)
 
 
 def _counts_at_thresholds(labels: np.ndarray, scores: np.ndarray):

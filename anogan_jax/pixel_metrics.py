@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from anogan_jax.metrics import _MAX_LISTED, _sums_at_thresholds, auroc
+from anogan_jax.metrics import _MAX_LISTED, _sums_at_thresholds, auroc, check_binary
 
 # Pixel-level metrics. Regions are the 8-connected components of each image's mask, as in the
 # MVTec AD evaluation code (``structure = np.ones((3, 3))``): pixels touching diagonally belong
@@ -39,14 +39,8 @@ def _check_maps_and_masks(maps, masks) -> tuple[np.ndarray, np.ndarray]:
             f"maps has {len(bad)} non-finite value(s) (NaN or inf) of {maps.size}, "
             f"at (image, row, col) [{shown}{more}]"
         )
-    is_binary = (masks == 0) | (masks == 1)
-    if not np.all(is_binary):
-        found = np.unique(masks[~is_binary])[:_MAX_LISTED].tolist()
-        raise ValueError(
-            f"masks must be 0 (normal) or 1 (anomaly); also found {found} "
-            "(masks read from 8-bit PNGs are often 0/255: use masks > 0)"
-        )
-    masks = masks.astype(np.int64)
+    png = " (masks read from 8-bit PNGs are often 0/255: use masks > 0)"
+    masks = check_binary(masks, "masks", png)
     num_anomalous = int(masks.sum())
     if num_anomalous == 0:
         raise ValueError(

@@ -198,7 +198,7 @@ def gan_step(arch: str, batch_size: int):
     (step, models, g_tx, d_tx, shape of one step's batch (n_critic, batch, H, W, C)). The
     step benchmarks build on it."""
     from anogan_jax.runs.config import RunConfig
-    from anogan_jax.runs.gan import build_models, build_optimizers, build_step
+    from anogan_jax.runs.models import build_models, build_optimizers, build_step
 
     config = RunConfig(arch=arch, batch_size=batch_size)
     models = build_models(config)

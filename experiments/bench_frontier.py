@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from anogan_jax.latent_search import pad_batch  # noqa: E402
 from anogan_jax.runs.checkpoint import latest_step  # noqa: E402
 from anogan_jax.runs.encoder_run import encoder_dir  # noqa: E402
-from anogan_jax.runs.gan import load_data, load_gan  # noqa: E402
+from anogan_jax.runs.gan import load_data  # noqa: E402
+from anogan_jax.runs.models import load_gan  # noqa: E402
 from anogan_jax.runs.predict import Scorer  # noqa: E402
 from anogan_jax.studies.layout import FRONTIER_SPEED, default_runs, seed_run  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402

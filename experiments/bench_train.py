@@ -6,7 +6,7 @@ Run from the repository root on a quiet machine (PyTorch rows need ``pip install
     .venv/bin/python experiments/bench_train.py --quick --allow-busy  # smoke test
 
 One JAX step is ``anogan_jax.train.make_gan_step`` with the CLI's default optimisers
-(``anogan_jax.runs.gan.build_optimizers``): n_critic critic updates then one generator update
+(``anogan_jax.runs.models.build_optimizers``): n_critic critic updates then one generator update
 in one program (n_critic = 5 for wgan_gp, else 1), batch 64, float32. The PyTorch step does the
 same updates with the same layers (``experiments/torch_models.py``): per critic update a fresh
 z, G's forward without gradients, D on the real and on the fake batch, for WGAN-GP the penalty
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from anogan_jax.models import ARCHS, make_gan  # noqa: E402
 from anogan_jax.objectives import OBJECTIVES, get_objective  # noqa: E402
 from anogan_jax.runs.config import RunConfig  # noqa: E402
-from anogan_jax.runs.gan import build_optimizers  # noqa: E402
+from anogan_jax.runs.models import build_optimizers  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
 from anogan_jax.train import make_gan_step  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402

@@ -45,7 +45,7 @@ from anogan_jax.models import make_gan  # noqa: E402
 from anogan_jax.objectives import get_objective, gradient_penalty  # noqa: E402
 from anogan_jax.ops import xla_cpu  # noqa: E402
 from anogan_jax.runs.config import RunConfig  # noqa: E402
-from anogan_jax.runs.gan import build_optimizers  # noqa: E402
+from anogan_jax.runs.models import build_optimizers  # noqa: E402
 from anogan_jax.state import init_gan_state  # noqa: E402
 from anogan_jax.train import make_gan_step  # noqa: E402
 from experiments import bench_common as bc  # noqa: E402

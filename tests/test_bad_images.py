@@ -54,7 +54,7 @@ def _orphan_mask(folder: Path) -> None:
 def _case(ws: Path, name: str) -> list[str]:
     out = str(ws / "out" / name)
     train = ["train", "--out", out, *TINY]
-    default_arch = ["train", "--out", out, "--quiet", "--steps", "1"]  # dcgan28_light, 28x28
+    default_arch = ["train", "--out", out, "--quiet", "--steps", "1"]  # no --arch: by image size
     good = ["--dataset", f"folder:{ws / 'good'}", "--image-size", "16"]
     run = str(ws / "run")
     predict = ["predict", "--run", run, "--out", out, "--quiet", "--num-steps", "2"]
@@ -63,7 +63,10 @@ def _case(ws: Path, name: str) -> list[str]:
         "no_train_good": [*train, "--dataset", f"folder:{ws / 'empty'}"],
         # The missing folder is named, not the arch that would not fit its images' default size.
         "folder_missing_default_arch": [*default_arch, "--dataset", f"folder:{ws / 'nowhere'}"],
-        "folder_default_size": [*default_arch, "--dataset", f"folder:{ws / 'good'}"],
+        "folder_default_size": [
+            *default_arch,
+            *["--arch", "dcgan28_light", "--dataset", f"folder:{ws / 'good'}"],
+        ],
         "truncated": [*train, "--dataset", _variant(ws, "truncated", _truncate)],
         "not_an_image": [
             *train,

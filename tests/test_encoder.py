@@ -11,7 +11,7 @@ from anogan_jax import cli
 from anogan_jax.encoder import MODES, make_encoder_step, near_bound_share
 from anogan_jax.models import Network
 from anogan_jax.runs.encoder_run import load_encoder
-from anogan_jax.runs.gan import load_gan
+from anogan_jax.runs.models import load_gan
 from anogan_jax.state import init_encoder_state
 
 A = np.asarray(jax.random.normal(jax.random.key(0), (16, 4)))

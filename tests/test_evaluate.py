@@ -11,7 +11,8 @@ from anogan_jax.runs.classifier import ClassifierError, train_classifier
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.evaluate import PARZEN_BANDWIDTHS, evaluate_run
 from anogan_jax.runs.fid import make_fid_monitor
-from anogan_jax.runs.gan import load_data, load_gan, train_gan
+from anogan_jax.runs.gan import load_data, train_gan
+from anogan_jax.runs.models import load_gan
 
 METRICS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std")
 

@@ -14,7 +14,7 @@ import pytest
 
 from anogan_jax import cli, objectives
 from anogan_jax.runs import events
-from anogan_jax.runs.gan import load_gan
+from anogan_jax.runs.models import load_gan
 
 try:
     import tensorboardX  # noqa: F401

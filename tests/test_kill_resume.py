@@ -15,7 +15,7 @@ import pytest
 
 from anogan_jax import cli
 from anogan_jax.runs.encoder_run import load_encoder
-from anogan_jax.runs.gan import load_gan
+from anogan_jax.runs.models import load_gan
 
 SEED = int(os.environ.get("KILL_TEST_SEED", random.SystemRandom().randrange(1 << 30)))
 TINY = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]

@@ -231,7 +231,7 @@ def test_classifier_takes_any_shape():
         ("mlp", (28, 28, 2), "arch 'mlp' takes images with 1 or 3 channels; these are 28x28x2"),
         ("resnet64", (64, 64, 2), "arch 'resnet64' takes images with 1 or 3 channels"),
         ("dcgan28", (28, 28), r"image_shape must be \(H, W, C\), got \(28, 28\)"),
-        ("dcgan64", (64, 64, 3), "unknown architecture 'dcgan64'; choose one of dcgan28, "),
+        ("dcgan64", (64, 64, 3), "unknown architecture 'dcgan64'; choose one of dcgan28_light, "),
     ],
 )
 def test_check_arch_errors(arch, shape, message):
@@ -250,7 +250,7 @@ def test_check_arch_accepts_the_supported_shapes():
         models.check_arch("dcgan", (size, size, 3))
     assert models.supported_sizes("resnet64") == "64x64"
     assert models.supported_sizes("mlp") == "any HxW"
-    assert [models.default_latent_dim(a) for a in models.ARCHS] == [100, 100, 100, 100, 128]
+    assert [models.default_latent_dim(a) for a in models.ARCHS] == [100, 100, 100, 128, 100]
 
 
 def test_width_is_for_dcgan_and_resnet64_only():

@@ -180,3 +180,30 @@ def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path
         assert out["score"].tolist() == [np.float32(r["score"]) for r in rows]
         assert out["map"].shape == (7, shape[0], shape[1])
     assert meta["functions"][method]["threshold"] == pytest.approx(float(rows[0]["threshold"]))
+
+
+def test_defaults_fit_a_small_64x64_folder(tmp_path, capsys):
+    """No --arch and no --batch-size on 24 images of 64 x 64: `train` picks the first arch built
+    for 64 x 64 and trains with all 21 training images as its batch, `train-encoder` likewise;
+    each says so, and the folders record what was used (a resume continues with it)."""
+    folder = tmp_path / "textures"
+    make_texture_folder(folder, size=64, num_train=24, num_test_good=4, num_test_per_defect=2)
+    run = tmp_path / "run"
+    few = ["--steps", "2", "--quiet", "--checkpoint-every", "2", "--sample-every", "2"]
+    # --width 8 keeps the compile small; it also narrows the choice to the archs it sizes.
+    _run(["train", "--dataset", f"folder:{folder}", "--width", "8", "--out", run, *few])
+    out = capsys.readouterr().out
+    assert "arch dcgan: the first of dcgan28_light, dcgan28, dcgan, resnet64, mlp built for " in out
+    num_train = 24 - round(0.1 * 24)  # the rest is the validation split
+    assert f"batch size {num_train}: the {num_train} training images are fewer than the " in out
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["arch"], saved["image_size"], saved["batch_size"]) == ("dcgan", 64, num_train)
+
+    _run(["train", "--dataset", f"folder:{folder}", "--out", run, "--resume", "--steps", "3"])
+    assert "arch" not in capsys.readouterr().out  # the saved arch, said when chosen
+    assert json.loads((run / "config.json").read_text())["batch_size"] == num_train
+
+    _run(["train-encoder", "--run", run, "--steps", "2", "--quiet"])
+    assert f"batch size {num_train}: the {num_train} training images" in capsys.readouterr().out
+    encoder = json.loads((run / "encoder_izi_f" / "encoder_config.json").read_text())
+    assert encoder["batch_size"] == num_train

@@ -8,7 +8,7 @@ import pytest
 
 from anogan_jax import cli
 from anogan_jax.runs.config import RunConfig
-from anogan_jax.runs.gan import load_gan
+from anogan_jax.runs.models import load_gan
 
 TINY = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet"]
 

@@ -69,7 +69,7 @@ def test_score_refusals(run, tmp_path, capsys):
 def test_nonfinite_scores_are_left_out_per_score(run, tmp_path, capsys):
     """One score NaN on every image, another on one image: the first gets no metrics (None),
     the second is evaluated on its finite images, the rest on all; nothing crashes."""
-    from anogan_jax.runs.gan import load_gan
+    from anogan_jax.runs.models import load_gan
     from anogan_jax.runs.score_report import write_report
 
     _, models, state = load_gan(run)

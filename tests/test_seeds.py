@@ -7,7 +7,7 @@ import pytest
 
 from anogan_jax import cli
 from anogan_jax.runs.config import RunError
-from anogan_jax.runs.gan import load_gan
+from anogan_jax.runs.models import load_gan
 from anogan_jax.runs.seeds import (
     fit_seeds,
     parse_seeds,

@@ -1,8 +1,9 @@
 """Networks as pure ``init`` / ``apply`` functions over explicit pytrees.
 
 This package's modules are the only ones that import flax: ``layers`` (the shared building
-blocks), ``dcgan28``, ``dcgan``, ``resnet`` and ``classifier`` (the networks); this one builds
-them by architecture. Every network is returned as a :class:`Network`:
+blocks), ``dcgan28``, ``dcgan``, ``resnet`` and ``classifier`` (the networks), ``specs`` (one
+:class:`ArchSpec` per architecture); this one builds them by architecture. Every network is
+returned as a :class:`Network`:
 
 * ``init(key) -> variables`` with ``variables = {"params": ..., "batch_stats": ...}``
   (``batch_stats`` is an empty dict for networks without BatchNorm);
@@ -15,12 +16,8 @@ training, scoring and sampling use ``train=False``. Dropout (``mlp`` discriminat
 active only with ``train=True`` and then needs ``key``.
 
 Every architecture takes its image shape (H, W, C) from the data, C being 1 or 3; each supports
-the sizes ``supported_sizes(arch)`` names and ``check_arch`` checks:
-
-* ``dcgan28``, ``dcgan28_light``: the seed AnoGAN DCGANs, 28x28 only;
-* ``mlp``: the seed Keras MNIST GAN, any H x W;
-* ``dcgan``: Radford et al.'s DCGAN with 3x3 kernels, square powers of two 16..128;
-* ``resnet64``: the f-AnoGAN WGAN-GP ResNet (Gulrajani et al.'s 64x64 ResNet), 64x64 only.
+the sizes its spec in ``SPECS`` names (``supported_sizes(arch)``), which ``check_arch`` checks
+and ``default_arch`` chooses by.
 
 Discriminators return ``(logit, features)`` with ``logit`` of shape (N,) and ``features`` the
 flattened feature layer (N, F). Generators map (N, latent_dim) to images (N, H, W, C) in
@@ -32,7 +29,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -57,6 +53,20 @@ from anogan_jax.models.layers import (
     _network,
 )
 from anogan_jax.models.resnet import ResBlockDown, ResBlockUp, ResNet64Generator, ResNet64Trunk
+from anogan_jax.models.specs import (
+    ARCHS,
+    CHANNELS,
+    SPECS,
+    WIDE_ARCHS,
+    ArchSpec,
+    archs_fitting,
+    as_shape,
+    check_arch,
+    default_arch,
+    default_latent_dim,
+    get_spec,
+    supported_sizes,
+)
 from anogan_jax.objectives import get_objective
 
 __all__ = [
@@ -65,7 +75,9 @@ __all__ = [
     "CLASSIFIER_FEATURES",
     "DEFAULT_WIDTH",
     "IMAGE_SHAPE",
+    "SPECS",
     "WIDE_ARCHS",
+    "ArchSpec",
     "BatchNorm",
     "Classifier",
     "ConvEncoder",
@@ -85,25 +97,17 @@ __all__ = [
     "ResBlockUp",
     "ResNet64Generator",
     "ResNet64Trunk",
+    "archs_fitting",
     "check_arch",
     "count_params",
+    "default_arch",
     "default_latent_dim",
+    "get_spec",
     "make_classifier",
     "make_encoder",
     "make_gan",
     "supported_sizes",
 ]
-ARCHS = ("dcgan28", "dcgan28_light", "mlp", "dcgan", "resnet64")
-CHANNELS = (1, 3)
-# Square sizes each convolutional arch is built for; None: any H x W.
-_SIZES = {
-    "dcgan28": (28,),
-    "dcgan28_light": (28,),
-    "mlp": None,
-    "dcgan": (16, 32, 64, 128),
-    "resnet64": (64,),
-}
-WIDE_ARCHS = ("dcgan", "resnet64")  # the archs whose channel base ``width`` sets
 
 
 class GANModels(NamedTuple):
@@ -113,91 +117,19 @@ class GANModels(NamedTuple):
     image_shape: tuple[int, int, int]
 
 
-def _check_known(arch: str) -> None:
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-
-
-def _as_shape(image_shape) -> tuple[int, int, int]:
-    shape = tuple(int(d) for d in image_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"image_shape must be (H, W, C), got {tuple(image_shape)}")
-    return shape
-
-
-def _fits(arch: str, h: int, w: int) -> bool:
-    sizes = _SIZES[arch]
-    return sizes is None or (h == w and h in sizes)
-
-
-def supported_sizes(arch: str) -> str:
-    """The image sizes ``arch`` is built for, as text: "28x28", "64x64", "any HxW", ..."""
-    _check_known(arch)
-    if _SIZES[arch] is None:
-        return "any HxW"
-    names = [f"{s}x{s}" for s in _SIZES[arch]]
-    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
-
-
-def check_arch(arch: str, image_shape) -> None:
-    """Raises ValueError unless ``arch`` is built for images of ``image_shape`` (H, W, C).
-
-    The message names the arch, the shape, the sizes it supports and the archs that fit.
-    """
-    _check_known(arch)
-    h, w, c = _as_shape(image_shape)
-    shape = f"{h}x{w}x{c}"
-    if c not in CHANNELS:
-        raise ValueError(
-            f"arch {arch!r} takes images with 1 or 3 channels; these are {shape}: no arch "
-            "takes them, convert the images to grayscale or RGB"
-        )
-    if not _fits(arch, h, w):
-        # The archs built for this size first, the any-size mlp last.
-        fits = sorted((a for a in ARCHS if _fits(a, h, w)), key=lambda a: _SIZES[a] is None)
-        fits = [f"{a} ({supported_sizes(a)})" for a in fits]
-        raise ValueError(
-            f"arch {arch!r} is built for {supported_sizes(arch)} images; these are {shape}: "
-            f"use --arch {' or '.join(fits)}"
-        )
-
-
-def default_latent_dim(arch: str) -> int:
-    """The size of z the arch was published with: 128 for ``resnet64``, 100 otherwise."""
-    _check_known(arch)
-    return 128 if arch == "resnet64" else 100
-
-
-def _width(arch: str, width: int | None) -> int | None:
-    if arch not in WIDE_ARCHS:
+def _width(spec: ArchSpec, width: int | None) -> int | None:
+    if not spec.wide:
         if width is not None:
             raise ValueError(
-                f"width sets the channels of {' and '.join(WIDE_ARCHS)}; arch {arch!r} has "
+                f"width sets the channels of {' and '.join(WIDE_ARCHS)}; arch {spec.name!r} has "
                 "fixed layers: leave width None"
             )
         return None
     if width is None:
-        return DEFAULT_WIDTH
+        return spec.width
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     return width
-
-
-def _gan_modules(arch, shape, norm, width, kw) -> tuple[nn.Module, nn.Module]:
-    """(generator, critic) modules; ``kw`` holds ``impl`` and ``dtype``."""
-    size, _, channels = shape
-    if arch == "dcgan28":
-        return DCGAN28Generator(channels=channels, **kw), DCGAN28Discriminator(norm, **kw)
-    if arch == "dcgan28_light":
-        g = DCGAN28LightGenerator(channels=channels, **kw)
-        return g, DCGAN28LightDiscriminator(norm, **kw)
-    if arch == "mlp":
-        return MLPGenerator(shape, kw["dtype"]), MLPDiscriminator(kw["dtype"])
-    if arch == "dcgan":
-        g = DCGANGenerator(size, channels, width, **kw)
-        return g, Critic(DCGANTrunk(norm, width, **kw), kw["dtype"])
-    g = ResNet64Generator(channels, width, **kw)
-    return g, Critic(ResNet64Trunk(width, **kw), kw["dtype"])
 
 
 def make_gan(
@@ -220,31 +152,21 @@ def make_gan(
         except for ``resnet64``, whose WGAN-GP critic always uses LayerNorm.
       conv_impl: convolution formulation (see ``conv.py``); the function is the same for all.
       compute_dtype: dtype of convolutions and matmuls; parameters stay float32.
-      width: channel base of ``dcgan`` and ``resnet64`` (None: 64, the published sizes); must
-        be None for the other archs.
+      width: channel base of the archs in ``WIDE_ARCHS`` (None: the spec's, the published
+        sizes); must be None for the other archs.
 
     Returns:
       ``GANModels``: generator (N, latent_dim) -> (N, H, W, C); discriminator (N, H, W, C) ->
       (logit (N,), features (N, F)).
     """
     check_arch(arch, image_shape)
-    shape = _as_shape(image_shape)
+    spec, shape = get_spec(arch), as_shape(image_shape)
     norm = get_objective(objective).critic_norm
     kw = {"impl": conv_impl, "dtype": compute_dtype}
-    g, d = _gan_modules(arch, shape, norm, _width(arch, width), kw)
+    g, d = spec.gan(shape, norm, _width(spec, width), kw)
     z = jnp.zeros((1, latent_dim), jnp.float32)
     x = jnp.zeros((1, *shape), jnp.float32)
     return GANModels(_network(g, z), _network(d, x), latent_dim, shape)
-
-
-def _encoder_trunk(arch, width, kw) -> nn.Module:
-    if arch == "dcgan28":
-        return DCGAN28Discriminator("layer", **kw)
-    if arch == "dcgan28_light":
-        return DCGAN28LightDiscriminator("layer", **kw)
-    if arch == "dcgan":
-        return DCGANTrunk("layer", width, **kw)
-    return ResNet64Trunk(width, **kw)
 
 
 def make_encoder(
@@ -263,13 +185,9 @@ def make_encoder(
     Arguments as in ``make_gan``.
     """
     check_arch(arch, image_shape)
-    shape = _as_shape(image_shape)
-    width = _width(arch, width)
-    if arch == "mlp":
-        module = MLPEncoder(latent_dim, bounded, dtype=compute_dtype)
-    else:
-        trunk = _encoder_trunk(arch, width, {"impl": conv_impl, "dtype": compute_dtype})
-        module = ConvEncoder(trunk, latent_dim, bounded, compute_dtype)
+    spec, shape = get_spec(arch), as_shape(image_shape)
+    kw = {"impl": conv_impl, "dtype": compute_dtype}
+    module = spec.encoder(shape, latent_dim, bounded, _width(spec, width), kw)
     return _network(module, jnp.zeros((1, *shape), jnp.float32))
 
 
@@ -288,4 +206,4 @@ def make_classifier(
     ``((logits, features), {})`` with logits (N, num_classes) and features
     (N, CLASSIFIER_FEATURES), float32."""
     module = Classifier(num_classes, conv_impl, compute_dtype)
-    return _network(module, jnp.zeros((1, *_as_shape(image_shape)), jnp.float32))
+    return _network(module, jnp.zeros((1, *as_shape(image_shape)), jnp.float32))

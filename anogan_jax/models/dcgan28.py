@@ -1,4 +1,4 @@
-"""The seed AnoGAN networks: the 28x28 DCGANs (``dcgan28``, ``dcgan28_light``) and the Keras
+"""The AnoGAN MNIST networks: the 28x28 DCGANs (``dcgan28``, ``dcgan28_light``) and the Keras
 MNIST MLP GAN (``mlp``, any H x W), with the MLP's encoder."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from anogan_jax.models.layers import IMAGE_SHAPE, _batch_norm, _Conv, _dense, _n
 
 
 class DCGAN28Generator(nn.Module):
-    """The seed AnoGAN generator (seeds 001), layer for layer: (N, latent) -> (N, 28, 28, C).
+    """The AnoGAN MNIST generator of a PyTorch reference implementation, layer for layer:
+    (N, latent) -> (N, 28, 28, C).
 
     Linear(latent, 7*7*512)+BN+ReLU; ConvT 512->256 s2 +BN+LeakyReLU; ConvT 256->128 +BN+LReLU;
     ConvT 128->64 +BN+LReLU; ConvT 64->C s2; tanh. LeakyReLU slope 0.01 (PyTorch default).
@@ -34,8 +35,8 @@ class DCGAN28Generator(nn.Module):
 
 
 class DCGAN28Discriminator(nn.Module):
-    """The seed AnoGAN discriminator (seeds 001): conv C->8->16(s2)->32(s2)->64, each with a
-    norm layer and LeakyReLU(0.01); features = the flattened 7x7x64 map; a linear logit.
+    """The AnoGAN MNIST discriminator (the same PyTorch reference): conv C->8->16(s2)->32(s2)->64,
+    each with a norm layer and LeakyReLU(0.01); features = the flattened 7x7x64 map; a linear logit.
 
     ``norm="layer"`` is the BatchNorm-free critic used with WGAN-GP.
     """
@@ -89,10 +90,10 @@ class DCGAN28LightDiscriminator(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-    """The seed Keras MNIST GAN generator (seeds 002): latent->256->256->H*W*C, ReLU then BN,
+    """The Keras MNIST GAN generator: latent->256->256->H*W*C, ReLU then BN,
     reshaped to (N, H, W, C).
 
-    The seed's sigmoid output is a tanh here, to match images scaled to [-1, 1].
+    The Keras model's sigmoid output is a tanh here, to match images scaled to [-1, 1].
     """
 
     image_shape: tuple[int, int, int] = IMAGE_SHAPE
@@ -107,9 +108,10 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """The seed Keras MNIST GAN discriminator: H*W*C->128->128 (ReLU, dropout 0.2) -> logit.
+    """The Keras MNIST GAN discriminator: H*W*C->128->128 (ReLU, dropout 0.2) -> logit.
 
-    The seed's 2-way softmax is the equivalent single logit; features = the last hidden layer.
+    The Keras model's 2-way softmax is the equivalent single logit; features = the last hidden
+    layer.
     """
 
     dtype: Any = jnp.float32

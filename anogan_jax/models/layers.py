@@ -11,9 +11,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from anogan_jax.images import NATIVE_SHAPE
 from anogan_jax.ops import batchnorm, conv, xla_cpu
 
-IMAGE_SHAPE = (28, 28, 1)  # the default: MNIST
+IMAGE_SHAPE = NATIVE_SHAPE  # the default: MNIST's
 DEFAULT_WIDTH = 64  # the published sizes
 
 

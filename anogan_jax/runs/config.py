@@ -19,13 +19,13 @@ from anogan_jax import models as models_lib
 from anogan_jax.encoder import MODES
 from anogan_jax.errors import UserError
 from anogan_jax.files import read_json
+from anogan_jax.image_folder import FOLDER_IMAGE_SIZE, IMAGE_SIZE_RANGE
 from anogan_jax.latent_search import DISC_TERMS
 from anogan_jax.prior import PRIORS
 from anogan_jax.train import UPDATES
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
-NATIVE_SHAPE = (28, 28, 1)  # the built-in datasets and .npz files
-WIDE_ARCHS = ("dcgan", "resnet64")  # the archs whose channel base --width sets
+NATIVE_SHAPE = datasets.NATIVE_SHAPE  # the built-in datasets and .npz files
 MAX_SEED = 2**32 - 1  # jax.random.key takes the seed modulo 2**32: larger ones would collide
 SCORE_METHODS = ("anogan", "fanogan")
 SCHEDULES = ("constant", "cosine")
@@ -56,8 +56,7 @@ NO_LABELS = (
 )
 
 
-def is_folder(dataset: str) -> bool:
-    return dataset.startswith("folder:")
+is_folder = datasets.is_folder
 
 
 def _positive(config, *names: str) -> None:
@@ -94,9 +93,11 @@ class RunConfig(_Saved):
     dataset: str = "digits"
     protocol: str = "one_class_normal"
     cls: int = 0
-    arch: str = "dcgan28_light"
+    # "": the first of ``models.ARCHS`` built for the images' side (``default_side``; with a
+    # width, the first whose channels it sets), set on creation.
+    arch: str = ""
     objective: str = "non_saturating"
-    latent_dim: int = 0  # 0: the arch's own (128 for resnet64, else 100), set on creation
+    latent_dim: int = 0  # 0: the arch's published z size, set on creation
     prior: str = "normal"
     steps: int = 2000
     batch_size: int = 64
@@ -113,13 +114,16 @@ class RunConfig(_Saved):
     keep: int = 3
     sample_every: int = 500
     log_every: int = 50
-    # Image side and channels: 0 = the dataset's own (28 x 28 x 1 for the built-in datasets;
-    # folders: side 64, channels as stored). ``GanRun.open`` writes the resolved values.
+    # Image side and channels: 0 = the dataset's own (``default_side``; a folder's channels as
+    # stored). ``GanRun.open`` writes the resolved values.
     image_size: int = 0
     channels: int = 0
-    width: int = 0  # channel base of dcgan / resnet64; 0: the arch's own (64)
+    width: int = 0  # channel base of ``models.WIDE_ARCHS``; 0: the arch's own (its spec's)
 
     def __post_init__(self):
+        if not self.arch:
+            side = self.default_side
+            object.__setattr__(self, "arch", models_lib.default_arch(side, wide=self.width > 0))
         if self.latent_dim == 0 and self.arch in models_lib.ARCHS:
             object.__setattr__(self, "latent_dim", models_lib.default_latent_dim(self.arch))
 
@@ -161,9 +165,10 @@ class RunConfig(_Saved):
     def _check_shape(self) -> None:
         if self.width < 0:
             raise RunError(f"width must be >= 0 (0: the arch's own), got {self.width}")
-        if self.width and self.arch not in WIDE_ARCHS:
+        if self.width and self.arch not in models_lib.WIDE_ARCHS:
+            wide = " and ".join(models_lib.WIDE_ARCHS)
             raise RunError(
-                f"--width sets the channels of {' and '.join(WIDE_ARCHS)}; arch {self.arch!r} "
+                f"--width sets the channels of {wide}; arch {self.arch!r} "
                 "has fixed layers: drop --width"
             )
         if not is_folder(self.dataset):
@@ -177,15 +182,24 @@ class RunConfig(_Saved):
                     )
         if self.channels not in (0, 1, 3):
             raise RunError(f"channels must be 1 or 3 (0: as stored), got {self.channels}")
-        if self.image_size and not 8 <= self.image_size <= 1024:
-            raise RunError(f"image_size must be in 8..1024 pixels, got {self.image_size}")
-        side = self.image_size or (NATIVE_SHAPE[0] if not is_folder(self.dataset) else 64)
+        lo, hi = IMAGE_SIZE_RANGE
+        if self.image_size and not lo <= self.image_size <= hi:
+            raise RunError(f"image_size must be in {lo}..{hi} pixels, got {self.image_size}")
+        side = self.default_side
         try:
             models_lib.check_arch(self.arch, (side, side, self.channels or 1))
         except ValueError as err:
             resized = is_folder(self.dataset) and not self.image_size
             why = f" (a folder's images are resized to {side}x{side} unless --image-size is given)"
             raise RunError(str(err) + (why if resized else "")) from None
+
+    @property
+    def default_side(self) -> int:
+        """The side of the run's images as far as the config knows it without reading them:
+        ``image_size``, else the dataset's own (28; a folder's are resized to 64)."""
+        if self.image_size:
+            return self.image_size
+        return FOLDER_IMAGE_SIZE if is_folder(self.dataset) else NATIVE_SHAPE[0]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -395,6 +409,20 @@ def signature(config: RunConfig) -> dict:
 
 # What a signature saved before a field existed meant by its absence.
 SIGNATURE_DEFAULTS = {"image_shape": list(NATIVE_SHAPE), "width": 0}
+
+
+def fit_batch_size(config, num_images: int, what: str, *, say=None):
+    """``config`` with its ``batch_size`` lowered to ``num_images`` when it is larger (the
+    largest batch the images hold), ``say`` (e.g. ``print``) told so in one line naming the
+    option that sets it; ``config`` itself when the batch fits."""
+    if config.batch_size <= num_images or num_images < 1:  # none: the sampler names it
+        return config
+    if say is not None:
+        say(
+            f"batch size {num_images}: the {num_images} {what} are fewer than the default "
+            f"{config.batch_size} (--batch-size sets it)"
+        )
+    return dataclasses.replace(config, batch_size=num_images)
 
 
 def check_same_settings(configs: list, folders: list, hint: str) -> None:

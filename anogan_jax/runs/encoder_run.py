@@ -17,7 +17,13 @@ from anogan_jax.keys import named_keys
 from anogan_jax.loop import fit
 from anogan_jax.runs import plotting
 from anogan_jax.runs.checkpoint import Checkpointer
-from anogan_jax.runs.config import EncoderConfig, RunError, check_same_settings, load_config
+from anogan_jax.runs.config import (
+    EncoderConfig,
+    RunError,
+    check_same_settings,
+    fit_batch_size,
+    load_config,
+)
 from anogan_jax.runs.events import EVENTS, EventLog
 from anogan_jax.runs.folders import (
     MetricsLog,
@@ -29,7 +35,8 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
-from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan, same_gan
+from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan, same_gan
 from anogan_jax.runs.seeds import (
     check_same_step,
     check_saved_steps,
@@ -75,15 +82,21 @@ def _frozen(state):
 
 class _EncoderRun:
     """One GAN run's encoder folder: config, data sampler, checkpoints, metrics log. The
-    constructor only checks and writes nothing; ``open`` writes and restores."""
+    constructor only checks and writes nothing; ``open`` writes and restores. ``fit_batch`` as
+    in ``train_encoder``, ``say`` told when it lowers the batch size."""
 
-    def __init__(self, run, config: EncoderConfig, *, resume, overwrite, data_dir):
+    def __init__(
+        self, run, config: EncoderConfig, *, resume, overwrite, data_dir, fit_batch, say=print
+    ):
         self.out = out = encoder_dir(run, config.mode)
         self.run_config, self.models, gan_state = load_gan(run)
         check_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
-        self.config = config = continue_config(config, out / "encoder_config.json", resume=resume)
+        config = continue_config(config, out / "encoder_config.json", resume=resume)
         self.overwrite = overwrite
         self.data = load_data(self.run_config, data_dir)
+        if fit_batch:
+            config = fit_batch_size(config, len(self.data.train), "training images", say=say)
+        self.config = config
         self.encoder, self.tx, keys = _build(self.run_config, config)
         self.keys, self.train_key = keys, keys["train"]
         self.frozen = _frozen(gan_state)
@@ -159,13 +172,26 @@ class _EncoderRun:
 
 
 def train_encoder(
-    run, config: EncoderConfig, *, resume=False, overwrite=False, data_dir=None, progress=True
+    run,
+    config: EncoderConfig,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    fit_batch: bool = False,
 ):
-    """Trains the f-AnoGAN encoder of a GAN run; G and D stay frozen. Returns EncoderState."""
+    """Trains the f-AnoGAN encoder of a GAN run; G and D stay frozen. Returns EncoderState.
+
+    ``fit_batch``: when ``config.batch_size`` exceeds the run's training images, train with all
+    of them (the largest batch there is) and print a line saying so, instead of refusing; for a
+    batch size the user did not choose (the CLI's default)."""
     config = config.validate()
     check_run_folder(run)  # before the lock creates <run>/encoder_<mode>
     with folder_lock(encoder_dir(run, config.mode)):
-        r = _EncoderRun(run, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
+        r = _EncoderRun(
+            run, config, resume=resume, overwrite=overwrite, data_dir=data_dir, fit_batch=fit_batch
+        )
         r.open()
         step = r.make_step()
         try:
@@ -199,6 +225,7 @@ def train_encoder_seeds(
     overwrite=False,
     data_dir=None,
     progress=True,
+    fit_batch: bool = False,
 ):
     """Trains the encoders of the seeds' GANs (``<root>/seed_<s>``, from ``train --seeds``)
     together (``seeds.fit_seeds``: one vmapped program over the stacked encoder states and
@@ -206,15 +233,17 @@ def train_encoder_seeds(
 
     Every seed uses the same EncoderConfig (so the same encoder seed: the GAN seed is what
     varies), and each equals ``train_encoder(<root>/seed_<s>, config)``: bit for bit where the
-    seeds loop, up to float rounding where they are vmapped. Returns each seed's
-    EncoderState.
+    seeds loop, up to float rounding where they are vmapped; ``fit_batch`` as there. Returns
+    each seed's EncoderState.
     """
     config = config.validate()
     runs_dirs = [check_run_folder(seed_dir(root, s)) for s in seeds]
     with folder_locks([encoder_dir(d, config.mode) for d in runs_dirs]):
+        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, fit_batch=fit_batch)
+        # Every seed's batch is lowered alike (their splits are the same size): said once.
         runs = [
-            _EncoderRun(d, config, resume=resume, overwrite=overwrite, data_dir=data_dir)
-            for d in runs_dirs
+            _EncoderRun(d, config, **io, say=print if i == 0 else None)
+            for i, d in enumerate(runs_dirs)
         ]
         _check_same(runs)
         hint = "`train-encoder --run <root>/seed_S --resume`"
@@ -315,7 +344,7 @@ def load_encoder(run, mode: str, run_config, gan_state=None):
 
 def _check_same_gan(out: Path, now: dict, what_to_do: str) -> None:
     """Refuses an encoder folder whose ``gan.json`` records another GAN than ``now``
-    (``gan.gan_identity``); a folder without gan.json has not started."""
+    (``models.gan_identity``); a folder without gan.json has not started."""
     path = out / "gan.json"
     if not path.exists():
         return

@@ -25,7 +25,8 @@ from anogan_jax.files import write_json
 from anogan_jax.runs.classifier import load_classifier, make_feature_fn
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.fid import check_val, eval_keys, make_sample_fn
-from anogan_jax.runs.gan import load_data, load_gan
+from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.models import load_gan
 from anogan_jax.state import g_variables
 
 # Parzen bandwidths tried (pixel units of images in [-1, 1]); the best on one half of the

@@ -33,8 +33,8 @@ from anogan_jax import image_folder
 from anogan_jax.files import atomic_write_bytes, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
-from anogan_jax.runs.gan import check_run_folder
 from anogan_jax.runs.methods import check_method_inputs, in_blocks
+from anogan_jax.runs.models import check_run_folder
 from anogan_jax.runs.predict import Scorer, check_fpr, load_run, method_config
 from anogan_jax.state import g_variables
 

@@ -1,4 +1,5 @@
-"""A GAN run folder: building models, data and state from its config, and training into it.
+"""A GAN run folder: its data and state from its config, and training into it (the models
+come from ``runs.models``).
 
 Layout of a run folder::
 
@@ -14,33 +15,27 @@ Layout of a run folder::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from anogan_jax import data as data_lib
-from anogan_jax import models as models_lib
 from anogan_jax import objectives
 from anogan_jax.datasets import check_source
 from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
-from anogan_jax.files import read_json, write_json
+from anogan_jax.files import write_json
 from anogan_jax.images import check_images
-from anogan_jax.keys import named_keys
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.runs import plotting
-from anogan_jax.runs.checkpoint import Checkpointer, CheckpointError
+from anogan_jax.runs.checkpoint import Checkpointer
 from anogan_jax.runs.config import (
     NO_LABELS,
-    SIGNATURE_DEFAULTS,
     RunConfig,
     RunError,
+    fit_batch_size,
     is_folder,
-    load_config,
     signature,
 )
 from anogan_jax.runs.events import EVENTS, EventLog
@@ -51,12 +46,16 @@ from anogan_jax.runs.folders import (
     check_steps,
     continue_config,
     folder_lock,
-    seed_dir,
-    seeds_holding,
     start_folder,
 )
-from anogan_jax.state import d_variables, g_variables, init_gan_state
-from anogan_jax.train import make_gan_step
+from anogan_jax.runs.models import (
+    build_models,
+    build_optimizers,
+    build_step,
+    check_signature,
+    run_keys,
+)
+from anogan_jax.state import g_variables, init_gan_state
 
 # What `train` writes into a run folder; --overwrite removes these and nothing else.
 OWNED = (
@@ -74,45 +73,6 @@ NONFINITE_HINT = (
     "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
     "safe norm"
 )
-
-
-def build_models(config: RunConfig):
-    """Parameters stay float32; convolutions and matmuls run in ``config.compute_dtype``."""
-    return models_lib.make_gan(
-        config.arch,
-        image_shape=config.image_shape,
-        width=config.width or None,
-        latent_dim=config.latent_dim,
-        objective=config.objective,
-        conv_impl=config.conv_impl,
-        compute_dtype=jnp.dtype(config.compute_dtype),
-    )
-
-
-def build_optimizers(config: RunConfig):
-    g_tx, d_tx, n_critic = objectives.default_optimizers(
-        config.objective, g_lr=config.g_lr, d_lr=config.d_lr
-    )
-    return g_tx, d_tx, config.n_critic or n_critic
-
-
-def build_step(config: RunConfig, models, g_tx, d_tx, n_critic: int, **kwargs):
-    """The config's training step (``train.make_gan_step``; kwargs: mesh, jit)."""
-    return make_gan_step(
-        objectives.get_objective(config.objective),
-        models,
-        g_tx,
-        d_tx,
-        n_critic=n_critic,
-        update=config.update,
-        prior=config.prior,
-        **kwargs,
-    )
-
-
-def run_keys(seed: int) -> dict:
-    """Named keys of a GAN run, split once from the root key of ``seed``."""
-    return named_keys(seed, ("init", "data", "train", "sample"))
 
 
 def load_data(config: RunConfig, data_dir: str | None = None) -> data_lib.OneClassData:
@@ -136,22 +96,6 @@ def with_image_shape(config: RunConfig, data: data_lib.OneClassData) -> RunConfi
     if size != width:
         raise RunError(f"{config.dataset}: images are {size}x{width}; the networks need squares")
     return dataclasses.replace(config, image_size=int(size), channels=int(channels))
-
-
-def check_signature(ckpt_dir: Path, config: RunConfig) -> None:
-    """Raises CheckpointError naming the fields in which the checkpoints and config differ."""
-    path = Path(ckpt_dir) / "model.json"
-    if not path.exists():
-        return
-    saved, wanted = read_json(path), signature(config)
-    diff = {k: (saved.get(k, SIGNATURE_DEFAULTS.get(k)), v) for k, v in wanted.items()}
-    diff = {k: ab for k, ab in diff.items() if ab[0] != ab[1]}
-    if diff:
-        shown = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
-        raise CheckpointError(
-            f"the checkpoints in {ckpt_dir} were written by another model ({shown}); "
-            "point --run at the matching run folder or retrain"
-        )
 
 
 class GanRun:
@@ -197,14 +141,20 @@ def checked_config(config: RunConfig) -> RunConfig:
     return config.validate()
 
 
-def prepare_run(config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir):
+def prepare_run(
+    config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir, fit_batch=False
+):
     """Checks the output folder and the config (against the saved one when resuming), loads
-    the data and builds the run WITHOUT writing anything (``GanRun.open`` writes). Returns
-    (GanRun, models, (g_tx, d_tx, n_critic))."""
+    the data and builds the run WITHOUT writing anything (``GanRun.open`` writes). With
+    ``fit_batch``, a batch size above the training images is lowered to their number
+    (``config.fit_batch_size``), and a line printed says so. Returns (GanRun, models,
+    (g_tx, d_tx, n_critic))."""
     check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
     config = continue_config(config, out / "config.json", resume=resume)
     data = load_data(config, data_dir)
     config = with_image_shape(config, data)
+    if fit_batch:
+        config = fit_batch_size(config, len(data.train), "training images", say=print)
     models = build_models(config)
     optimizers = build_optimizers(config)
     run = GanRun(config, out, models, optimizers, data=data, overwrite=overwrite)
@@ -222,8 +172,13 @@ def train_gan(
     devices: int | str = 1,
     fid_every: int = 0,
     classifier_root=None,
+    fit_batch: bool = False,
 ):
     """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState.
+
+    ``fit_batch``: when ``config.batch_size`` exceeds the training images, train with all of
+    them (the largest batch there is) and print a line saying so, instead of refusing; for a
+    batch size the user did not choose (the CLI's default).
 
     ``devices`` > 1 (or "all") trains data-parallel over a mesh of that many devices.
     ``fid_every`` > 0 logs FID / KID of samples against the NORMAL validation split every that
@@ -237,7 +192,7 @@ def train_gan(
         raise RunError(NO_LABELS.format(dataset=config.dataset))
     with folder_lock(out):
         run, models, (g_tx, d_tx, n_critic) = prepare_run(
-            config, out, resume=resume, overwrite=overwrite, data_dir=data_dir
+            config, out, resume=resume, overwrite=overwrite, data_dir=data_dir, fit_batch=fit_batch
         )
         config, batch_fn, mesh, monitor = run.config, run.sampler, None, None
         # Every check that can refuse runs before ``open`` writes (or, with --overwrite,
@@ -345,58 +300,3 @@ class RunLog:
                 ["d_loss", "g_loss"],
                 title=str(self.out.name),
             )
-
-
-def gan_identity(state) -> dict:
-    """What a GAN's encoders and score folders record to know it again: its step and a
-    fingerprint of its weights (sha256 of G's and D's variables, 16 hex digits). The step
-    alone does not tell a run retrained with --overwrite (another seed, say) from the one an
-    encoder was trained against or a score folder began with; the same config and seed
-    retrained give the same weights, so the same fingerprint."""
-    digest = hashlib.sha256()
-    for leaf in jax.tree.leaves((g_variables(state), d_variables(state))):
-        value = np.asarray(jax.device_get(leaf))
-        digest.update(f"{value.dtype}{value.shape}".encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return {"gan_step": int(state.step), "gan_fingerprint": digest.hexdigest()[:16]}
-
-
-def same_gan(saved: dict, now: dict) -> bool:
-    """Whether a recorded ``gan_identity`` is the GAN ``now``; a record from before the
-    fingerprint (no "gan_fingerprint") is judged by its step alone."""
-    keys = [k for k in ("gan_step", "gan_fingerprint") if k in saved]
-    return all(saved[k] == now[k] for k in keys)
-
-
-def check_run_folder(run) -> Path:
-    """``run`` as a Path; RunError unless it is a run folder written by ``train``."""
-    run = Path(run)
-    if not run.is_dir():
-        raise RunError(f"run folder {run} does not exist; train one with `anogan-jax train`")
-    if not (run / "config.json").exists():
-        seeds = seeds_holding(run, "config.json")
-        if seeds:
-            raise RunError(
-                f"{run} holds the runs of seeds {', '.join(map(str, seeds))} (`train --seeds`), "
-                f"not one run: point --run at one of them ({seed_dir(run, seeds[0])}), or give "
-                f"`score` and `train-encoder` --seeds {','.join(map(str, seeds))} to use them all"
-            )
-        raise RunError(f"{run} holds no config.json: it is not a run folder from `train`")
-    return run
-
-
-def load_gan(run, *, step: int | None = None):
-    """Loads a trained run: (config, models, state). Raises RunError / CheckpointError."""
-    run = check_run_folder(run)
-    config = load_config(RunConfig, run / "config.json")
-    models = build_models(config)
-    g_tx, d_tx, _ = build_optimizers(config)
-    keys = run_keys(config.seed)
-    check_signature(run / "checkpoints", config)
-    ckpt = Checkpointer(run / "checkpoints", keep=config.keep)
-    try:
-        abstract = jax.eval_shape(lambda: init_gan_state(models, g_tx, d_tx, keys["init"]))
-        state = ckpt.restore(abstract, step)
-    finally:
-        ckpt.close()
-    return config, models, state

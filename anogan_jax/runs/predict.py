@@ -28,8 +28,9 @@ from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
-from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
+from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for
+from anogan_jax.runs.models import check_run_folder, load_gan
 from anogan_jax.runs.score_report import residual_maps
 from anogan_jax.runs.scoring import run_batches
 

@@ -38,8 +38,9 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
-from anogan_jax.runs.gan import check_run_folder, gan_identity, load_data, load_gan
+from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for, vmap_method
+from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan
 from anogan_jax.runs.score_report import write_report
 
 # What `score` writes into its folder; --overwrite removes these and nothing else.
@@ -231,7 +232,7 @@ def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
 
 
 def _provenance(run, state) -> dict:
-    """The run and GAN (``gan.gan_identity``) a score folder's saved batches belong to."""
+    """The run and GAN (``models.gan_identity``) a score folder's saved batches belong to."""
     return {"run": str(Path(run).resolve()), **gan_identity(state)}
 
 

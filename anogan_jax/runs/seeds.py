@@ -19,18 +19,10 @@ import numpy as np
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
-from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError
+from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError, fit_batch_size
 from anogan_jax.runs.folders import check_output, continue_config, folder_locks, seed_dir
-from anogan_jax.runs.gan import (
-    NONFINITE_HINT,
-    GanRun,
-    build_models,
-    build_optimizers,
-    build_step,
-    checked_config,
-    load_data,
-    with_image_shape,
-)
+from anogan_jax.runs.gan import NONFINITE_HINT, GanRun, checked_config, load_data, with_image_shape
+from anogan_jax.runs.models import build_models, build_optimizers, build_step
 
 
 def stack(trees):
@@ -87,7 +79,7 @@ def seed_mode(arch: str) -> str:
     convolution with per-seed kernels becomes a grouped convolution, which runs slower: at
     S = 2-8 dcgan28_light's vmapped step ran at 0.66-0.81x the throughput of S separate runs,
     the seeds in turn inside one program (``lax.map``) at 0.78-0.92x, and the loop, which runs
-    the very kernels of S separate runs, at 0.95-1.03x over two quiet runs; the MLP's vmapped
+    the very kernels of S separate runs, at 0.95-1.03x over two runs; the MLP's vmapped
     program (batched matmuls) at 1.06-1.17x (experiments/results/bench_seeds*.md). So conv
     models on CPU loop; the rest vmap. On a GPU the vmapped conv step is a grouped
     convolution too (whose backward pass on CUDA is reported to run about as slow as the
@@ -210,10 +202,11 @@ def train_gan_seeds(
     overwrite=False,
     data_dir=None,
     progress=True,
+    fit_batch: bool = False,
 ):
     """Trains one GAN per seed, all in one program (``fit_seeds``); each seed's folder is
     opened (and resumed: its saved settings must match) exactly as ``train_gan`` opens a single
-    run. Returns the final state of each seed."""
+    run, ``fit_batch`` as there. Returns the final state of each seed."""
     out, config = Path(out), checked_config(config)
     dirs = [seed_dir(out, s) for s in seeds]
     with folder_locks([out, *dirs]):
@@ -226,6 +219,10 @@ def train_gan_seeds(
         ]
         datas = [load_data(c, data_dir) for c in configs]
         configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
+        if fit_batch:
+            fewest = min(len(x.train) for x in datas)
+            fit_batch_size(configs[0], fewest, "training images", say=print)  # said once
+            configs = [fit_batch_size(c, fewest, "training images") for c in configs]
         config = configs[0]
         models = build_models(config)
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)

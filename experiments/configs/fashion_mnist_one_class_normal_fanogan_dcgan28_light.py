@@ -6,7 +6,8 @@ differs; the MLP study's means stand beside it as the architecture comparison.
     python -m experiments.run_study \\
         experiments/configs/fashion_mnist_one_class_normal_fanogan_dcgan28_light.py
 
-The runner resumes a stopped study; processes that each take their own `--classes` share it. The report's wall-time section gives each class's time.
+The runner resumes a stopped study; processes that each take their own `--classes` share it.
+The report's wall-time section gives each class's time.
 """
 
 from experiments.configs._common import main_study_means
