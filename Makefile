@@ -25,8 +25,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check anogan_jax experiments tests
 
 bench: $(STAMP)
-	$(PY) experiments/bench_train.py
-	$(PY) experiments/bench_latent_search.py
+	$(PY) -m experiments.bench_train
+	$(PY) -m experiments.bench_latent_search
 
 clean-venv:
 	rm -rf $(VENV)

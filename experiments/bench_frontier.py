@@ -1,6 +1,6 @@
 """Quiet throughput of a study's frontier methods: the x axis of its quality-cost plot.
 
-    .venv/bin/python experiments/bench_frontier.py \\
+    .venv/bin/python -m experiments.bench_frontier \\
         experiments/configs/mnist_one_class_normal_fanogan_mlp.py
 
 A study's cell timings are wall time on a machine shared with other work, compile and the
@@ -17,22 +17,20 @@ for its frontier when the file is there (``study_numbers.frontier_points``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax.latent_search import pad_batch  # noqa: E402
-from anogan_jax.runs.checkpoint import latest_step  # noqa: E402
-from anogan_jax.runs.encoder_run import encoder_dir  # noqa: E402
-from anogan_jax.runs.gan import load_data  # noqa: E402
-from anogan_jax.runs.models import load_gan  # noqa: E402
-from anogan_jax.runs.predict import Scorer  # noqa: E402
-from anogan_jax.studies.layout import FRONTIER_SPEED, default_runs, seed_run  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
-from experiments.run_study import ROOT, load_config  # noqa: E402
+from anogan_jax.latent_search import pad_batch
+from anogan_jax.runs.checkpoint import latest_step
+from anogan_jax.runs.encoder_run import encoder_dir
+from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.models import load_gan
+from anogan_jax.runs.predict import Scorer
+from anogan_jax.studies.layout import FRONTIER_SPEED, default_runs, seed_run
+from experiments import bench_common as bc
+from experiments.run_study import ROOT, load_config
 
 
 def trained_run(study, runs: Path, cls: int | None, seed: int | None) -> Path:

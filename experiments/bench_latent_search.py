@@ -2,9 +2,9 @@
 
 Run from the repository root on a quiet machine (PyTorch rows need ``pip install -e '.[bench]'``):
 
-    .venv/bin/python experiments/bench_latent_search.py --num-steps 50   # 500-step figures
+    .venv/bin/python -m experiments.bench_latent_search --num-steps 50   # 500-step figures
                                                                          # extrapolated
-    .venv/bin/python experiments/bench_latent_search.py --quick --allow-busy  # smoke test
+    .venv/bin/python -m experiments.bench_latent_search --quick --allow-busy  # smoke test
 
 Per architecture (random-init G and D, BatchNorm in inference mode, lambda 0.1, L1 residual,
 feature matching, Adam lr 0.05) and batch size B, images/s of
@@ -42,7 +42,7 @@ so 500-step rounds would not fit a small CPU; (b) f-AnoGAN one-pass scoring as
 ``make_fanogan_scorer`` computes it (z = E(x), G(z), critic features of x and G(z), E(G(z)),
 the img / feature / z MSEs). Rounds interleaved; the ratio's spread is over the rounds.
 
-    taskset -c 1 .venv/bin/python experiments/bench_latent_search.py --archs resnet64 \
+    taskset -c 1 .venv/bin/python -m experiments.bench_latent_search --archs resnet64 \
         --torch-threads 1    # one core each: on a loaded 2-core machine PyTorch's 2 threads
                              # stall at every op (100x slower), which measures the load
 """
@@ -51,19 +51,17 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 import time
 
 import jax
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from anogan_jax.encoder import make_fanogan_scorer  # noqa: E402
-from anogan_jax.latent_search import initial_z, latent_objective, make_search  # noqa: E402
-from anogan_jax.models import default_latent_dim, make_encoder, make_gan  # noqa: E402
-from anogan_jax.ops import xla_cpu  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
+from anogan_jax.encoder import make_fanogan_scorer
+from anogan_jax.latent_search import initial_z, latent_objective, make_search
+from anogan_jax.models import default_latent_dim, make_encoder, make_gan
+from anogan_jax.ops import xla_cpu
+from experiments import bench_common as bc
 
 NAME = "bench_latent_search"
 ARCHS = ("dcgan28", "dcgan28_light", "resnet64")
@@ -574,7 +572,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    command = " ".join(["python experiments/bench_latent_search.py", *(argv or sys.argv[1:])])
+    command = " ".join(["python -m experiments.bench_latent_search", *(argv or sys.argv[1:])])
     load, torch, info, peak = bc.start(args)
     start = time.perf_counter()
     archs, rows = {}, []

@@ -1,7 +1,7 @@
 """Many seeds in one program against the same seeds run one after another.
 
-    .venv/bin/python experiments/bench_seeds.py           # mlp, dcgan28_light; S = 1, 2, 4, 8
-    .venv/bin/python experiments/bench_seeds.py --quick   # a smoke run
+    .venv/bin/python -m experiments.bench_seeds           # mlp, dcgan28_light; S = 1, 2, 4, 8
+    .venv/bin/python -m experiments.bench_seeds --quick   # a smoke run
 
 For each architecture and S, four forms run interleaved in one process: S stacked states in
 one ``jit(vmap(step))`` and the single-seed step called for each of S held states, with the
@@ -19,18 +19,16 @@ Results: ``experiments/results/bench_seeds.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax.ops import xla_cpu  # noqa: E402
-from anogan_jax.runs.seeds import seeds_input, seeds_step, stack  # noqa: E402
-from anogan_jax.state import init_gan_state  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
+from anogan_jax.ops import xla_cpu
+from anogan_jax.runs.seeds import seeds_input, seeds_step, stack
+from anogan_jax.state import init_gan_state
+from experiments import bench_common as bc
 
 ARCHS = ("mlp", "dcgan28_light")
 SEEDS = (1, 2, 4, 8)

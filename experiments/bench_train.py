@@ -2,8 +2,8 @@
 
 Run from the repository root on a quiet machine (PyTorch rows need ``pip install -e '.[bench]'``):
 
-    .venv/bin/python experiments/bench_train.py                       # full table
-    .venv/bin/python experiments/bench_train.py --quick --allow-busy  # smoke test
+    .venv/bin/python -m experiments.bench_train                       # full table
+    .venv/bin/python -m experiments.bench_train --quick --allow-busy  # smoke test
 
 One JAX step is ``anogan_jax.train.make_gan_step`` with the CLI's default optimisers
 (``anogan_jax.runs.models.build_optimizers``): n_critic critic updates then one generator update
@@ -19,20 +19,17 @@ time is reported apart.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import jax
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from anogan_jax.models import ARCHS, make_gan  # noqa: E402
-from anogan_jax.objectives import OBJECTIVES, get_objective  # noqa: E402
-from anogan_jax.runs.config import RunConfig  # noqa: E402
-from anogan_jax.runs.models import build_optimizers  # noqa: E402
-from anogan_jax.state import init_gan_state  # noqa: E402
-from anogan_jax.train import make_gan_step  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
+from anogan_jax.models import ARCHS, make_gan
+from anogan_jax.objectives import OBJECTIVES, get_objective
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.models import build_optimizers
+from anogan_jax.state import init_gan_state
+from anogan_jax.train import make_gan_step
+from experiments import bench_common as bc
 
 NAME = "bench_train"
 # objectives.default_optimizers, spelled out for torch.optim.Adam: (lr, betas, n_critic).

@@ -3,8 +3,8 @@ data only: FID / KID of samples against the run's NORMAL validation images (the 
 classifier's features, `train --fid-every`), never a test label.
 
     .venv/bin/anogan-jax train-classifier --dataset mnist        # once (the FID features)
-    .venv/bin/python experiments/compare_updates.py              # dcgan28_light and mlp, class 3
-    .venv/bin/python experiments/compare_updates.py --quick      # a smoke run
+    .venv/bin/python -m experiments.compare_updates              # dcgan28_light and mlp, class 3
+    .venv/bin/python -m experiments.compare_updates --quick      # a smoke run
 
 Every (arch, class, update, seed) is one ordinary `train` run under ``--runs`` (resumed or
 skipped on a rerun). FID is logged every ``--fid-every`` steps; the report compares the final
@@ -17,16 +17,14 @@ Results: ``experiments/results/compare_updates.{json,md,png}``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax import cli  # noqa: E402
-from anogan_jax.files import atomic_write_text, read_jsonl, write_json  # noqa: E402
-from anogan_jax.runs import plotting  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
+from anogan_jax import cli
+from anogan_jax.files import atomic_write_text, read_jsonl, write_json
+from anogan_jax.runs import plotting
+from experiments import bench_common as bc
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -125,7 +123,7 @@ def main(argv=None) -> int:
             )
     machine = bc.machine_info()
     payload = {
-        "command": "python experiments/compare_updates.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python -m experiments.compare_updates " + " ".join(argv or sys.argv[1:]),
         "machine": machine,
         "settings": {k: getattr(args, k) for k in ("steps", "fid_every", "dataset")},
         "rows": rows,

@@ -5,7 +5,7 @@ reporting the AUROC of A (img_mse + 1 x feat_mse) and of A_cal (each term divide
 on normal training images) at each, plus the ratio of the two terms' means (the scale drift
 that makes a fixed kappa weigh the feature term differently at every length).
 
-    python experiments/kappa_stability.py --run runs/studies/mnist_one_class_normal/class_0/seed_0
+    python -m experiments.kappa_stability --run runs/studies/mnist_one_class_normal/class_0/seed_0
 """
 
 from __future__ import annotations
@@ -13,19 +13,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from anogan_jax.files import atomic_write_text, write_json  # noqa: E402
-from anogan_jax.runs.config import EncoderConfig, ScoreConfig  # noqa: E402
-from anogan_jax.runs.encoder_run import encoder_dir, train_encoder  # noqa: E402
-from anogan_jax.runs.scoring import score_run  # noqa: E402
-from experiments.bench_common import markdown_table  # noqa: E402
+from anogan_jax.files import atomic_write_text, write_json
+from anogan_jax.runs.config import EncoderConfig, ScoreConfig
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
+from anogan_jax.runs.scoring import score_run
+from experiments.bench_common import markdown_table
 
 COLUMNS = ["encoder_steps", "auroc_kappa1", "auroc_calibrated", "auroc_img_only",
            "auroc_feat_only", "feat_to_img_ratio"]  # fmt: skip
@@ -91,7 +89,7 @@ def _table(run, rows) -> str:
         f"Spread (max - min) of AUROC over the lengths: kappa=1 {max(a1) - min(a1):.4f}, "
         f"calibrated {max(ac) - min(ac):.4f}.",
         "",
-        "Command: `python experiments/kappa_stability.py --run " + str(run) + "`",
+        "Command: `python -m experiments.kappa_stability --run " + str(run) + "`",
     ]
     return "\n".join(lines) + "\n"
 

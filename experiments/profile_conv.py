@@ -2,10 +2,10 @@
 
 Run from the repository root:
 
-    .venv/bin/python experiments/profile_conv.py                 # all layers, N = 64
-    .venv/bin/python experiments/profile_conv.py --batch 256 --layers g28.ct1,d28.c2
-    .venv/bin/python experiments/profile_conv.py --flags         # XLA_FLAGS sweep (subprocesses)
-    .venv/bin/python experiments/profile_conv.py --networks --impls subpixel,tuned  # conv stacks
+    .venv/bin/python -m experiments.profile_conv                 # all layers, N = 64
+    .venv/bin/python -m experiments.profile_conv --batch 256 --layers g28.ct1,d28.c2
+    .venv/bin/python -m experiments.profile_conv --flags         # XLA_FLAGS sweep (subprocesses)
+    .venv/bin/python -m experiments.profile_conv --networks --impls subpixel,tuned  # conv stacks
 
 Timings interleave the formulations of one layer in one process (the machine is shared), take
 the median of ``--repeats`` samples of >= ``--min-seconds`` each, and report per-call ms.
@@ -27,10 +27,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax.ops import xla_cpu  # noqa: E402
-from experiments import conv_variants  # noqa: E402
-from experiments.bench_common import time_interleaved  # noqa: E402
+from anogan_jax.ops import xla_cpu
+from experiments import conv_variants
+from experiments.bench_common import time_interleaved
 
 
 class Layer(NamedTuple):
@@ -278,8 +277,8 @@ def flag_sweep(args) -> list[dict]:
     """Re-runs this script per XLA_FLAGS value (flags are read once, at backend start)."""
     results = []
     for flags in FLAG_SETS:
-        cmd = [sys.executable, __file__, "--batch", str(args.batch), "--layers", args.layers,
-               "--impls", args.impls, "--repeats", str(args.repeats),
+        cmd = [sys.executable, "-m", "experiments.profile_conv", "--batch", str(args.batch),
+               "--layers", args.layers, "--impls", args.impls, "--repeats", str(args.repeats),
                "--min-seconds", str(args.min_seconds), "--json"]  # fmt: skip
         env = {**os.environ, "XLA_FLAGS": flags}
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -2,10 +2,10 @@
 
 Run from the repository root (PyTorch rows need ``pip install -e '.[bench]'``):
 
-    .venv/bin/python experiments/profile_train.py                      # all, batch 64
-    .venv/bin/python experiments/profile_train.py --archs dcgan28_light --objectives wgan_gp
+    .venv/bin/python -m experiments.profile_train                      # all, batch 64
+    .venv/bin/python -m experiments.profile_train --archs dcgan28_light --objectives wgan_gp
     git show HEAD~1:anogan_jax/ops/conv.py > /tmp/conv_before.py   # an older formulation
-    taskset -c 1 .venv/bin/python experiments/profile_train.py --no-trace --no-components \
+    taskset -c 1 .venv/bin/python -m experiments.profile_train --no-trace --no-components \
         --before-conv /tmp/conv_before.py --out /tmp/before_after
 
 Two views of the step that ``experiments/bench_train.py`` times (``make_gan_step`` with the
@@ -33,23 +33,21 @@ import collections
 import glob
 import os
 import re
-import sys
 import tempfile
 import time
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from anogan_jax.models import make_gan  # noqa: E402
-from anogan_jax.objectives import get_objective, gradient_penalty  # noqa: E402
-from anogan_jax.ops import xla_cpu  # noqa: E402
-from anogan_jax.runs.config import RunConfig  # noqa: E402
-from anogan_jax.runs.models import build_optimizers  # noqa: E402
-from anogan_jax.state import init_gan_state  # noqa: E402
-from anogan_jax.train import make_gan_step  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
-from experiments import bench_train  # noqa: E402
+from anogan_jax.models import make_gan
+from anogan_jax.objectives import get_objective, gradient_penalty
+from anogan_jax.ops import xla_cpu
+from anogan_jax.runs.config import RunConfig
+from anogan_jax.runs.models import build_optimizers
+from anogan_jax.state import init_gan_state
+from anogan_jax.train import make_gan_step
+from experiments import bench_common as bc
+from experiments import bench_train
 
 NAME = "train_profile"
 ARCHS = ("dcgan28", "dcgan28_light")

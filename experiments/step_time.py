@@ -1,8 +1,8 @@
 """Milliseconds per training step of one seed, for comparing thread layouts from the shell.
 
-    .venv/bin/python experiments/step_time.py --arch dcgan28_light
+    .venv/bin/python -m experiments.step_time --arch dcgan28_light
     XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\
-        taskset -c 0 .venv/bin/python experiments/step_time.py        # one thread, core 0
+        taskset -c 0 .venv/bin/python -m experiments.step_time        # one thread, core 0
 
 Run two single-threaded copies at once (one per core) to see whether S seeds as concurrent
 processes would beat them one after another (``cpu_speed.md``, "Many seeds"). Prints the median
@@ -19,10 +19,9 @@ import time
 
 import jax
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from anogan_jax.ops import xla_cpu  # noqa: E402
-from anogan_jax.state import init_gan_state  # noqa: E402
-from experiments import bench_common as bc  # noqa: E402
+from anogan_jax.ops import xla_cpu
+from anogan_jax.state import init_gan_state
+from experiments import bench_common as bc
 
 
 def main(argv=None) -> int:
