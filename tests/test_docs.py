@@ -1,6 +1,7 @@
 """The docs: the Python-API page's program runs as written and computes sensible numbers; the
 public face resolves; the site builds strictly (slow)."""
 
+import argparse
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import anogan_jax as ag
+from anogan_jax.cli_parser import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -69,8 +71,13 @@ def test_site_builds_strictly(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     cli = (tmp_path / "cli" / "index.html").read_text(encoding="utf-8")
-    for command in ("train", "train-encoder", "score", "predict", "export", "evaluate"):
+    parser = build_parser()
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(commands) >= 8
+    for command, sub in commands.items():
         assert f'id="{command}"' in cli, command
+        options = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
+        assert all(o in cli for o in options), command
     assert "--num-steps" in cli and "--resume" in cli
     api = (tmp_path / "api" / "index.html").read_text(encoding="utf-8")
     assert "make_gan_step" in api and "make_search" in api
