@@ -99,7 +99,8 @@ def gradient_penalty(
 
     Args:
       critic_fn: maps ONE image (H, W, C) to a scalar logit; must not mix samples.
-      real, fake: (N, H, W, C).
+      real: (N, H, W, C).
+      fake: (N, H, W, C).
       key: draws alpha ~ U[0, 1], one per sample, broadcast over H, W, C.
     Returns:
       scalar penalty (without the lambda weight).

@@ -183,11 +183,14 @@ def make_gan_step(
     ``_reuse``: one generator forward shared by both updates, n_critic 1). The
     critic's running statistics are updated by the critic updates, the generator's by its own.
 
-    Args:
+    Args (of the step):
       batch: real images (n_critic, B, H, W, C).
       key: the training key; the step folds in ``state.step`` itself.
+
+    Args:
       jit: False returns the pure step (for callers that vmap it and jit the result).
       mesh: see ``jit_step``.
+
     Returns:
       the new state and a dict of scalar metrics, including ``finite`` (all losses and
       parameters finite).

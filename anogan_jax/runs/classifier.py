@@ -92,7 +92,7 @@ def random_shift(image: jax.Array, key: jax.Array, max_shift: int) -> jax.Array:
 def make_classifier_step(network, tx: optax.GradientTransformation, *, max_shift: int = 0):
     """Builds the jitted ``step(state, (images, labels), key) -> (state, metrics)``.
 
-    Args:
+    Args (of the step):
       batch: images (B, 28, 28, 1) in [-1, 1] and integer labels (B,).
       key: the training key; the step folds in ``state.step``, and image i of the batch is
         shifted with ``fold_in(that key, i)``.

@@ -186,7 +186,7 @@ REFERENCE_COLOURS = tuple(plt.cm.Dark2(i) for i in range(8)) + tuple(
 
 
 def roc_grid(path, curves: dict[int, dict[str, tuple]], *, title: str = "") -> None:
-    """One small ROC panel per class: curves[class][method] = (fpr, tpr, auroc)."""
+    """One small ROC panel per class: ``curves[class][method] = (fpr, tpr, auroc)``."""
     keys = sorted(curves)
     cols = min(5, len(keys))
     rows = -(-len(keys) // cols)

@@ -198,7 +198,9 @@ def make_texture_folder(
       out: the folder to create.
       channels: 1 (grey PNGs) or 3 (RGB PNGs).
       size: image side in pixels, 8..1024.
-      num_train, num_test_good, num_test_per_defect: image counts, each >= 1.
+      num_train: normal training images, >= 1.
+      num_test_good: normal test images, >= 1.
+      num_test_per_defect: test images of each defect type, >= 1.
       seed: the same seed writes byte-identical files.
 
     Returns:
