@@ -5,7 +5,7 @@ run folders, and ``anogan_jax.studies`` stand above it and are imported by their
 
     import anogan_jax as ag
 
-    models = ag.make_gan("mlp", image_shape=(28, 28, 1))
+    models = ag.make_gan("mlp", image_shape=images.shape[1:])  # (H, W, C)
     g_tx, d_tx, n_critic = ag.default_optimizers("non_saturating")
     state = ag.init_gan_state(models, g_tx, d_tx, key)
     step = ag.make_gan_step(ag.get_objective("non_saturating"), models, g_tx, d_tx)
@@ -60,11 +60,16 @@ from anogan_jax.metrics import (
 )
 from anogan_jax.models import (
     ARCHS,
+    SPECS,
+    ArchSpec,
     GANModels,
     Network,
+    archs_fitting,
     check_arch,
     count_params,
+    default_arch,
     default_latent_dim,
+    get_spec,
     make_classifier,
     make_encoder,
     make_gan,
@@ -98,11 +103,16 @@ except _metadata.PackageNotFoundError:  # a source tree that is not installed
 __all__ = [
     # models
     "ARCHS",
+    "SPECS",
+    "ArchSpec",
     "GANModels",
     "Network",
+    "archs_fitting",
     "check_arch",
     "count_params",
+    "default_arch",
     "default_latent_dim",
+    "get_spec",
     "make_classifier",
     "make_encoder",
     "make_gan",

@@ -16,14 +16,14 @@ from anogan_jax.errors import UserError
 from anogan_jax.models import ARCHS
 from anogan_jax.runs.classifier import classifier_dir, train_classifier
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
-from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
 from anogan_jax.runs.evaluate import evaluate_run
 from anogan_jax.runs.export import export_run
 from anogan_jax.runs.folders import seed_dir, settings_for
 from anogan_jax.runs.gan import checked_config, train_gan
 from anogan_jax.runs.predict import predict
-from anogan_jax.runs.scoring import score_run, score_seeds
-from anogan_jax.runs.seeds import parse_seeds, train_gan_seeds
+from anogan_jax.runs.scoring import score_run
+from anogan_jax.runs.seeds import parse_seeds
 from anogan_jax.runs.textures import make_texture_folder
 
 
@@ -109,7 +109,7 @@ def _run_train(args) -> int:
         )
     fit = {"fit_batch": "batch_size" not in given}
     if seeds is not None:
-        train_gan_seeds(config, seeds, args.out, **_io(args), **fit)
+        train_gan(config, args.out, seeds=seeds, **_io(args), **fit)
         print(f"trained seeds {seeds}; results in {args.out}/seed_<s>")
         return 0
     state = train_gan(
@@ -140,7 +140,7 @@ def _run_score(args) -> int:
     given = given_fields(ScoreConfig, args)
     config = settings_for(ScoreConfig, out / "score_config.json", given, resume=args.resume)
     if seeds is not None:
-        reports = score_seeds(args.run, args.out, config, seeds, **_io(args))
+        reports = score_run(args.run, args.out, config, **_io(args), seeds=seeds)
         for s, report in zip(seeds, reports, strict=True):
             print(f"seed {s}: AUROC {_aurocs(report)}")
         print(f"results in {args.out}/seed_<s>")
@@ -211,7 +211,7 @@ def _run_train_encoder(args) -> int:
     config = settings_for(EncoderConfig, saved, given, resume=args.resume)
     fit = {"fit_batch": "batch_size" not in given}
     if seeds is not None:
-        states = train_encoder_seeds(args.run, config, seeds, **_io(args), **fit)
+        states = train_encoder(args.run, config, seeds=seeds, **_io(args), **fit)
         print(
             f"encoders of seeds {seeds} trained to step {int(states[0].step)}; in "
             f"{args.run}/seed_<s>/encoder_{config.mode}"

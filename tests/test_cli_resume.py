@@ -67,7 +67,7 @@ def test_study_style_resume_with_a_whole_config_keeps_the_resolved_image_shape(s
     import shutil
 
     from anogan_jax.runs.config import RunConfig, resumed_config
-    from anogan_jax.runs.seeds import train_gan_seeds
+    from anogan_jax.runs.gan import train_gan
 
     out = tmp_path / "m"
     shutil.copytree(seeds_run, out)
@@ -84,7 +84,7 @@ def test_study_style_resume_with_a_whole_config_keeps_the_resolved_image_shape(s
         log_every=2,
     )
     assert (given.image_size, given.channels) == (0, 0)
-    train_gan_seeds(given, [0, 1], out, resume=True, progress=False)
+    train_gan(given, out, seeds=[0, 1], resume=True, progress=False)
     config = json.loads((out / "seed_1" / "config.json").read_text())
     assert (config["steps"], config["image_size"], config["channels"]) == (4, 28, 1)
     # A size that is given, not left to the data, must still match the saved one.

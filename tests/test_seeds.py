@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from anogan_jax import cli
-from anogan_jax.runs.config import RunError
+from anogan_jax.runs.config import RunConfig, RunError
+from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.models import load_gan
 from anogan_jax.runs.seeds import (
     fit_seeds,
@@ -276,3 +277,13 @@ def test_one_class_anomalous_seeds_score_together_on_their_own_splits(tmp_path):
         rows = (tmp_path / "s" / f"seed_{s}" / "scores.csv").read_text().splitlines()[1:]
         tests.append({r.split(",")[0] for r in rows if r.split(",")[1] == "test"})
     assert [len(t) for t in tests] == [30, 30] and tests[0] != tests[1]
+
+
+def test_seeds_trained_together_refuse_devices_and_fid_before_writing(tmp_path):
+    """``train_gan`` given seeds runs them on one device, without FID: asked for either, it
+    refuses naming both, and writes nothing."""
+    config = RunConfig(arch="mlp", batch_size=16, latent_dim=8, steps=1)
+    for extra in ({"devices": 2}, {"fid_every": 5}):
+        with pytest.raises(RunError, match="drop devices and fid_every"):
+            train_gan(config, tmp_path / "out", seeds=[0, 1], progress=False, **extra)
+    assert not (tmp_path / "out").exists()

@@ -175,6 +175,7 @@ def train_encoder(
     run,
     config: EncoderConfig,
     *,
+    seeds: list[int] | None = None,
     resume=False,
     overwrite=False,
     data_dir=None,
@@ -183,10 +184,21 @@ def train_encoder(
 ):
     """Trains the f-AnoGAN encoder of a GAN run; G and D stay frozen. Returns EncoderState.
 
+    ``seeds``: ``run`` is the root of a ``train_gan(seeds=...)`` run instead, and the encoders
+    of its seeds' GANs (``<run>/seed_<s>``) train together (``seeds.fit_seeds``: one vmapped
+    program over the stacked encoder states and frozen GANs, or on CPU for conv models the
+    single-seed program per seed, ``seed_mode``). Every seed uses the same EncoderConfig (so
+    the same encoder seed: the GAN seed is what varies), and each equals its run's encoder
+    trained alone: bit for bit where the seeds loop, up to float rounding where they are
+    vmapped. Returns each seed's EncoderState.
+
     ``fit_batch``: when ``config.batch_size`` exceeds the run's training images, train with all
     of them (the largest batch there is) and print a line saying so, instead of refusing; for a
     batch size the user did not choose (the CLI's default)."""
     config = config.validate()
+    if seeds is not None:
+        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, progress=progress)
+        return _train_seeds(run, config, list(seeds), **io, fit_batch=fit_batch)
     check_run_folder(run)  # before the lock creates <run>/encoder_<mode>
     with folder_lock(encoder_dir(run, config.mode)):
         r = _EncoderRun(
@@ -216,27 +228,9 @@ def train_encoder(
         return state
 
 
-def train_encoder_seeds(
-    root,
-    config: EncoderConfig,
-    seeds: list[int],
-    *,
-    resume=False,
-    overwrite=False,
-    data_dir=None,
-    progress=True,
-    fit_batch: bool = False,
-):
-    """Trains the encoders of the seeds' GANs (``<root>/seed_<s>``, from ``train --seeds``)
-    together (``seeds.fit_seeds``: one vmapped program over the stacked encoder states and
-    frozen GANs, or on CPU for conv models the single-seed program per seed, ``seed_mode``).
-
-    Every seed uses the same EncoderConfig (so the same encoder seed: the GAN seed is what
-    varies), and each equals ``train_encoder(<root>/seed_<s>, config)``: bit for bit where the
-    seeds loop, up to float rounding where they are vmapped; ``fit_batch`` as there. Returns
-    each seed's EncoderState.
-    """
-    config = config.validate()
+def _train_seeds(root, config, seeds, *, resume, overwrite, data_dir, progress, fit_batch):
+    """``train_encoder`` with ``seeds``: every seed's encoder folder opened and checked as a
+    single run's, then trained together by ``seeds.fit_seeds``."""
     runs_dirs = [check_run_folder(seed_dir(root, s)) for s in seeds]
     with folder_locks([encoder_dir(d, config.mode) for d in runs_dirs]):
         io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, fit_batch=fit_batch)

@@ -46,6 +46,8 @@ from anogan_jax.runs.folders import (
     check_steps,
     continue_config,
     folder_lock,
+    folder_locks,
+    seed_dir,
     start_folder,
 )
 from anogan_jax.runs.models import (
@@ -55,6 +57,7 @@ from anogan_jax.runs.models import (
     check_signature,
     run_keys,
 )
+from anogan_jax.runs.seeds import check_same_step, check_saved_steps, fit_seeds, seed_mode
 from anogan_jax.state import g_variables, init_gan_state
 
 # What `train` writes into a run folder; --overwrite removes these and nothing else.
@@ -165,6 +168,7 @@ def train_gan(
     config: RunConfig,
     out,
     *,
+    seeds: list[int] | None = None,
     resume=False,
     overwrite=False,
     data_dir=None,
@@ -176,6 +180,12 @@ def train_gan(
 ):
     """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState.
 
+    ``seeds``: train one GAN per seed instead, each in ``<out>/seed_<s>/`` (an ordinary run
+    folder, opened, resumed and checked as a single run's; ``config.seed`` is replaced), all
+    in one program (``seeds.fit_seeds``); each equals that seed trained alone (bit for bit
+    where the seeds loop, up to float rounding where they are vmapped, ``seeds.seed_mode``).
+    Returns the final state of each seed. On one device, without ``fid_every``.
+
     ``fit_batch``: when ``config.batch_size`` exceeds the training images, train with all of
     them (the largest batch there is) and print a line saying so, instead of refusing; for a
     batch size the user did not choose (the CLI's default).
@@ -186,6 +196,14 @@ def train_gan(
     ``checkpoints_best/``: label-free model selection (needs ``train-classifier`` first)."""
     out = Path(out)
     config = checked_config(config)
+    if seeds is not None:
+        if devices != 1 or fid_every:
+            raise RunError(
+                "seeds trained together run on one device, without FID: drop devices and "
+                "fid_every, or train each seed alone"
+            )
+        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, progress=progress)
+        return _train_seeds(config, list(seeds), out, **io, fit_batch=fit_batch)
     if fid_every < 0:
         raise RunError(f"fid_every must be >= 0, got {fid_every}")
     if fid_every and is_folder(config.dataset):
@@ -228,6 +246,71 @@ def train_gan(
             run.log.close()
         run.log.finish()
         return state
+
+
+def _train_seeds(
+    config: RunConfig,
+    seeds: list[int],
+    out: Path,
+    *,
+    resume,
+    overwrite,
+    data_dir,
+    progress,
+    fit_batch,
+):
+    """``train_gan`` with ``seeds``: the seeds' folders opened as single runs, then trained
+    together by ``seeds.fit_seeds``."""
+    dirs = [seed_dir(out, s) for s in seeds]
+    with folder_locks([out, *dirs]):
+        configs = [dataclasses.replace(config, seed=s) for s in seeds]
+        for d in dirs:
+            check_output(d, resume=resume, overwrite=overwrite, marker="config.json")
+        configs = [
+            continue_config(c, d / "config.json", resume=resume)
+            for c, d in zip(configs, dirs, strict=True)
+        ]
+        datas = [load_data(c, data_dir) for c in configs]
+        configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
+        if fit_batch:
+            fewest = min(len(x.train) for x in datas)
+            fit_batch_size(configs[0], fewest, "training images", say=print)  # said once
+            configs = [fit_batch_size(c, fewest, "training images") for c in configs]
+        config = configs[0]
+        models = build_models(config)
+        g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
+        runs = [
+            GanRun(c, d, models, optimizers, data=x, overwrite=overwrite)
+            for c, d, x in zip(configs, dirs, datas, strict=True)
+        ]  # every seed checked before any is written
+        hint = "`train --seed S --out <out>/seed_S --resume`"
+        check_saved_steps([d / "checkpoints" for d in dirs], overwrite=overwrite, resume_hint=hint)
+        runs = [r.open() for r in runs]
+        check_same_step([int(r.state.step) for r in runs], hint)
+        try:
+            states = fit_seeds(
+                build_step(config, models, g_tx, d_tx, n_critic, jit=False),
+                [r.state for r in runs],
+                [r.sampler for r in runs],
+                [r.train_key for r in runs],
+                mode=seed_mode(config.arch),
+                on_log_each=[r.log.on_log for r in runs],
+                on_sync_each=[r.log.on_sync for r in runs],
+                sync_at=runs[0].log.sync_at,
+                num_steps=config.steps,
+                log_every=config.log_every,
+                nonfinite_hint=NONFINITE_HINT,
+                progress=progress,
+                desc=f"train {len(runs)} seeds",
+            )
+            for r, s in zip(runs, states, strict=True):
+                r.ckpt.save(s, force=True)
+        finally:
+            for r in runs:
+                r.log.close()
+        for r in runs:
+            r.log.finish()
+        return states
 
 
 class RunLog:

@@ -246,10 +246,21 @@ def score_run(
     data_dir=None,
     progress=True,
     devices: int | str = 1,
+    seeds: list[int] | None = None,
 ):
     """Scores a trained run's test split into ``out``. Returns the metrics dict.
 
-    ``devices`` > 1 (or "all") splits every batch of images across that many devices."""
+    ``devices`` > 1 (or "all") splits every batch of images across that many devices.
+    ``seeds``: score the runs of several seeds instead (``<run>/seed_<s>``, from ``train
+    --seeds``) in one vmapped program, each into ``<out>/seed_<s>/``, and return the list of
+    their metrics dicts (``_score_seeds``; on one device)."""
+    if seeds is not None:
+        if devices != 1:
+            raise RunError("scoring several seeds runs on one device: leave --devices at 1")
+        return _score_seeds(
+            run, out, config, seeds, resume=resume, overwrite=overwrite, data_dir=data_dir,
+            progress=progress,
+        )  # fmt: skip
     out, config = Path(out), config.validate()
     check_run_folder(run)  # before the lock creates ``out``
     check_method_inputs(run, config)
@@ -309,7 +320,7 @@ def _check_labels(labels: np.ndarray, split: np.ndarray) -> None:
         )
 
 
-def score_seeds(
+def _score_seeds(
     root,
     out,
     config: ScoreConfig,

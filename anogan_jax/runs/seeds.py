@@ -3,11 +3,11 @@ trained with ``jax.vmap`` over the state (one program), or, where that is slower
 on XLA:CPU, ``seed_mode``), the single-seed program called for each seed in turn. Each seed
 keeps its own folder (``<out>/seed_<s>/``, an ordinary run folder), its own data order and its
 own keys, so each equals that seed alone: up to float rounding when vmapped, bit for bit when
-looped. ``fit_seeds`` is the one driver of GAN and encoder training over seeds."""
+looped. ``fit_seeds`` is the one loop of GAN and encoder training over seeds
+(``gan.train_gan`` and ``encoder_run.train_encoder`` given ``seeds``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +19,7 @@ import numpy as np
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
-from anogan_jax.runs.config import MAX_SEED, RunConfig, RunError, fit_batch_size
-from anogan_jax.runs.folders import check_output, continue_config, folder_locks, seed_dir
-from anogan_jax.runs.gan import NONFINITE_HINT, GanRun, checked_config, load_data, with_image_shape
-from anogan_jax.runs.models import build_models, build_optimizers, build_step
+from anogan_jax.runs.config import MAX_SEED, RunError
 
 
 def stack(trees):
@@ -161,8 +158,15 @@ def fit_seeds(
     Args:
       raw_step: the un-jitted ``step(state, batch, key)``, or ``step(state, frozen, batch,
         key)`` with ``frozen`` (one frozen pytree per seed).
-      states, batch_fns, keys: one per seed.
-      on_log_each / on_sync_each: one per seed, called with that seed's metrics / state.
+      states: the seeds' initial states.
+      batch_fns: one per seed, ``batch_fn(step)`` -> that seed's batch.
+      keys: one training key per seed.
+      frozen: optional, one frozen pytree per seed, passed to ``raw_step``.
+      mode: "vmap" or "loop" (``seed_mode``).
+      on_log_each: one per seed, called with that seed's metrics.
+      on_sync_each: one per seed, called with that seed's state.
+      sync_at: the steps at which the states come to the host (``loop.fit``).
+      **fit_kwargs: passed on to ``loop.fit``.
     Returns:
       the final state of each seed.
     """
@@ -191,70 +195,3 @@ def fit_seeds(
         **fit_kwargs,
     )
     return seed_states(mode, final, n)
-
-
-def train_gan_seeds(
-    config: RunConfig,
-    seeds: list[int],
-    out,
-    *,
-    resume=False,
-    overwrite=False,
-    data_dir=None,
-    progress=True,
-    fit_batch: bool = False,
-):
-    """Trains one GAN per seed, all in one program (``fit_seeds``); each seed's folder is
-    opened (and resumed: its saved settings must match) exactly as ``train_gan`` opens a single
-    run, ``fit_batch`` as there. Returns the final state of each seed."""
-    out, config = Path(out), checked_config(config)
-    dirs = [seed_dir(out, s) for s in seeds]
-    with folder_locks([out, *dirs]):
-        configs = [dataclasses.replace(config, seed=s) for s in seeds]
-        for d in dirs:
-            check_output(d, resume=resume, overwrite=overwrite, marker="config.json")
-        configs = [
-            continue_config(c, d / "config.json", resume=resume)
-            for c, d in zip(configs, dirs, strict=True)
-        ]
-        datas = [load_data(c, data_dir) for c in configs]
-        configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
-        if fit_batch:
-            fewest = min(len(x.train) for x in datas)
-            fit_batch_size(configs[0], fewest, "training images", say=print)  # said once
-            configs = [fit_batch_size(c, fewest, "training images") for c in configs]
-        config = configs[0]
-        models = build_models(config)
-        g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
-        runs = [
-            GanRun(c, d, models, optimizers, data=x, overwrite=overwrite)
-            for c, d, x in zip(configs, dirs, datas, strict=True)
-        ]  # every seed checked before any is written
-        hint = "`train --seed S --out <out>/seed_S --resume`"
-        check_saved_steps([d / "checkpoints" for d in dirs], overwrite=overwrite, resume_hint=hint)
-        runs = [r.open() for r in runs]
-        check_same_step([int(r.state.step) for r in runs], hint)
-        try:
-            states = fit_seeds(
-                build_step(config, models, g_tx, d_tx, n_critic, jit=False),
-                [r.state for r in runs],
-                [r.sampler for r in runs],
-                [r.train_key for r in runs],
-                mode=seed_mode(config.arch),
-                on_log_each=[r.log.on_log for r in runs],
-                on_sync_each=[r.log.on_sync for r in runs],
-                sync_at=runs[0].log.sync_at,
-                num_steps=config.steps,
-                log_every=config.log_every,
-                nonfinite_hint=NONFINITE_HINT,
-                progress=progress,
-                desc=f"train {len(runs)} seeds",
-            )
-            for r, s in zip(runs, states, strict=True):
-                r.ckpt.save(s, force=True)
-        finally:
-            for r in runs:
-                r.log.close()
-        for r in runs:
-            r.log.finish()
-        return states

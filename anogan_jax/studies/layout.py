@@ -111,7 +111,8 @@ def method_scores(runs, cls: int, method: str) -> Path:
 
 
 def seed_scores_dir(runs, cls: int, seed: int, method: str) -> Path:
-    """One seed's score folder of ``method`` for class ``cls`` (``score_seeds`` writes it)."""
+    """One seed's score folder of ``method`` for class ``cls`` (``scoring.score_run`` given the
+    seeds writes it)."""
     return seed_dir(method_scores(runs, cls, method), seed)
 
 

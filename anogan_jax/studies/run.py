@@ -1,8 +1,8 @@
 """Reproducible one-class studies: every (class, seed, method) cell, resumable, aggregated.
 
-A study trains the S seeds of each class together (``seeds.train_gan_seeds``),
-then their encoders when a method needs one (``encoder_run.train_encoder_seeds``), scores
-each method over the S seeds at once (``scoring.score_seeds``), and writes each cell's
+A study trains the S seeds of each class together (``gan.train_gan`` given the seeds),
+then their encoders when a method needs one (``encoder_run.train_encoder`` given them), scores
+each method over the S seeds at once (``scoring.score_run`` given the seeds), and writes each cell's
 result atomically to ``<results>/cells/c<class>_s<seed>_<method>.json``, its per-image scores
 beside it (``score_files``; where everything lives: ``layout``); finished cells are skipped on
 rerun. Model selection never looks at test labels: the last checkpoint is used.
@@ -19,12 +19,11 @@ from tqdm.auto import tqdm
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunConfig, RunError
-from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoder_seeds
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
 from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.gan import train_gan
 from anogan_jax.runs.provenance import describe
-from anogan_jax.runs.scoring import score_seeds
-from anogan_jax.runs.seeds import train_gan_seeds
+from anogan_jax.runs.scoring import score_run
 from anogan_jax.studies import layout
 from anogan_jax.studies.complexity import complexity_cells
 from anogan_jax.studies.config import Study
@@ -85,11 +84,11 @@ def run_study(
             bar.set_postfix_str(f"class {cls}: {method.name}")
             t1 = time.perf_counter()
             out = layout.method_scores(runs, cls, method.name)
-            reports = score_seeds(
+            reports = score_run(
                 class_dir,
                 out,
                 method.score,
-                seeds,
+                seeds=seeds,
                 resume=True,
                 data_dir=data_dir,
                 progress=progress,
@@ -146,7 +145,7 @@ def _ensure_gans(config: RunConfig, class_dir: Path, seeds: list[int], data_dir,
     t0 = time.perf_counter()
     latest = {latest_step(seed_dir(class_dir, s) / "checkpoints") for s in seeds}
     if len(latest) == 1:
-        train_gan_seeds(config, seeds, class_dir, resume=True, data_dir=data_dir, progress=progress)
+        train_gan(config, class_dir, seeds=seeds, resume=True, data_dir=data_dir, progress=progress)
     else:
         for s in seeds:
             train_gan(
@@ -174,8 +173,8 @@ def _ensure_encoders(
     t0 = time.perf_counter()
     latest = {latest_step(encoder_dir(r, mode) / "checkpoints") for r in runs}
     if len(latest) == 1:
-        train_encoder_seeds(
-            class_dir, study.encoder, seeds, resume=True, data_dir=data_dir, progress=progress
+        train_encoder(
+            class_dir, study.encoder, seeds=seeds, resume=True, data_dir=data_dir, progress=progress
         )
     else:
         for r in runs:
