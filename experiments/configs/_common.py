@@ -1,4 +1,4 @@
-"""Settings shared by the first study configs: the light `mlp` GAN of the seeds on short
+"""Settings shared by the first study configs: the light `mlp` GAN (the Keras MNIST GAN) on short
 schedules, every reduction stated in each study's NOTES.md and REPORT.md."""
 
 from collections import defaultdict

@@ -115,8 +115,8 @@ def saving_often(study: Study) -> Study:
 def fanogan_study(name: str, dataset: str, protocol: str, old_study: str, *, published=None,
                   arch: str = "mlp",
                   complexity: tuple[str, ...] = ()) -> Study:  # fmt: skip
-    """A study of ``dataset`` / ``protocol`` with this recipe on ``arch`` (by default the seeds'
-    MLP GAN), 10 classes x 3 seeds; beside ``published``, the means of the old recipe's
+    """A study of ``dataset`` / ``protocol`` with this recipe on ``arch`` (by default the
+    `mlp` GAN), 10 classes x 3 seeds; beside ``published``, the means of the old recipe's
     committed ``old_study``."""
     from experiments.configs._common import main_study_means
 

@@ -1,5 +1,5 @@
-"""Fashion-MNIST, one class normal, with f-AnoGAN's own recipe (`_fanogan.py`) on the seeds'
-MLP GAN. Beside it, the old recipe's means from the committed
+"""Fashion-MNIST, one class normal, with f-AnoGAN's own recipe (`_fanogan.py`) on the `mlp`
+GAN (the Keras MNIST GAN). Beside it, the old recipe's means from the committed
 `fashion_mnist_one_class_normal` cells.
 
     python -m experiments.run_study \

@@ -1,5 +1,5 @@
 """MNIST, one class normal, with f-AnoGAN's own recipe (`_fanogan.py`) on the full
-convolutional `dcgan28` GAN of the seeds (G: Linear to 7x7x512, transposed convolutions
+convolutional `dcgan28` GAN (G: Linear to 7x7x512, transposed convolutions
 512-256-128-64; critic: four convolutions 64-128-256-512 wide), the issue's "dcgan28 for a
 subset of classes if the budget allows". The settings are those of
 `mnist_one_class_normal_fanogan_dcgan28_light`, fixed in advance; only the architecture
