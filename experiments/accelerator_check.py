@@ -43,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 # JAX would take 75 % of the GPU's memory at start; PyTorch runs beside it here.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -478,7 +479,12 @@ def parse_args(argv=None):
     p.add_argument("--objective", default="wgan_gp", help="training objective (f-AnoGAN's)")
     p.add_argument("--budget-s", type=float, default=280.0, help="stop starting new work after")
     p.add_argument("--no-torch", action="store_true", help="omit the PyTorch rows")
-    p.add_argument("--out", default=None, help="output stem (.json and .md are written)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output stem (.json and .md are written), or a folder to write "
+        "accelerator_<device>.{json,md} into",
+    )
     args = p.parse_args(argv)
     args.archs = bc.csv_list(args.archs, ARCHS, "arch")
     get_objective(args.objective)
@@ -505,7 +511,9 @@ def main(argv=None) -> int:
     size = SIZES["tiny" if args.tiny else "full"]
     budget = Budget(args.budget_s)
     torch, device = load_torch(not args.no_torch)
-    stem = bc.out_stem(args.out, f"{NAME}_{device_slug()}", args.tiny)
+    name = f"{NAME}_{device_slug()}"
+    into_dir = args.out is not None and Path(args.out).is_dir()
+    stem = Path(args.out) / name if into_dir else bc.out_stem(args.out, name, args.tiny)
     payload = {
         "benchmark": NAME,
         "tiny": args.tiny,
