@@ -97,9 +97,11 @@ def _missing_data_message(name: str, data_dir: str | None, err: Exception) -> st
     )
 
 
-def _cache_path(name: str, data_dir: str | None) -> Path:
+def tfds_cache_path(name: str, data_dir: str | None = None) -> Path:
     """Where the decoded copy of a tfds dataset is cached, one file per dataset and data folder
-    (decoding MNIST's 70,000 PNGs is the slow part of loading it)."""
+    (decoding MNIST's 70,000 PNGs is the slow part of loading it). A machine without
+    tensorflow-datasets loads a dataset whose decoded copy was put there (its arrays are
+    checked as a decoded copy's are)."""
     where = os.path.abspath(data_dir or os.environ.get("TFDS_DATA_DIR") or "default")
     tag = hashlib.sha256(where.encode()).hexdigest()[:12]
     return dataset_cache_dir() / f"{name}-{tag}.npz"
@@ -108,7 +110,7 @@ def _cache_path(name: str, data_dir: str | None) -> Path:
 @functools.lru_cache(maxsize=4)
 def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
     raw = cached_arrays(
-        _cache_path(name, data_dir), lambda: _decode_tfds(name, data_dir), _check_tfds_arrays
+        tfds_cache_path(name, data_dir), lambda: _decode_tfds(name, data_dir), _check_tfds_arrays
     )
     return Split(to_unit(raw["x_train"]), raw["y_train"]), Split(
         to_unit(raw["x_test"]), raw["y_test"]

@@ -1,8 +1,12 @@
 """What one lent accelerator runs: the accelerator check, then as many classes of a study as
 the rest of the loan allows, packed so that what finished comes back.
 
-    python -m experiments.loan --out $OUT                       # on the lent machine
-    python -m experiments.loan --out /tmp/loan --tiny --study tests/tiny_study.py   # CPU smoke
+    python -m experiments.loan --prepare-data .loan_data      # here, once (TFDS_DATA_DIR set)
+    python -m experiments.loan --data .loan_data --out $OUT   # on the lent machine, carrying
+                                                              # .loan_data
+The lent machines have no tensorflow-datasets: ``--prepare-data`` writes the study's dataset,
+decoded (``datasets.tfds_cache_path``), compressed, into a folder to carry (MNIST: about
+12 MB), and ``--data`` puts it where the loader finds its decoded copy.
 
 1. ``experiments.accelerator_check`` with ``--check-s`` seconds of budget, its results into
    ``--out`` (``accelerator_<device>.{json,md}``);
@@ -22,6 +26,7 @@ Each step runs in its own process, so a crash or a timeout in one leaves the oth
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -36,14 +41,44 @@ DEFAULT_STUDY = ROOT / "experiments" / "configs" / "mnist_one_class_normal_fanog
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--out", required=True, help="where the results to bring back go")
+    p.add_argument("--out", default=None, help="where the results to bring back go")
     p.add_argument("--study", default=str(DEFAULT_STUDY), help="the study config to run")
     p.add_argument("--budget-s", type=float, default=720.0, help="the whole payload's seconds")
     p.add_argument("--check-s", type=float, default=280.0, help="the accelerator check's budget")
     p.add_argument("--group", type=int, default=3, help="classes trained as one program")
     p.add_argument("--work", default=None, help="scratch folder (default <out>/../loan_work)")
     p.add_argument("--tiny", action="store_true", help="the accelerator check's tiny mode")
+    p.add_argument("--data", default=None, help="a folder --prepare-data wrote, to load from")
+    p.add_argument("--prepare-data", metavar="DIR", default=None,
+                   help="write the study's dataset, decoded, into DIR and stop")  # fmt: skip
     return p.parse_args(argv)
+
+
+def prepare_data(study, folder: Path) -> Path:
+    """The study's dataset, decoded and compressed, as ``<folder>/<dataset>.npz``."""
+    import numpy as np
+
+    from anogan_jax import datasets
+
+    name = study.run.dataset
+    datasets.load_dataset(name)  # decodes into the cache if it is not there
+    with np.load(datasets.tfds_cache_path(name)) as f:
+        arrays = {k: f[k] for k in f.files}
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(folder / f"{name}.npz", **arrays)
+    return folder / f"{name}.npz"
+
+
+def use_data(folder: Path, cache: Path) -> None:
+    """Puts each ``<folder>/<dataset>.npz`` where the loaders look for its decoded copy, in the
+    cache folder ``cache`` (the loan's own, so nothing of the machine's is touched)."""
+    os.environ["ANOGAN_JAX_CACHE"] = str(cache)
+    from anogan_jax import datasets
+
+    for npz in sorted(folder.glob("*.npz")):
+        target = datasets.tfds_cache_path(npz.stem)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(npz, target)
 
 
 class Log:
@@ -84,10 +119,17 @@ def pending_classes(study, results: Path) -> list[int]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.prepare_data:
+        print(f"wrote {prepare_data(load_config(args.study), Path(args.prepare_data))}")
+        return 0
+    if not args.out:
+        raise SystemExit("give --out (or --prepare-data DIR)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work) if args.work else out.parent / "loan_work"
     log = Log(out / "loan.log")
+    if args.data:
+        use_data(Path(args.data), work / "cache")
     py = sys.executable
     check = [py, "-m", "experiments.accelerator_check", "--budget-s", str(args.check_s)]
     check += ["--out", str(out)] + (["--tiny"] if args.tiny else [])
