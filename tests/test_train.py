@@ -166,6 +166,27 @@ def test_fit_stops_at_first_nonfinite_step():
         fit(state, step, lambda i: b[i % 8], jax.random.key(0), num_steps=8, progress=False)
 
 
+def test_fit_names_the_known_first_nonfinite_step_between_syncs():
+    """A NaN batch at index 5 makes step 6 the first non-finite one; with logs every 4 steps
+    the check runs at step 8 and names step 6; no callback sees step 6 or later."""
+    _, step, state, n = _setup()
+    b = np.array(_batches(n, 8))
+    b[5, 0, 0, 0, 0, 0] = np.nan
+    seen = []
+    with pytest.raises(NonFiniteError, match=r"at step 6 \(\)\. .*Try: a lower"):
+        fit(
+            state,
+            step,
+            lambda i: b[i],
+            jax.random.key(0),
+            num_steps=8,
+            log_every=4,
+            on_log=lambda s, m, r: seen.append(s),
+            progress=False,
+        )
+    assert seen == [4]
+
+
 def test_fit_resume_is_bit_identical():
     _, step, state, n = _setup()
     b = _batches(n, 6)
