@@ -108,3 +108,53 @@ def test_two_process_distributed_run_matches_one_process(tmp_path):
             # float32 reductions over 4 devices in another order, through three Adam steps
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     assert jax.device_count() == 1  # this process was untouched
+
+
+CLI_DEVICES = """
+import json, sys
+from pathlib import Path
+import jax, numpy as np
+from anogan_jax import cli
+from anogan_jax.runs.models import load_gan
+
+root = Path(sys.argv[1])
+tiny = ["--arch", "mlp", "--batch-size", "16", "--latent-dim", "8", "--quiet", "--steps", "3"]
+score = ["--method", "anogan", "--num-steps", "3", "--batch-size", "8", "--limit", "16"]
+score += ["--val-images", "4", "--quiet"]
+out = {"device_count": jax.device_count()}
+for d in ("1", "2"):
+    assert cli.main(["train", *tiny, "--devices", d, "--out", str(root / f"run{d}")]) == 0
+    argv = ["score", "--run", str(root / "run1"), *score, "--devices", d]
+    assert cli.main([*argv, "--out", str(root / f"score{d}")]) == 0
+leaves = [jax.tree.leaves(load_gan(root / f"run{d}")[2]) for d in ("1", "2")]
+out["train_max_abs_diff"] = max(
+    float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(*leaves, strict=True)
+)
+A = [
+    np.concatenate([np.load(p)["A"] for p in sorted((root / f"score{d}" / "parts").glob("*.npz"))])
+    for d in ("1", "2")
+]
+out["num_scores"] = [len(a) for a in A]
+out["score_max_rel_diff"] = float(np.max(np.abs(A[1] - A[0]) / np.abs(A[0])))
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.mark.slow
+def test_train_and_score_through_the_cli_on_2_devices_equal_1(tmp_path):
+    """``train --devices 2`` gives the parameters of ``--devices 1``, and ``score --devices 2``
+    its scores, up to float32 rounding (2 simulated CPU devices in a subprocess)."""
+    env = _env(2)
+    out = subprocess.run(
+        [sys.executable, "-c", CLI_DEVICES, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["device_count"] == 2
+    assert got["num_scores"][0] == got["num_scores"][1] > 0
+    assert got["train_max_abs_diff"] < 1e-5
+    assert got["score_max_rel_diff"] < 1e-5
