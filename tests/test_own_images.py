@@ -186,6 +186,19 @@ def exported(pipeline):
     return export_dir
 
 
+def test_export_lowers_for_cpu_and_cuda_and_records_it(pipeline, exported):
+    """Both exported functions are lowered for CPU and CUDA (a CUDA host can serve them
+    without this package), and scorer.json says so, as the artefacts themselves do."""
+    from jax import export
+
+    meta = json.loads((exported / "scorer.json").read_text())
+    assert set(meta["functions"]) == {"fanogan", "hybrid"}
+    for fn in meta["functions"].values():
+        assert fn["platforms"] == ["cpu", "cuda"]
+        exp = export.deserialize((exported / fn["file"]).read_bytes())
+        assert list(exp.platforms) == ["cpu", "cuda"]
+
+
 @pytest.mark.parametrize("method", ["fanogan", "hybrid"])
 def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path):
     export_dir = exported
