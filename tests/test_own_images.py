@@ -107,18 +107,48 @@ def _test_files(folder: Path) -> list[Path]:
     return [p for k in kinds for p in sorted((folder / "test" / k).glob("*.png"))]
 
 
-def test_predict_equals_score_on_the_same_images(pipeline, tmp_path):
+# predict's methods as score options (hybrid: the search started from E(x)).
+SCORE_METHOD = {
+    "fanogan": ["--method", "fanogan"],
+    "anogan": ["--method", "anogan"],
+    "hybrid": ["--method", "anogan", "--init", "encoder"],
+}
+
+
+def _score_dir(pipeline, method) -> Path:
+    """The pipeline's score folder for ``method``, scored on first use."""
+    if method == "fanogan":
+        return pipeline["score"]
+    folder = pipeline["root"] / f"score_{method}"
+    if not (folder / "metrics.json").exists():
+        _run(["score", "--run", pipeline["run"], *SCORE_METHOD[method], *SEARCH, "--out", folder])
+    return folder
+
+
+# predict draws the anogan search's start z by an image's place in its list, score by its
+# index in the dataset: the same image gets other scores (issue 50, the search start key).
+ANOGAN_START = pytest.mark.xfail(strict=True, reason="predict's anogan start z is not score's")
+
+
+@pytest.mark.parametrize(
+    "method", ["fanogan", pytest.param("anogan", marks=ANOGAN_START), "hybrid"]
+)
+def test_predict_equals_score_on_the_same_images(pipeline, tmp_path, method):
+    """predict's score of each test image is score's, to the 9 digits both write, for the
+    one-pass method and both searches; the threshold is score's too."""
     out = tmp_path / "pred"
-    _run(["predict", "--run", pipeline["run"], pipeline["folder"] / "test", "--out", out, *SEARCH])
+    test = pipeline["folder"] / "test"
+    _run(["predict", "--run", pipeline["run"], test, "--out", out, "--method", method, *SEARCH])
+    score_dir = _score_dir(pipeline, method)
     rows = _read_csv(out / "predictions.csv")
     rows = {Path(r["file"]).relative_to(pipeline["folder"]): r for r in rows}
-    scored = _score_rows(pipeline["score"])
+    scored = _score_rows(score_dir)
     files = _test_files(pipeline["folder"])
     assert len(rows) == len(scored) == len(files)
     for f, s in zip(files, scored, strict=True):
         assert rows[f.relative_to(pipeline["folder"])]["score"] == s["A"]  # same 9 digits
     # Same threshold as score's, chosen on the same normal validation images.
-    threshold = json.loads((pipeline["score"] / "metrics.json").read_text())["scores"]["A"]
+    threshold = json.loads((score_dir / "metrics.json").read_text())["scores"]["A"]
     assert float(next(iter(rows.values()))["threshold"]) == pytest.approx(
         threshold["threshold"], rel=1e-7
     )
@@ -154,6 +184,19 @@ def exported(pipeline):
     if not (export_dir / "scorer.json").exists():
         _run(["export", "--run", pipeline["run"], "--out", export_dir, *SEARCH, "--quiet"])
     return export_dir
+
+
+def test_export_lowers_for_cpu_and_cuda_and_records_it(pipeline, exported):
+    """Both exported functions are lowered for CPU and CUDA (a CUDA host can serve them
+    without this package), and scorer.json says so, as the artefacts themselves do."""
+    from jax import export
+
+    meta = json.loads((exported / "scorer.json").read_text())
+    assert set(meta["functions"]) == {"fanogan", "hybrid"}
+    for fn in meta["functions"].values():
+        assert fn["platforms"] == ["cpu", "cuda"]
+        exp = export.deserialize((exported / fn["file"]).read_bytes())
+        assert list(exp.platforms) == ["cpu", "cuda"]
 
 
 @pytest.mark.parametrize("method", ["fanogan", "hybrid"])

@@ -124,13 +124,14 @@ def test_scores_are_bit_identical_for_any_batch_size(tmp_path, arch):
     run = tmp_path / "run"
     tiny = ["--batch-size", "16", "--latent-dim", "8", "--quiet", "--arch", arch]
     assert cli.main(["train", *tiny, "--steps", "2", "--out", str(run)]) == 0
-    methods = ["anogan"]
-    if arch == "mlp":  # the slow run also covers the encoder's one pass
+    methods = {"anogan": ["--method", "anogan"]}
+    if arch == "mlp":  # the slow run also covers the encoder's one pass and the hybrid
         enc = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "16"]
         assert cli.main([*enc, "--quiet"]) == 0
-        methods.append("fanogan")
-    for method in methods:
-        base = ["score", "--run", str(run), "--method", method, "--num-steps", "3"]
+        methods["fanogan"] = ["--method", "fanogan"]
+        methods["hybrid"] = ["--method", "anogan", "--init", "encoder"]
+    for method, options in methods.items():
+        base = ["score", "--run", str(run), *options, "--num-steps", "3"]
         base += ["--limit", "21", "--val-images", "2", "--quiet"]
         results = {}
         for bs in (1, 3, 7, 16, 64):

@@ -82,20 +82,90 @@ def test_models_are_built_lazily_and_init_nests():
     assert jax.tree_util.tree_structure(shapes) == jax.tree_util.tree_structure(params)
 
 
-def test_library_programs_compile_with_the_options(monkeypatch):
-    """No stray jax.jit in the package: every program is an xla_cpu.jit (so the measured
-    speed is what users get)."""
+# Where the package may call jax.jit itself, as (file under anogan_jax/, enclosing function):
+# the project's jit and its option probe, and the export, whose serialized StableHLO carries
+# no compile options.
+ALLOWED_JAX_JIT = {
+    ("ops/xla_cpu.py", "_accepted"),
+    ("ops/xla_cpu.py", "_Jit._get"),
+    ("ops/xla_cpu.py", "_Jit.__call__"),
+    ("runs/export.py", "_serialize"),
+}
+
+
+def _jax_jit_sites(path, rel):
+    """(rel, enclosing function, line) of each use of jax.jit in one file: ``jax.jit`` or an
+    alias of the jax module (``import jax as j``) and ``from jax import jit``."""
+    import ast
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    aliases = {"jax"} | {
+        a.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if a.name == "jax" and a.asname
+    }
+    sites = []
+
+    def visit(node, scope):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            scope = f"{scope}.{node.name}" if scope else node.name
+        hit = (
+            isinstance(node, ast.Attribute)
+            and node.attr == "jit"
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ) or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "jax"
+            and any(a.name == "jit" for a in node.names)
+        )
+        if hit:
+            sites.append((rel, scope, node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child, scope)
+
+    visit(tree, "")
+    return sites
+
+
+def _stray_jits(root):
+    return [
+        site
+        for path in sorted(root.rglob("*.py"))
+        for site in _jax_jit_sites(path, path.relative_to(root).as_posix())
+        if site[:2] not in ALLOWED_JAX_JIT
+    ]
+
+
+def test_library_programs_compile_with_the_options(tmp_path):
+    """No stray jax.jit anywhere in the package: every program is an xla_cpu.jit (so the
+    measured speed is what users get), except the call sites listed in ALLOWED_JAX_JIT."""
     import pathlib
 
-    root = pathlib.Path(xla_cpu.__file__).parent
-    stray = [
-        f"{path.name}:{n}"
-        for path in sorted(root.glob("*.py"))
-        if path.name != "xla_cpu.py"
-        for n, line in enumerate(path.read_text().splitlines(), 1)
-        if "jax.jit" in line and not line.lstrip().startswith("#")
+    import anogan_jax
+
+    root = pathlib.Path(anogan_jax.__file__).parent
+    assert len(list(root.rglob("*.py"))) > 40  # the whole package, sub-packages included
+    assert not _stray_jits(root)
+    assert {s[:2] for s in _jax_jit_sites(root / "runs/export.py", "runs/export.py")} == {
+        ("runs/export.py", "_serialize")
+    }
+    # The scan finds each spelling in a planted file, in a sub-package as in the real tree.
+    planted = tmp_path / "runs" / "planted.py"
+    planted.parent.mkdir()
+    planted.write_text(
+        "import jax\nimport jax as j\nfrom jax import jit\n"
+        "# jax.jit in a comment is no call\n"
+        "def f(g):\n    return jax.jit(g)\n\n"
+        "class C:\n    def m(self, g):\n        return j.jit(g)\n"
+    )
+    assert _stray_jits(tmp_path) == [
+        ("runs/planted.py", "", 3),
+        ("runs/planted.py", "f", 6),
+        ("runs/planted.py", "C.m", 10),
     ]
-    assert not stray, stray
 
 
 def test_warning_free_on_supported_jaxlib(monkeypatch):
