@@ -289,9 +289,11 @@ def train_gans(
       stand at one step (else RunError, before anything is written: resume each alone)."""
     outs = [Path(o) for o in outs]
     if not configs or len(configs) != len(outs):
-        raise RunError(f"give one run folder per config: {len(configs)} configs, {len(outs)}")
+        raise RunError(
+            f"give one run folder per config: {len(configs)} configs and {len(outs)} folders"
+        )
     if len(set(o.resolve() for o in outs)) != len(outs):
-        raise RunError(f"the run folders {[str(o) for o in outs]} repeat one; give M distinct")
+        raise RunError(f"the run folders {[str(o) for o in outs]} repeat one; give distinct ones")
     configs = [checked_config(c) for c in configs]
     check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
     with folder_locks(outs):
