@@ -111,6 +111,8 @@ def test_models_differing_in_another_field_are_refused_before_writing(tmp_path):
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     with pytest.raises(RunError, match=r"g1 has other settings than .*g0 \(latent_dim 4, not 8\)"):
         train_encoders(gans, ENCODER, progress=False)
+    with pytest.raises(RunError, match="repeat one"):
+        train_encoders([gans[0], gans[0]], ENCODER, progress=False)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
@@ -140,7 +142,7 @@ def test_models_study_loops_to_the_cells_of_the_per_class_study(tmp_path, monkey
     """A conv study (loop) as one models program: every cell byte for byte the per-class
     path's; the timings share the program's seconds over its models."""
     monkeypatch.setenv(SEED_MODE_ENV, "loop")
-    study = _study("dcgan", image_size=16, width=4)
+    study = _study("dcgan28_light")
     run_study(study, tmp_path / "rc", tmp_path / "runs_c", progress=False, program="class")
     cells = run_study(study, tmp_path / "rm", tmp_path / "runs_m", progress=False, program="models")
     assert len(cells) == 12

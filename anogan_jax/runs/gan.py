@@ -292,8 +292,6 @@ def train_gans(
         raise RunError(
             f"give one run folder per config: {len(configs)} configs and {len(outs)} folders"
         )
-    if len(set(o.resolve() for o in outs)) != len(outs):
-        raise RunError(f"the run folders {[str(o) for o in outs]} repeat one; give distinct ones")
     configs = [checked_config(c) for c in configs]
     check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
     with folder_locks(outs):
