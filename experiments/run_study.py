@@ -31,7 +31,7 @@ from anogan_jax.studies.layout import (
 from anogan_jax.studies.merge import merge_results
 from anogan_jax.studies.numbers import total_hours
 from anogan_jax.studies.report import write_report
-from anogan_jax.studies.run import check_classes, derive, run_study
+from anogan_jax.studies.run import PROGRAMS, check_classes, derive, run_study
 from anogan_jax.studies.status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +114,14 @@ def main(argv=None) -> int:
         help="run only these of the study's classes, e.g. 5,6,7 (processes or machines that "
         "share --results and --runs can each take their own; the report covers every cell)",
     )
+    p.add_argument(
+        "--program",
+        choices=PROGRAMS,
+        default="class",
+        help="class: train class after class, each class's seeds as one program; models: "
+        "train every (class, seed) of the classes run as one program (GANs, then encoders); "
+        "scoring is per class either way",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -149,6 +157,7 @@ def main(argv=None) -> int:
                 classes=_classes(args.classes),
                 data_dir=args.data_dir,
                 progress=not args.quiet,
+                program=args.program,
             )
         command = f"python -m experiments.run_study {args.config}"
         write_report(study, cells, results, command=command, timings=total_hours(results))

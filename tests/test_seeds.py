@@ -187,7 +187,9 @@ def test_seeds_must_share_every_setting_but_the_seed():
     a, b = RunConfig(seed=0), RunConfig(seed=1)
     check_same_settings([a, b], ["r/seed_0", "r/seed_1"], "hint")  # only the seed differs
     with pytest.raises(
-        RunError, match=r"r/seed_1 was trained with other settings than r/seed_0; hint"
+        RunError,
+        match=r"r/seed_1 has other settings than r/seed_0 \(steps 7, not 2000\), and only "
+        r"seed may differ; hint",
     ):
         check_same_settings([a, RunConfig(seed=1, steps=7)], ["r/seed_0", "r/seed_1"], "hint")
 

@@ -425,10 +425,19 @@ def fit_batch_size(config, num_images: int, what: str, *, say=None):
     return dataclasses.replace(config, batch_size=num_images)
 
 
-def check_same_settings(configs: list, folders: list, hint: str) -> None:
-    """Runs handled together (the seeds trained together) must differ in their seed
-    only. Raises RunError naming the first folder that differs, followed by ``hint``."""
+def check_same_settings(configs: list, folders: list, hint: str, free=("seed",)) -> None:
+    """Runs handled together (the seeds trained together; with ``free=("cls", "seed")`` the
+    models of a models axis) must differ in the fields ``free`` only. Raises RunError naming
+    the first folder that differs and the fields it differs in, followed by ``hint``."""
     first = configs[0]
     for config, folder in zip(configs[1:], folders[1:], strict=True):
-        if dataclasses.replace(config, seed=first.seed) != first:
-            raise RunError(f"{folder} was trained with other settings than {folders[0]}; {hint}")
+        other = [
+            f"{f.name} {getattr(config, f.name)!r}, not {getattr(first, f.name)!r}"
+            for f in dataclasses.fields(first)
+            if f.name not in free and getattr(config, f.name) != getattr(first, f.name)
+        ]
+        if other:
+            raise RunError(
+                f"{folder} has other settings than {folders[0]} ({'; '.join(other)}), and only "
+                f"{' and '.join(free)} may differ; {hint}"
+            )

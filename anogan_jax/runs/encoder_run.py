@@ -35,7 +35,7 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
-from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.gan import MODELS_AXIS, load_data
 from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan, same_gan
 from anogan_jax.runs.seeds import (
     check_same_step,
@@ -102,11 +102,16 @@ class _EncoderRun:
         self.frozen = _frozen(gan_state)
         self.gan = gan_identity(gan_state)
         self.gan_step = self.gan["gan_step"]
-        self.sampler = data_lib.BatchSampler(self.data.train, config.batch_size, keys["data"])
+        self.use_batch(config.batch_size)
         if not overwrite:
             _check_same_gan(out, self.gan, "Start the encoder again with --overwrite")
         if not overwrite:
             check_steps(out / "checkpoints", config.steps, out)
+
+    def use_batch(self, batch_size: int) -> None:
+        """Trains with ``batch_size`` (models trained together share one)."""
+        self.config = dataclasses.replace(self.config, batch_size=batch_size)
+        self.sampler = data_lib.BatchSampler(self.data.train, batch_size, self.keys["data"])
 
     def open(self) -> _EncoderRun:
         out, config = self.out, self.config
@@ -197,8 +202,15 @@ def train_encoder(
     batch size the user did not choose (the CLI's default)."""
     config = config.validate()
     if seeds is not None:
-        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, progress=progress)
-        return _train_seeds(run, config, list(seeds), **io, fit_batch=fit_batch)
+        return train_encoders(
+            [seed_dir(run, s) for s in seeds],
+            config,
+            resume=resume,
+            overwrite=overwrite,
+            data_dir=data_dir,
+            progress=progress,
+            fit_batch=fit_batch,
+        )
     check_run_folder(run)  # before the lock creates <run>/encoder_<mode>
     with folder_lock(encoder_dir(run, config.mode)):
         r = _EncoderRun(
@@ -228,64 +240,98 @@ def train_encoder(
         return state
 
 
-def _train_seeds(root, config, seeds, *, resume, overwrite, data_dir, progress, fit_batch):
-    """``train_encoder`` with ``seeds``: every seed's encoder folder opened and checked as a
-    single run's, then trained together by ``seeds.fit_seeds``."""
-    runs_dirs = [check_run_folder(seed_dir(root, s)) for s in seeds]
-    with folder_locks([encoder_dir(d, config.mode) for d in runs_dirs]):
-        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, fit_batch=fit_batch)
-        # Every seed's batch is lowered alike (their splits are the same size): said once.
-        runs = [
-            _EncoderRun(d, config, **io, say=print if i == 0 else None)
-            for i, d in enumerate(runs_dirs)
-        ]
-        _check_same(runs)
-        hint = "`train-encoder --run <root>/seed_S --resume`"
-        ckpts = [encoder_dir(d, config.mode) / "checkpoints" for d in runs_dirs]
+def train_encoders(
+    runs: list,
+    config: EncoderConfig,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    fit_batch: bool = False,
+) -> list:
+    """Trains the encoders of M GAN runs as one program (the models axis over (class, seed)),
+    each GAN frozen.
+
+    Args:
+      runs: M GAN run folders whose configs differ in ``cls`` and ``seed`` only; each one's
+        ``encoder_<mode>`` folder is opened, resumed and checked as a single encoder's, with
+        its own data (its class's split), sampler, checkpoints and log.
+      config: the one EncoderConfig of all M (so one encoder seed: the GAN is what varies).
+      resume, overwrite, data_dir, progress: as in ``train_encoder``, for every folder.
+      fit_batch: as in ``train_encoder``, lowering every encoder's batch to the fewest training
+        images of the M (they train with one batch size).
+    Returns:
+      each run's EncoderState. The M train through ``seeds.fit_seeds`` (one vmapped program
+      over the stacked encoder states and frozen GANs, or the single-model program per model,
+      ``seeds.seed_mode``), so each equals its run's encoder trained alone: bit for bit where
+      they loop, up to float rounding where they are vmapped."""
+    config = config.validate()
+    run_dirs = [check_run_folder(r) for r in runs]
+    if not run_dirs:
+        raise RunError("give at least one run folder")
+    with folder_locks([encoder_dir(d, config.mode) for d in run_dirs]):
+        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir)
+        models = [_EncoderRun(d, config, **io, fit_batch=fit_batch, say=None) for d in run_dirs]
+        if fit_batch:
+            _share_batch(models, config)
+        _check_same(models)
+        hint = "`train-encoder --run <run> --resume` for each"
+        ckpts = [encoder_dir(d, config.mode) / "checkpoints" for d in run_dirs]
         check_saved_steps(ckpts, overwrite=overwrite, resume_hint=hint)
-        runs = [r.open() for r in runs]
-        check_same_step([int(r.state.step) for r in runs], hint)
-        first = runs[0]
+        models = [r.open() for r in models]
+        check_same_step([int(r.state.step) for r in models], hint)
+        first = models[0]
         try:
             states = fit_seeds(
                 first.make_step(jit=False),
-                [r.state for r in runs],
-                [r.sampler for r in runs],
-                [r.train_key for r in runs],
-                frozen=[r.frozen for r in runs],
+                [r.state for r in models],
+                [r.sampler for r in models],
+                [r.train_key for r in models],
+                frozen=[r.frozen for r in models],
                 mode=seed_mode(first.run_config.arch),
-                on_log_each=[r.on_log for r in runs],
-                on_sync_each=[r.on_sync for r in runs],
+                on_log_each=[r.on_log for r in models],
+                on_sync_each=[r.on_sync for r in models],
                 sync_at=first.sync_at,
                 num_steps=first.config.steps,
                 log_every=first.config.log_every,
                 nonfinite_hint=ENCODER_NONFINITE_HINT,
                 progress=progress,
-                desc=f"encoder {first.config.mode} x {len(runs)} seeds",
+                desc=f"encoder {first.config.mode} x {len(models)} models",
             )
         except BaseException:
-            for r in runs:
+            for r in models:
                 r.close()
             raise
-        for r, s in zip(runs, states, strict=True):
+        for r, s in zip(models, states, strict=True):
             r.finish(s)
         return states
 
 
+def _share_batch(models, config: EncoderConfig) -> None:
+    """Every model's batch lowered to the fewest training images of all (each was fitted to
+    its own), said once."""
+    fewest = min(len(r.data.train) for r in models)
+    fit_batch_size(config, fewest, "training images", say=print)
+    for r in models:
+        r.use_batch(min(r.config.batch_size, fewest))
+
+
 def _check_same(runs) -> None:
-    """The seeds trained together must share the model, the encoder settings and the
-    step they resume from."""
+    """The encoders trained together must share the model (their GANs may differ in class
+    and seed only), the encoder settings and the step they resume from."""
     first = runs[0]
     check_same_settings(
         [r.run_config for r in runs],
         [r.out.parent for r in runs],
-        "train the seeds together with `train --seeds`",
+        "train the encoders of other GANs in separate calls",
+        free=MODELS_AXIS,
     )
     for r in runs[1:]:
         if r.config != first.config:
             raise RunError(
                 f"{r.out} was started with other encoder settings than {first.out}; "
-                "use --overwrite, or resume each seed alone"
+                "use --overwrite, or resume each alone"
             )
 
 

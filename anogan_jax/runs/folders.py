@@ -74,7 +74,11 @@ def folder_lock(folder):
 
 @contextlib.contextmanager
 def folder_locks(folders):
-    """``folder_lock`` on each of ``folders`` (all or none)."""
+    """``folder_lock`` on each of ``folders`` (all or none); RunError for a folder named twice
+    (its runs would write over each other)."""
+    folders = [Path(f) for f in folders]
+    if len({f.resolve() for f in folders}) != len(folders):
+        raise RunError(f"the folders {[str(f) for f in folders]} repeat one; give distinct ones")
     with contextlib.ExitStack() as stack:
         for folder in folders:
             stack.enter_context(folder_lock(folder))

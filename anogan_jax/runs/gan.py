@@ -34,6 +34,7 @@ from anogan_jax.runs.config import (
     NO_LABELS,
     RunConfig,
     RunError,
+    check_same_settings,
     fit_batch_size,
     is_folder,
     signature,
@@ -72,6 +73,9 @@ OWNED = (
     "evaluation*.json",
     EVENTS,
 )
+# The fields in which models trained as one program (``train_gans``) may differ.
+MODELS_AXIS = ("cls", "seed")
+MODELS_HINT = "train models of other settings in separate calls"
 NONFINITE_HINT = (
     "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
     "safe norm"
@@ -182,7 +186,7 @@ def train_gan(
 
     ``seeds``: train one GAN per seed instead, each in ``<out>/seed_<s>/`` (an ordinary run
     folder, opened, resumed and checked as a single run's; ``config.seed`` is replaced), all
-    in one program (``seeds.fit_seeds``); each equals that seed trained alone (bit for bit
+    in one program (``train_gans`` over the seeds); each equals that seed trained alone (bit for bit
     where the seeds loop, up to float rounding where they are vmapped, ``seeds.seed_mode``).
     Returns the final state of each seed. On one device, without ``fid_every``.
 
@@ -202,8 +206,17 @@ def train_gan(
                 "seeds trained together run on one device, without FID: drop devices and "
                 "fid_every, or train each seed alone"
             )
-        io = dict(resume=resume, overwrite=overwrite, data_dir=data_dir, progress=progress)
-        return _train_seeds(config, list(seeds), out, **io, fit_batch=fit_batch)
+        configs = [dataclasses.replace(config, seed=s) for s in seeds]
+        with folder_lock(out):
+            return train_gans(
+                configs,
+                [seed_dir(out, s) for s in seeds],
+                resume=resume,
+                overwrite=overwrite,
+                data_dir=data_dir,
+                progress=progress,
+                fit_batch=fit_batch,
+            )
     if fid_every < 0:
         raise RunError(f"fid_every must be >= 0, got {fid_every}")
     if fid_every and is_folder(config.dataset):
@@ -248,27 +261,45 @@ def train_gan(
         return state
 
 
-def _train_seeds(
-    config: RunConfig,
-    seeds: list[int],
-    out: Path,
+def train_gans(
+    configs: list[RunConfig],
+    outs: list,
     *,
-    resume,
-    overwrite,
-    data_dir,
-    progress,
-    fit_batch,
-):
-    """``train_gan`` with ``seeds``: the seeds' folders opened as single runs, then trained
-    together by ``seeds.fit_seeds``."""
-    dirs = [seed_dir(out, s) for s in seeds]
-    with folder_locks([out, *dirs]):
-        configs = [dataclasses.replace(config, seed=s) for s in seeds]
-        for d in dirs:
-            check_output(d, resume=resume, overwrite=overwrite, marker="config.json")
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    fit_batch: bool = False,
+) -> list:
+    """Trains (or resumes) M GANs as one program: the models axis over (class, seed).
+
+    Args:
+      configs: M RunConfigs that differ in ``cls`` and ``seed`` only (else RunError naming the
+        field, before anything is written).
+      outs: M run folders, one per config; each is opened, resumed and checked as a single
+        run's, and keeps its own data (its class's split), batch sampler, keys, checkpoints,
+        metrics and events.
+      resume, overwrite, data_dir, progress: as in ``train_gan``, for every folder.
+      fit_batch: as in ``train_gan``, lowering every model's batch to the fewest training
+        images of the M (they train with one batch size).
+    Returns:
+      the final GANState of each model. All M step together through ``seeds.fit_seeds``, so
+      each equals its run trained alone: bit for bit where the models loop, up to float
+      rounding where they are vmapped (``seeds.seed_mode``). The checkpoints of all M must
+      stand at one step (else RunError, before anything is written: resume each alone)."""
+    outs = [Path(o) for o in outs]
+    if not configs or len(configs) != len(outs):
+        raise RunError(
+            f"give one run folder per config: {len(configs)} configs and {len(outs)} folders"
+        )
+    configs = [checked_config(c) for c in configs]
+    check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
+    with folder_locks(outs):
+        for o in outs:
+            check_output(o, resume=resume, overwrite=overwrite, marker="config.json")
         configs = [
-            continue_config(c, d / "config.json", resume=resume)
-            for c, d in zip(configs, dirs, strict=True)
+            continue_config(c, o / "config.json", resume=resume)
+            for c, o in zip(configs, outs, strict=True)
         ]
         datas = [load_data(c, data_dir) for c in configs]
         configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
@@ -276,15 +307,16 @@ def _train_seeds(
             fewest = min(len(x.train) for x in datas)
             fit_batch_size(configs[0], fewest, "training images", say=print)  # said once
             configs = [fit_batch_size(c, fewest, "training images") for c in configs]
+        check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
         config = configs[0]
         models = build_models(config)
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
         runs = [
-            GanRun(c, d, models, optimizers, data=x, overwrite=overwrite)
-            for c, d, x in zip(configs, dirs, datas, strict=True)
-        ]  # every seed checked before any is written
-        hint = "`train --seed S --out <out>/seed_S --resume`"
-        check_saved_steps([d / "checkpoints" for d in dirs], overwrite=overwrite, resume_hint=hint)
+            GanRun(c, o, models, optimizers, data=x, overwrite=overwrite)
+            for c, o, x in zip(configs, outs, datas, strict=True)
+        ]  # every model checked before any is written
+        hint = "`train --out <folder> --resume` for each"
+        check_saved_steps([o / "checkpoints" for o in outs], overwrite=overwrite, resume_hint=hint)
         runs = [r.open() for r in runs]
         check_same_step([int(r.state.step) for r in runs], hint)
         try:
@@ -301,7 +333,7 @@ def _train_seeds(
                 log_every=config.log_every,
                 nonfinite_hint=NONFINITE_HINT,
                 progress=progress,
-                desc=f"train {len(runs)} seeds",
+                desc=f"train {len(runs)} models",
             )
             for r, s in zip(runs, states, strict=True):
                 r.ckpt.save(s, force=True)

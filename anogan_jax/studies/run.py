@@ -1,11 +1,13 @@
 """Reproducible one-class studies: every (class, seed, method) cell, resumable, aggregated.
 
 A study trains the S seeds of each class together (``gan.train_gan`` given the seeds),
-then their encoders when a method needs one (``encoder_run.train_encoder`` given them), scores
-each method over the S seeds at once (``scoring.score_run`` given the seeds), and writes each cell's
-result atomically to ``<results>/cells/c<class>_s<seed>_<method>.json``, its per-image scores
-beside it (``score_files``; where everything lives: ``layout``); finished cells are skipped on
-rerun. Model selection never looks at test labels: the last checkpoint is used.
+then their encoders when a method needs one (``encoder_run.train_encoder`` given them), or,
+with ``program="models"``, every (class, seed) at once (``gan.train_gans``, then
+``encoder_run.train_encoders``); it scores each method over a class's S seeds at once
+(``scoring.score_run`` given the seeds), and writes each cell's result atomically to
+``<results>/cells/c<class>_s<seed>_<method>.json``, its per-image scores beside it
+(``score_files``; where everything lives: ``layout``); finished cells are skipped on rerun.
+Model selection never looks at test labels: the last checkpoint is used.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from tqdm.auto import tqdm
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunConfig, RunError
-from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
+from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encoders
 from anogan_jax.runs.folders import seed_dir
-from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.gan import train_gan, train_gans
 from anogan_jax.runs.provenance import describe
 from anogan_jax.runs.scoring import score_run
 from anogan_jax.studies import layout
@@ -49,13 +51,27 @@ def cells(study: Study):
     return [(c, s, m) for c in study.classes for s in study.seeds for m in study.methods]
 
 
+PROGRAMS = ("class", "models")
+
+
 def run_study(
-    study: Study, results, runs, *, classes=None, data_dir=None, progress=True
+    study: Study, results, runs, *, classes=None, data_dir=None, progress=True, program="class"
 ) -> list[dict]:
     """Runs every unfinished cell, or those of ``classes`` only (a subset of the study's: so
     that several processes or machines can share a study, each on its own classes; a class's
     cells do not depend on which process computes them). ``results``: where cell JSONs go
-    (committed); ``runs``: where checkpoints go (not committed). Returns all cell results."""
+    (committed); ``runs``: where checkpoints go (not committed). Returns all cell results.
+
+    ``program``: "class" trains class after class, each class's seeds as one program (GANs,
+    then encoders); "models" trains the GANs of every (class, seed) of the classes with
+    unfinished cells as one program (``gan.train_gans``), then all their encoders as one
+    (``encoder_run.train_encoders``). Either way each model is its run trained alone (bit for
+    bit where the models loop, up to float rounding where they are vmapped,
+    ``seeds.seed_mode``), and scoring stays per class (``scoring.score_run`` over that
+    class's seeds), so the cells' format is the same. A cell's timings give each model an
+    equal share of the program that trained it."""
+    if program not in PROGRAMS:
+        raise RunError(f"program {program!r}: choose one of {', '.join(PROGRAMS)}")
     results, runs = Path(results), Path(runs)
     mine = check_classes(study, classes)
     # Taken at the start: the cores usable now are those XLA:CPU splits its work over.
@@ -69,24 +85,24 @@ def run_study(
         desc=study.name,
         disable=not progress,
     )
-    for cls in sorted({c for c, _, _ in todo}):
-        class_dir = layout.class_dir(runs, cls)
-        config = dataclasses.replace(study.run, cls=cls)
-        seeds = list(study.seeds)
-        bar.set_postfix_str(f"class {cls}: GANs")
-        train_seconds = _ensure_gans(config, class_dir, seeds, data_dir, progress) / len(seeds)
-        bar.set_postfix_str(f"class {cls}: encoders")
-        enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir, progress) / len(seeds)
-        # The seeds share one program, so each gets 1/S of its time.
-        spent = {"train_per_seed": train_seconds, "encoder": enc_seconds}
-        pending = {m.name for c, _, m in todo if c == cls}
-        for method in [m for m in study.methods if m.name in pending]:
+    pending = sorted({c for c, _, _ in todo})
+    seeds = list(study.seeds)
+    if program == "models" and pending:
+        bar.set_postfix_str(f"classes {pending}: GANs and encoders")
+        shared = _train_models(study, runs, pending, data_dir, progress)
+    for cls in pending:
+        if program == "models":
+            spent = dict(shared[cls])
+        else:
+            bar.set_postfix_str(f"class {cls}: GANs and encoders")
+            spent = _train_class(study, runs, cls, data_dir, progress)
+        methods = {m.name for c, _, m in todo if c == cls}
+        for method in [m for m in study.methods if m.name in methods]:
             bar.set_postfix_str(f"class {cls}: {method.name}")
             t1 = time.perf_counter()
-            out = layout.method_scores(runs, cls, method.name)
             reports = score_run(
-                class_dir,
-                out,
+                layout.class_dir(runs, cls),
+                layout.method_scores(runs, cls, method.name),
                 method.score,
                 seeds=seeds,
                 resume=True,
@@ -94,20 +110,94 @@ def run_study(
                 progress=progress,
             )
             spent["score"] = (time.perf_counter() - t1) / len(seeds)
+            timing = {**spent, "computed_on": computed_on}
             for seed, report in zip(seeds, reports, strict=True):
-                if not cell_path(results, cls, seed, method.name).exists():
-                    csv_path = layout.scores_csv(runs, cls, seed, method.name)
-                    cell = _cell(study, cls, seed, method, report, csv_path)
-                    # Timings and where the cell was computed live apart so that cell files
-                    # are byte-identical across reruns.
-                    timing = {**spent, "computed_on": computed_on}
-                    write_json(timing_path(results, cls, seed, method.name), timing)
-                    keep_scores(results, runs, cls, seed, method.name, twins(study, method.name))
-                    write_json(cell_path(results, cls, seed, method.name), cell)
+                if _write_cell(study, results, runs, cls, seed, method, report, timing):
                     bar.update(1)
     bar.close()
     derive(study, results, runs, data_dir)
     return load_cells(results)
+
+
+def _write_cell(study, results, runs, cls, seed, method, report, timing) -> bool:
+    """Writes the cell of (cls, seed, method) with its timing and kept scores, unless it is
+    there already. Returns whether it wrote."""
+    if cell_path(results, cls, seed, method.name).exists():
+        return False
+    cell = _cell(study, cls, seed, method, report, layout.scores_csv(runs, cls, seed, method.name))
+    # Timings and where the cell was computed live apart so that cell files are
+    # byte-identical across reruns.
+    write_json(timing_path(results, cls, seed, method.name), timing)
+    keep_scores(results, runs, cls, seed, method.name, twins(study, method.name))
+    write_json(cell_path(results, cls, seed, method.name), cell)
+    return True
+
+
+def _train_class(study: Study, runs, cls: int, data_dir, progress) -> dict:
+    """Trains class ``cls``'s seeds (GANs, then encoders), each kind as one program. Returns
+    each seed's share of the seconds: {"train_per_seed", "encoder"}."""
+    class_dir = layout.class_dir(runs, cls)
+    config = dataclasses.replace(study.run, cls=cls)
+    seeds = list(study.seeds)
+    train_seconds = _ensure_gans(config, class_dir, seeds, data_dir, progress) / len(seeds)
+    enc_seconds = _ensure_encoders(study, class_dir, seeds, data_dir, progress) / len(seeds)
+    # The seeds share one program, so each gets 1/S of its time.
+    return {"train_per_seed": train_seconds, "encoder": enc_seconds}
+
+
+def _train_models(study: Study, runs, classes: list[int], data_dir, progress) -> dict:
+    """Trains the GANs of every (class, seed) of ``classes`` as one program, then their
+    encoders as one. Models whose checkpoints stand at another step than the rest (a crash
+    between their saves) train as a program of their own. Returns, per class, each model's
+    share of the seconds: {"train_per_seed", "encoder"} (a class none of whose encoders
+    trained: 0 for the encoder)."""
+    pairs = [(c, s) for c in classes for s in study.seeds]
+    folders = [layout.seed_run(runs, c, s) for c, s in pairs]
+    t0 = time.perf_counter()
+    for group in _by_step([f / "checkpoints" for f in folders]):
+        train_gans(
+            [dataclasses.replace(study.run, cls=pairs[i][0], seed=pairs[i][1]) for i in group],
+            [folders[i] for i in group],
+            resume=True,
+            data_dir=data_dir,
+            progress=progress,
+        )
+    train_seconds = (time.perf_counter() - t0) / len(pairs)
+    unfinished = [i for i, f in enumerate(folders) if not _encoder_done(study, f)]
+    t0 = time.perf_counter()
+    enc = [folders[i] / f"encoder_{study.encoder.mode}" / "checkpoints" for i in unfinished]
+    for group in _by_step(enc):
+        train_encoders(
+            [folders[unfinished[i]] for i in group],
+            study.encoder,
+            resume=True,
+            data_dir=data_dir,
+            progress=progress,
+        )
+    enc_seconds = (time.perf_counter() - t0) / max(len(unfinished), 1)
+    trained = {pairs[i][0] for i in unfinished}
+    return {
+        c: {"train_per_seed": train_seconds, "encoder": enc_seconds if c in trained else 0.0}
+        for c in classes
+    }
+
+
+def _by_step(ckpt_dirs: list[Path]) -> list[list[int]]:
+    """The indices of ``ckpt_dirs`` grouped by their latest saved step (none: 0), so that
+    each group can train as one program."""
+    groups: dict[int, list[int]] = {}
+    for i, d in enumerate(ckpt_dirs):
+        groups.setdefault(latest_step(d) or 0, []).append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _encoder_done(study: Study, run: Path) -> bool:
+    """Whether ``run`` needs no encoder training: the study has no encoder, or its encoder
+    has finished the study's steps."""
+    if not study.needs_encoder():
+        return True
+    summary = encoder_dir(run, study.encoder.mode) / "summary.json"
+    return summary.exists() and read_json(summary)["step"] >= study.encoder.steps
 
 
 def _cell(study: Study, cls: int, seed: int, method, report: dict, scores_csv: Path) -> dict:
@@ -165,10 +255,9 @@ def _ensure_encoders(
     their checkpoints at different steps). Returns the seconds spent."""
     if not study.needs_encoder():
         return 0.0
-    mode, steps = study.encoder.mode, study.encoder.steps
+    mode = study.encoder.mode
     runs = [seed_dir(class_dir, s) for s in seeds]
-    summaries = [encoder_dir(r, mode) / "summary.json" for r in runs]
-    if all(p.exists() and read_json(p)["step"] >= steps for p in summaries):
+    if all(_encoder_done(study, r) for r in runs):
         return 0.0
     t0 = time.perf_counter()
     latest = {latest_step(encoder_dir(r, mode) / "checkpoints") for r in runs}
