@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import fnmatch
 import os
 import shutil
@@ -37,31 +38,25 @@ def seeds_holding(root, name: str) -> list[int]:
 
 @contextlib.contextmanager
 def folder_lock(folder):
-    """Refuses a second process on the same output folder (a lock file holding our pid and
-    host). The folder is created if need be, and removed again, with the parents made for it,
-    when the command fails while it is still empty."""
+    """Refuses a second process on the same output folder. The lock is an ``flock`` on the
+    folder's ``.lock`` file, which holds the pid and host of its holder: taking it is atomic,
+    and the kernel drops it when its process dies, so a lock file left by a killed process is
+    taken over by exactly one of the processes that find it. The folder is created if need be,
+    and removed again, with the parents made for it, when the command fails while it is still
+    empty."""
     folder = Path(folder)
     _check_creatable(folder)
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            _check_stale(folder, lock)
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-    else:
-        raise RunError(f"could not take the lock {lock}")
-    os.write(fd, f"{os.getpid()} {socket.gethostname()}".encode())
-    os.close(fd)
+    fd = _take_lock(folder, lock)
     try:
         yield
     except BaseException:
         # A refused or failed command leaves no trace: the folders this lock created are
         # removed again while they are empty (nothing else is touched).
-        lock.unlink(missing_ok=True)
+        _release_lock(lock, fd)
+        fd = None
         for path in created:
             try:
                 path.rmdir()
@@ -69,7 +64,55 @@ def folder_lock(folder):
                 break
         raise
     finally:
+        if fd is not None:
+            _release_lock(lock, fd)
+
+
+def _take_lock(folder: Path, lock: Path) -> int:
+    """An open descriptor of ``lock`` holding its flock, with our pid and host written in.
+    Raises RunError when another process holds it (or held it and cannot be checked)."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 256).decode(errors="replace")
+            os.close(fd)
+            pid = holder.strip().partition(" ")[0] or "?"
+            raise RunError(
+                f"{folder} is in use by another process (pid {pid}, lock file {lock}); "
+                "wait for it to finish or choose another output folder"
+            ) from None
+        # The holder before us removes the file as it lets go: the file we locked must still
+        # be the one at ``lock``, or a third process may lock the new one there at once.
+        if _same_file(fd, lock):
+            break
+        os.close(fd)
+    try:
+        _check_stale(folder, lock, os.read(fd, 256).decode(errors="replace"))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}".encode(), 0)
+    except BaseException:
+        os.close(fd)  # the file stays: it names its (other) holder
+        raise
+    return fd
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _release_lock(lock: Path, fd: int) -> None:
+    """Removes the lock file while still holding its flock (so it is ours), then lets go."""
+    try:
         lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -81,12 +124,13 @@ def folder_locks(folders):
         yield
 
 
-def _check_stale(folder: Path, lock: Path) -> None:
-    """Refuses unless ``lock`` is stale: its process is gone from this host. A lock written on
-    another host (a folder on a shared disk, or a disk moved to a new machine) cannot be checked
-    from here, so it is never taken over: the person who knows removes it. A lock of the
-    earlier format holds only a pid."""
-    pid, _, host = lock.read_text().strip().partition(" ")
+def _check_stale(folder: Path, lock: Path, holder: str) -> None:
+    """Refuses, once its flock is ours, a lock file whose ``holder`` (its content) may still
+    hold the folder: one written by a process on another host (a folder on a shared disk, or a
+    disk moved to a new machine), which cannot be checked from here, so it is never taken
+    over: the person who knows removes it; or one naming a live process on this host (a
+    version of the tool that did not flock). A lock of the earlier format holds only a pid."""
+    pid, _, host = holder.strip().partition(" ")
     if host and host != socket.gethostname():
         raise RunError(
             f"{folder} is in use by process {pid or '?'} on host {host} (lock file {lock}), "
