@@ -261,8 +261,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; rerun with --resume to continue", file=sys.stderr)
+        print(f"interrupted; {_after_interrupt(args)}", file=sys.stderr)
         return 130
+
+
+def _after_interrupt(args) -> str:
+    """What to do after Ctrl-C: continue (the commands that take --resume), or redo (those
+    that write results but cannot continue them: their folder says it is unfinished)."""
+    if "resume" in vars(args):
+        return "rerun with --resume to continue"
+    if "overwrite" in vars(args):
+        return f"{args.out} is unfinished: rerun with --overwrite to redo it"
+    return "run the command again"
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
-from anogan_jax.runs.events import EventLog
+from anogan_jax.runs.events import EVENTS, EventLog
 
 # A multi-seed run, encoder or score folder holds one ordinary folder per seed.
 SEED_FOLDERS = "seed_*"
@@ -184,13 +184,51 @@ FOLDER_KINDS = {
 }
 
 
-def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()) -> None:
-    """Refuses, before anything is written, an output folder that already holds results
-    (``marker``) unless resuming or overwriting; ``--overwrite`` of a folder that is not the
-    tool's own (no ``marker``, not empty), of /, home or the current folder; and, with or
-    without ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the
-    command reads: their folders are not the command's to write into or clear), or that
-    another command of the tool wrote (``FOLDER_KINDS``: its files and these would mix)."""
+# What the tool writes inside the sub-folders it owns (relative globs): --overwrite removes
+# these and keeps anything else there; a sub-folder goes too only when that leaves it empty.
+# A pattern ending in "/" is a folder the tool makes whole (an orbax checkpoint step).
+_CHECKPOINTS = ("[0-9]*/", "*.orbax-checkpoint-tmp*/", "model.json", "best.json")
+OWNED_CONTENTS = {
+    "checkpoints": _CHECKPOINTS,
+    "checkpoints_best": _CHECKPOINTS,
+    "samples": ("step_*.png",),
+    EVENTS: ("events.out.tfevents.*",),
+    "parts": ("[0-9]*.npz", "val/[0-9]*.npz", "images/[0-9]*.npz"),
+    "images": ("[0-9][0-9][0-9][0-9][0-9]*_*.png",),
+}
+
+
+def _is_owned(name: str, owned) -> bool:
+    """Whether an entry of a folder is one of its command's ``owned`` names, or the temporary
+    file of an atomic write of one (``files.atomic_write_bytes``) left by a killed process."""
+    if name.startswith(".") and name.endswith(".tmp"):
+        name = name[1:].rsplit(".", 2)[0]
+    return any(fnmatch.fnmatch(name, pattern) for pattern in owned)
+
+
+def _entries(out: Path) -> list[str]:
+    return sorted(c.name for c in out.iterdir() if c.name != ".lock") if out.is_dir() else []
+
+
+def check_output(
+    out: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    marker: str,
+    protect=(),
+    owned=(),
+    resumable: bool = True,
+    done: str | None = None,
+) -> None:
+    """Refuses, before anything is written, an output folder that holds files but is not this
+    command's (no ``marker``, and not only ``owned`` names: a command stopped before it wrote
+    its marker), whatever the options; one that already holds results (``marker``) unless
+    resuming (where ``resumable``) or overwriting, saying so when the run stopped before its
+    last file ``done``; ``--overwrite`` of /, home or the current folder; and, with or without
+    ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the command reads:
+    their folders are not the command's to write into or clear), or that another command of
+    the tool wrote (``FOLDER_KINDS``: its files and these would mix)."""
     if resume and overwrite:
         raise RunError("--resume and --overwrite exclude each other; choose one")
     out = Path(out)
@@ -209,32 +247,74 @@ def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, prote
             f"{out} is {FOLDER_KINDS[other]} (it holds {other}); this command's results would "
             f"mix with it: choose another output folder, such as {out / 'results'}"
         )
-    if (out / marker).exists() and not (resume or overwrite):
+    if overwrite and _forbidden(out):
         raise RunError(
-            f"{out} already holds results ({marker}); pass --resume to continue them or "
-            "--overwrite to start again"
+            f"--overwrite refuses {out}: it is {_forbidden(out)}; choose a dedicated folder"
         )
-    if not overwrite:
-        return
-    where = _forbidden(out)
-    if where:
-        raise RunError(f"--overwrite refuses {out}: it is {where}; choose a dedicated folder")
-    others = [c.name for c in out.iterdir() if c.name != ".lock"] if out.is_dir() else []
-    if others and not (out / marker).exists():
+    _check_mine(out, marker, owned, resume or overwrite)
+    if (out / marker).exists() and not (resume or overwrite):
+        kind = FOLDER_KINDS[marker]
+        if done is not None and not (out / done).exists():
+            raise RunError(
+                f"{out} holds {kind} that stopped before it finished (it has no {done}); "
+                "pass --overwrite to redo it, or choose another --out"
+            )
+        again = "--resume to continue them or --overwrite to start again"
         raise RunError(
-            f"--overwrite refuses {out}: it holds files ({', '.join(sorted(others)[:5])}) but "
-            f"no {marker}, so it is not a folder this tool wrote; choose another folder"
+            f"{out} already holds results ({marker}); pass "
+            f"{again if resumable else '--overwrite to replace them, or choose another --out'}"
+        )
+
+
+def _check_mine(out: Path, marker: str, owned, again: bool) -> None:
+    """Refuses a folder that holds files but no ``marker``: one the user made (never written
+    into, nor cleared), or, unless ``again``, one where this command stopped before writing
+    its marker (only ``owned`` names)."""
+    entries = _entries(out)
+    if not entries or (out / marker).exists():
+        return
+    shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+    if not (owned and all(_is_owned(name, owned) for name in entries)):
+        raise RunError(
+            f"{out} holds files ({shown}) but no {marker}, so it is not a folder this tool "
+            "wrote; its files are left alone: choose another --out (a new or empty folder)"
+        )
+    if not again:
+        raise RunError(
+            f"{out} holds part of {FOLDER_KINDS[marker]} that stopped before it wrote "
+            f"{marker} ({shown}); pass --overwrite to redo it, or choose another --out"
         )
 
 
 def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
-    """Removes the entries of ``out`` whose names match one of ``owned`` (glob patterns):
-    what this kind of folder's command writes. Anything else is left alone."""
-    if not Path(out).is_dir():
+    """Removes what this kind of folder's command wrote into ``out``: its files whose names
+    match one of ``owned`` (glob patterns), and in its sub-folders of those names only what the
+    tool writes there (``OWNED_CONTENTS``). Anything else is left alone."""
+    out = Path(out)
+    if not out.is_dir():
         return
-    for child in Path(out).iterdir():
-        if any(fnmatch.fnmatch(child.name, pattern) for pattern in owned):
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for child in sorted(out.iterdir()):
+        if not _is_owned(child.name, owned):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            _clear_contents(child, OWNED_CONTENTS.get(child.name, ()))
+        else:
+            child.unlink()
+
+
+def _clear_contents(folder: Path, patterns) -> None:
+    for pattern in patterns:
+        whole = pattern.endswith("/")
+        for path in sorted(folder.glob(pattern.rstrip("/"))):
+            if whole and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif not whole and (path.is_file() or path.is_symlink()):
+                path.unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()  # only where nothing is left
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records: dict) -> None:

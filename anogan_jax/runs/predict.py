@@ -5,8 +5,9 @@ Layout of a predict folder::
 
     predict.json        what was scored how: run, GAN step, method settings, threshold rule
     parts/              one .npz per finished batch (validation images, then the new ones)
-    predictions.csv     file, score, anomalous (yes/no), threshold, threshold_rule, all scores
     images/             per image: the input, G(z*) and the residual map over the input
+    predictions.csv     file, score, anomalous (yes/no), threshold, threshold_rule, all scores;
+                        written last, so a predict stopped before the end has none
 
 The threshold is the score exceeded by ``fpr`` (5 % by default) of the run's normal
 validation images (``metrics.threshold_at_fpr``), scored with the same method and settings:
@@ -148,7 +149,16 @@ def predict(
     check_run_folder(run)  # before the lock creates ``out``
     check_method_inputs(run, config)
     with folder_lock(out):
-        check_output(out, resume=False, overwrite=overwrite, marker="predict.json", protect=[run])
+        check_output(
+            out,
+            resume=False,
+            overwrite=overwrite,
+            marker="predict.json",
+            protect=[run],
+            owned=OWNED,
+            resumable=False,
+            done="predictions.csv",
+        )
         scorer = Scorer(run, config, data_dir=data_dir)
         rc = scorer.run_config
         images = datasets.load_image_files(paths, image_size=rc.image_size, channels=rc.channels)
@@ -164,9 +174,9 @@ def predict(
         threshold, rule = scorer.threshold(fpr, out / "parts" / "val", progress=progress)
         indices = np.arange(len(images), dtype=np.int64)
         results = scorer.scores(images, indices, out / "parts" / "images", progress=progress)
-        rows = _write_predictions(out, paths, results, threshold, rule)
+        # predictions.csv comes last: a folder without it is a predict that did not finish.
         _draw(out / "images", paths, images, results, threshold, scorer)
-        return rows
+        return _write_predictions(out, paths, results, threshold, rule)
 
 
 def _write_predictions(out: Path, paths, results: dict, threshold: float, rule: str):

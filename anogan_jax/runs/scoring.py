@@ -257,7 +257,12 @@ def score_run(
         check_divisible(config.batch_size, mesh)
     with folder_lock(out):
         check_output(
-            out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=[run]
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            marker="score_config.json",
+            protect=[run],
+            owned=OWNED,
         )
         saved = dataclasses.asdict(config)
         _check_saved(out, "score_config.json", saved, resume)
@@ -333,7 +338,12 @@ def score_seeds(
         check_method_inputs(r, config)
     with folder_lock(out):
         check_output(
-            out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=runs
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            marker="score_config.json",
+            protect=runs,
+            owned=(*OWNED, SEED_FOLDERS),
         )
         saved = {**dataclasses.asdict(config), "seeds": list(seeds)}
         _check_saved(out, "score_config.json", saved, resume)
