@@ -253,9 +253,21 @@ def check_source(name: str) -> None:
     does not exist, a folder without the MVTec AD layout's train/good. Reads no image, so a
     command can say so before it checks anything that depends on the images."""
     if name.startswith(FOLDER_PREFIX):
-        image_folder.check_root(name[len(FOLDER_PREFIX) :])
+        image_folder.check_root(_folder_path(name))
     elif name.endswith(".npz"):
         _check_npz_exists(name)
+
+
+def _folder_path(name: str) -> str:
+    """The folder of a ``folder:PATH`` dataset name; an empty PATH is refused (it would read
+    as the current folder)."""
+    path = name[len(FOLDER_PREFIX) :]
+    if not path.strip():
+        raise DataError(
+            f"--dataset {name!r} names no folder; give folder:PATH (folder:. for the current "
+            "folder)"
+        )
+    return path
 
 
 def _check_npz_exists(path: str) -> None:
@@ -309,7 +321,7 @@ def load_dataset(
       and, when PATH/ground_truth exists, masks uint8 (N, S, S) 0/1 (zeros for good images).
     """
     if name.startswith(FOLDER_PREFIX):
-        return _load_folder(name[len(FOLDER_PREFIX) :], image_size, channels)
+        return _load_folder(_folder_path(name), image_size, channels)
     _check_native(name, image_size, channels)
     if name.endswith(".npz"):
         return _load_npz(name)
@@ -326,4 +338,4 @@ def dataset_image_shape(
     if not name.startswith(FOLDER_PREFIX):
         _check_native(name, image_size, channels)
         return (28, 28, 1)
-    return image_folder.stored_shape(name[len(FOLDER_PREFIX) :], image_size, channels)
+    return image_folder.stored_shape(_folder_path(name), image_size, channels)
