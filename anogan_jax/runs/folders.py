@@ -145,6 +145,17 @@ def _check_stale(folder: Path, lock: Path, holder: str) -> None:
         ) from None
 
 
+def lock_holder(folder) -> str | None:
+    """The pid of the live process on this host that holds ``folder`` (``folder_lock``), or
+    None. Reads the lock file only: taking the lock to test it would refuse its owner."""
+    try:
+        pid, _, host = (Path(folder) / ".lock").read_text().strip().partition(" ")
+    except OSError:
+        return None
+    here = not host or host == socket.gethostname()
+    return pid if here and pid.isdigit() and _alive(int(pid)) else None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -319,10 +330,14 @@ def _clear_contents(folder: Path, patterns) -> None:
 
 def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records: dict) -> None:
     """The first writes of a command into its folder, once every check has passed: with
-    ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``); then
-    write ``records`` (relative path -> JSON object)."""
+    ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``), else
+    check the step logs a resume continues (``STEP_LOGS``: read before anything changes);
+    then write ``records`` (relative path -> JSON object)."""
     if overwrite:
         clear_owned(out, owned)
+    else:
+        for name in STEP_LOGS:
+            read_jsonl(Path(out) / name, steps=True)
     for name, obj in records.items():
         write_json(Path(out) / name, obj)
 
@@ -358,6 +373,10 @@ def continue_config(config, path: Path, *, resume: bool):
     return config
 
 
+# The logs of steps a resumed folder continues (``MetricsLog``).
+STEP_LOGS = ("metrics.jsonl", "fid.jsonl")
+
+
 class MetricsLog:
     """A JSON-lines log rewritten atomically at each record, continuing a resumed run's
     records up to its step. With ``events`` (an ``events.EventLog`` opened at the same step),
@@ -365,7 +384,7 @@ class MetricsLog:
 
     def __init__(self, path: Path, start: int, events: EventLog | None = None, tag: str = ""):
         self.path = Path(path)
-        self.records = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start]
+        self.records = [r for r in read_jsonl(self.path, steps=True) if r["step"] <= start]
         self.events, self.tag = events, tag
 
     def append(self, record: dict) -> None:
