@@ -29,10 +29,10 @@ from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
-from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
+from anogan_jax.runs.gan import check_run_folder, load_data
 from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for
 from anogan_jax.runs.score_report import residual_maps
-from anogan_jax.runs.scoring import run_batches
+from anogan_jax.runs.scoring import load_trained, run_batches
 
 PREDICT_METHODS = ("fanogan", "anogan", "hybrid")
 OWNED = ("predict.json", "parts", "predictions.csv", "images")
@@ -52,7 +52,7 @@ def method_config(method: str, **settings) -> ScoreConfig:
 def load_run(run, data_dir=None) -> tuple:
     """(run config, models, GAN state, one-class data) of a trained run that can score new
     images. Raises RunError for a run trained on GCN-normalised images."""
-    run_config, models, state = load_gan(run)
+    run_config, models, state = load_trained(run)
     if run_config.gcn:
         raise RunError(
             f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
@@ -87,9 +87,10 @@ class Scorer:
         )
 
     def threshold(self, fpr: float, parts_dir: Path, *, progress=True) -> tuple[float, str]:
-        """(threshold, rule): the A exceeded by ``fpr`` of the first ``val_images`` normal
-        validation images, indexed after the test set exactly as ``score`` indexes them (so
-        the threshold equals the one in ``score``'s metrics.json for the same settings)."""
+        """(threshold, rule): the A exceeded by at most ``fpr`` of the first ``val_images``
+        normal validation images (the rule says how many it is), indexed after the test set
+        exactly as ``score`` indexes them (so the threshold equals the one in ``score``'s
+        metrics.json for the same settings)."""
         check_fpr(fpr)
         val = self.data.val[: self.config.val_images]
         if len(val) == 0:
@@ -97,8 +98,17 @@ class Scorer:
         indices = len(self.data.test) + np.arange(len(val), dtype=np.int64)
         out = self.scores(val, indices, parts_dir, progress=progress, desc="threshold")
         threshold = metrics_lib.threshold_at_fpr(out["A"], fpr)
-        rule = f"A exceeded by {fpr:.1%} of {len(val)} normal validation images"
-        return threshold, rule
+        return threshold, threshold_rule(out["A"], threshold, fpr)
+
+
+def threshold_rule(normal_scores: np.ndarray, threshold: float, fpr: float) -> str:
+    """How a threshold was chosen, with the share of normal validation images it flags: at
+    most ``fpr``, less when few images make ``fpr`` a fraction of one (or scores tie)."""
+    n, flagged = len(normal_scores), int(np.sum(normal_scores > threshold))
+    return (
+        f"A exceeded by {flagged} of {n} normal validation images ({flagged / n:.1%}; "
+        f"--fpr {fpr:.1%} asked)"
+    )
 
 
 def check_fpr(fpr: float) -> None:
