@@ -2,6 +2,7 @@
 own kind), ``--overwrite`` removes only the files the tool wrote, and one process at a time
 holds a folder, a stale lock taken over by exactly one of the processes that find it."""
 
+import errno
 import multiprocessing
 import os
 import shutil
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan_jax import cli
+from anogan_jax import cli, files
 from anogan_jax.errors import UserError
 from anogan_jax.runs.folders import folder_lock
 from anogan_jax.runs.textures import make_texture_folder
@@ -214,5 +215,17 @@ def test_a_killed_export_is_redone_by_overwrite(ws, tmp_path, capsys, monkeypatc
     monkeypatch.setattr(export, "_serialize", serialize)
     assert sorted(os.listdir(out)) == ["fanogan.jaxexport", "fanogan.npz"]
     _refused(argv, capsys, "stopped before it wrote scorer.json")
+    # A full disk is named, and the export is redone the same way.
+    write = files._atomic_write
+
+    def full(path, data):
+        if path.name == "hybrid.npz":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(path, data)
+
+    monkeypatch.setattr(files, "_atomic_write", full)
+    err = _refused([*argv, "--overwrite"], capsys, "hybrid.npz: No space left on device")
+    assert "rerun with --overwrite to redo it" in err and "--resume" not in err
+    monkeypatch.setattr(files, "_atomic_write", write)
     assert cli.main([*argv, "--overwrite"]) == 0
     assert sorted(os.listdir(out)) == sorted(export.OWNED)
