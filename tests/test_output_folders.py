@@ -41,6 +41,8 @@ def _hold(folder: str, start, results) -> None:
         results.put("refused")
 
 
+# The racers run only ``folder_lock`` (no jax), so JAX's threads cannot deadlock them.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 @pytest.mark.parametrize("stale", [False, True])
 def test_two_processes_never_hold_one_folder(tmp_path, stale):
     """Two processes race for one folder (with a stale lock of a dead process there, or none)
