@@ -6,6 +6,7 @@ one ``error:`` line and exit with status 2, without a traceback.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ from pathlib import Path
 from anogan_jax.cli_parser import build_parser, given_fields
 from anogan_jax.devices import DeviceError, initialize_distributed
 from anogan_jax.errors import UserError
+from anogan_jax.files import WriteError
 from anogan_jax.models import ARCHS
+from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.classifier import classifier_dir, train_classifier
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
 from anogan_jax.runs.encoder_run import encoder_dir, train_encoder
@@ -266,13 +269,41 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        xla_cpu.conv_engine()  # a mistyped setting is named before anything runs
         return COMMANDS[args.command](args)
+    except WriteError as err:
+        print(f"error: {err}; {_after_write_error(args)}", file=sys.stderr)
+        return 2
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        message = f"could not write{where}: {err.strerror}; {_after_write_error(args)}"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted; rerun with --resume to continue", file=sys.stderr)
+        print(f"interrupted; {_after_interrupt(args)}", file=sys.stderr)
         return 130
+
+
+def _after_write_error(args) -> str:
+    return (
+        "what was written before is intact: make room (or fix the permissions), then "
+        f"{_after_interrupt(args)}"
+    )
+
+
+def _after_interrupt(args) -> str:
+    """What to do after Ctrl-C: continue (the commands that take --resume), or redo (those
+    that write results but cannot continue them: their folder says it is unfinished)."""
+    if "resume" in vars(args):
+        return "rerun with --resume to continue"
+    if "overwrite" in vars(args):
+        return f"{args.out} is unfinished: rerun with --overwrite to redo it"
+    return "run the command again"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Images are float32 (N, H, W, C) in [-1, 1] (see ``images``); anomaly labels: 1 =
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -112,6 +113,7 @@ def one_class_split(
         test_x, test_c = images[test_idx], classes[test_idx]
     perm = rng.permutation(len(normal))
     n_val = int(round(val_fraction * len(normal)))
+    _check_val_size(val_fraction, n_val, len(normal))
     val, train_x = normal[np.sort(perm[:n_val])], normal[np.sort(perm[n_val:])]
     if gcn:
         train_x, val, test_x = _gcn_minmax(train_x, val, test_x)
@@ -122,6 +124,27 @@ def one_class_split(
     else:
         extra.update(test_masks=test.masks, test_names=test.names)
     return OneClassData(train_x, val, test_x, labels, test_c.astype(np.int32), **extra)
+
+
+def _check_val_size(val_fraction: float, n_val: int, n_normal: int) -> None:
+    """A held-out share that rounds to no image (or leaves none to train on) is refused: the
+    validation images set every threshold, and silently none would be set."""
+    if val_fraction > 0 and n_val == 0:
+        smallest = math.ceil(1000 / n_normal) / 1000
+        hint = (
+            f"give --val-fraction {smallest} or more to hold out one image"
+            if smallest < 1
+            else "add normal training images"
+        )
+        raise DataError(
+            f"--val-fraction {val_fraction} holds out 0 of the {n_normal} normal training "
+            f"images (it rounds to none), and the validation images set every threshold; {hint}"
+        )
+    if n_val >= n_normal:
+        raise DataError(
+            f"--val-fraction {val_fraction} holds out all {n_normal} normal training images "
+            "and leaves none to train on; give a smaller --val-fraction"
+        )
 
 
 def load_one_class(

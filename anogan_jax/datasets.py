@@ -45,8 +45,17 @@ NUM_CLASSES = 10
 
 
 def folder_path(name: str) -> str | None:
-    """The PATH of a ``folder:PATH`` dataset name; None for any other name."""
-    return name[len(FOLDER_PREFIX) :] if name.startswith(FOLDER_PREFIX) else None
+    """The PATH of a ``folder:PATH`` dataset name; None for any other name. An empty PATH is
+    refused (it would read as the current folder)."""
+    if not name.startswith(FOLDER_PREFIX):
+        return None
+    path = name[len(FOLDER_PREFIX) :]
+    if not path.strip():
+        raise DataError(
+            f"--dataset {name!r} names no folder; give folder:PATH (folder:. for the current "
+            "folder)"
+        )
+    return path
 
 
 def is_folder(name: str) -> bool:

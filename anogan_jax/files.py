@@ -25,10 +25,24 @@ def _umask() -> int:
     return mask
 
 
+class WriteError(UserError, OSError):
+    """A file that could not be written (a full disk, no permission); the file it would have
+    replaced, and every file written before, are intact."""
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``.
-    The file gets the permissions a plain ``open(path, "w")`` would (0666 less the umask)."""
-    path = Path(path)
+    The file gets the permissions a plain ``open(path, "w")`` would (0666 less the umask).
+    Raises WriteError naming ``path`` when the system refuses (ENOSPC, EACCES, ...)."""
+    try:
+        _atomic_write(Path(path), data)
+    except WriteError:
+        raise
+    except OSError as err:
+        raise WriteError(f"could not write {path}: {err.strerror or err}") from err
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -71,9 +85,10 @@ def read_json(path) -> dict:
     return obj
 
 
-def read_jsonl(path) -> list[dict]:
+def read_jsonl(path, *, steps: bool = False) -> list[dict]:
     """The records of a JSON-lines file ([] when it does not exist). A damaged LAST line (a
-    write cut short) is dropped with a warning; a damaged line before it is an error."""
+    write cut short) is dropped with a warning; a damaged line before it is an error, as is,
+    with ``steps`` (a log of a run's steps), a record without an integer "step"."""
     path = Path(path)
     if not path.exists():
         return []
@@ -94,6 +109,12 @@ def read_jsonl(path) -> list[dict]:
                 f"{path} line {i + 1} is damaged ({err}); remove that line, or start the "
                 "folder again with --overwrite"
             ) from None
+        step = record.get("step")
+        if steps and (not isinstance(step, int) or isinstance(step, bool)):
+            raise FileFormatError(
+                f"{path} line {i + 1} has no integer step (it has {step!r}); correct or "
+                "remove that line, or start the folder again with --overwrite"
+            )
         records.append(record)
     return records
 

@@ -287,7 +287,8 @@ def summarize(labels, scores, *, normal_val_scores=None, target_fpr: float = 0.0
 
     Returns:
       dict with auroc, auprc, best_f1, best_f1_threshold, and when ``normal_val_scores`` is given
-      also target_fpr, threshold, test_fpr, test_tpr (test rates for ``score > threshold``).
+      also target_fpr, threshold, val_fpr (the share of ``normal_val_scores`` above it: at
+      most target_fpr), test_fpr, test_tpr (test rates for ``score > threshold``).
     """
     labels, scores = _check_inputs(labels, scores)
     f1, f1_threshold = best_f1(labels, scores)
@@ -303,6 +304,7 @@ def summarize(labels, scores, *, normal_val_scores=None, target_fpr: float = 0.0
         out.update(
             target_fpr=float(target_fpr),
             threshold=threshold,
+            val_fpr=float(np.mean(np.asarray(normal_val_scores) > threshold)),
             test_fpr=float(flagged[labels == 0].mean()),
             test_tpr=float(flagged[labels == 1].mean()),
         )

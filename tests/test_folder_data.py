@@ -191,7 +191,9 @@ def test_one_class_split_of_a_folder_keeps_masks_names_and_classes(tmp_path):
             root / f"train/good/{i:03d}.png",
             np.random.default_rng(i).integers(0, 256, (9, 9), np.uint8),
         )
-    g = data.load_one_class(f"folder:{root}", protocol="one_class_normal", cls=0, gcn=True)
+    g = data.load_one_class(
+        f"folder:{root}", protocol="one_class_normal", cls=0, gcn=True, val_fraction=0.25
+    )
     assert g.train.min() == pytest.approx(-1.0) and g.train.max() == pytest.approx(1.0)
     assert g.test_masks is not None and np.isfinite(g.test).all()
     train, test = datasets.load_dataset("digits")

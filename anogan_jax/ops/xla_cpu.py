@@ -22,6 +22,8 @@ import warnings
 import jax
 import jax.numpy as jnp
 
+from anogan_jax.errors import UserError
+
 try:  # jax's private trace state, for one check in _tracing; optional
     from jax._src import core as jax_core
 except ImportError:  # pragma: no cover - a jax that moved it
@@ -35,6 +37,12 @@ CPU_OPTIONS = {
     )
 }
 ENV = "ANOGAN_JAX_CPU_CONV"
+
+
+class EnvironmentSettingError(UserError, ValueError):
+    """An environment variable of the package set to a value it does not know."""
+
+
 CONV_ENGINES = ("xla", "ynnpack")
 
 
@@ -42,7 +50,10 @@ def conv_engine() -> str:
     """Which library runs convolutions on CPU: "xla" (default) or "ynnpack" (XLA's default)."""
     engine = os.environ.get(ENV, "xla")
     if engine not in CONV_ENGINES:
-        raise ValueError(f"{ENV}={engine!r} is not one of {CONV_ENGINES}; unset it for the default")
+        raise EnvironmentSettingError(
+            f"the environment variable {ENV}={engine!r} is not one of "
+            f"{', '.join(CONV_ENGINES)}; unset it for the default (xla)"
+        )
     return engine
 
 

@@ -9,7 +9,8 @@ Layout of an export folder::
     hybrid.npz
     scorer.json         per function: threshold and how it was chosen, the method settings;
                         the preprocessing (image shape, resize rule, pixel scaling); the XLA:CPU
-                        compile options under which the scores equal ``predict``'s bit for bit
+                        compile options under which the scores equal ``predict``'s bit for bit.
+                        Written last: an export stopped before the end has none
 
 The batch dimension is symbolic: any number of images (N, H, W, C), float32 in [-1, 1].
 Inside, the batch is padded to a multiple of ``micro_batch`` and computed in blocks of that
@@ -98,7 +99,15 @@ def export_run(
     for config in configs.values():
         check_method_inputs(run, config)
     with folder_lock(out):
-        check_output(out, resume=False, overwrite=overwrite, marker="scorer.json", protect=[run])
+        check_output(
+            out,
+            resume=False,
+            overwrite=overwrite,
+            marker="scorer.json",
+            protect=[run],
+            owned=OWNED,
+            resumable=False,
+        )
         loaded = load_run(run, data_dir)  # the GAN and data, once for both functions
         scorers = {f: Scorer(run, config, loaded=loaded) for f, config in configs.items()}
         start_folder(out, OWNED, overwrite=overwrite, records={})

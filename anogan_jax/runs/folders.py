@@ -1,5 +1,6 @@
-"""Output folders: one process per folder (a lock), refusing to clobber results, removing only
-what the tool wrote, and the settings a resumed run continues with.
+"""Output folders: one process per folder (a lock, from ``locks``), refusing to clobber
+results, writing only into a folder the tool made, removing only what the tool wrote, and
+the settings a resumed run continues with.
 
 The order every driver follows: ``folder_lock`` -> ``check_output`` (refuses, changes
 nothing) -> build and validate everything (data, models, checkpoints) -> ``clear_owned``
@@ -11,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
-import os
 import shutil
-import socket
 from pathlib import Path
 
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
-from anogan_jax.runs.events import EventLog
+from anogan_jax.runs.events import EVENTS, EventLog
+from anogan_jax.runs.locks import folder_lock as folder_lock
+from anogan_jax.runs.locks import folder_locks as folder_locks
+from anogan_jax.runs.locks import lock_holder as lock_holder
 
 # A multi-seed run, encoder or score folder holds one ordinary folder per seed.
 SEED_FOLDERS = "seed_*"
@@ -33,94 +35,6 @@ def seeds_holding(root, name: str) -> list[int]:
     """The seeds whose folder under ``root`` (``seed_dir``) holds ``name``, in order."""
     found = (p.name.removeprefix("seed_") for p in Path(root).glob(SEED_FOLDERS))
     return sorted(int(s) for s in found if s.isdigit() and (seed_dir(root, int(s)) / name).exists())
-
-
-@contextlib.contextmanager
-def folder_lock(folder):
-    """Refuses a second process on the same output folder (a lock file holding our pid and
-    host). The folder is created if need be, and removed again, with the parents made for it,
-    when the command fails while it is still empty."""
-    folder = Path(folder)
-    _check_creatable(folder)
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / ".lock"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            _check_stale(folder, lock)
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-    else:
-        raise RunError(f"could not take the lock {lock}")
-    os.write(fd, f"{os.getpid()} {socket.gethostname()}".encode())
-    os.close(fd)
-    try:
-        yield
-    except BaseException:
-        # A refused or failed command leaves no trace: the folders this lock created are
-        # removed again while they are empty (nothing else is touched).
-        lock.unlink(missing_ok=True)
-        for path in created:
-            try:
-                path.rmdir()
-            except OSError:
-                break
-        raise
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def folder_locks(folders):
-    """``folder_lock`` on each of ``folders`` (all or none); RunError for a folder named twice
-    (its runs would write over each other)."""
-    folders = [Path(f) for f in folders]
-    if len({f.resolve() for f in folders}) != len(folders):
-        raise RunError(f"the folders {[str(f) for f in folders]} repeat one; give distinct ones")
-    with contextlib.ExitStack() as stack:
-        for folder in folders:
-            stack.enter_context(folder_lock(folder))
-        yield
-
-
-def _check_stale(folder: Path, lock: Path) -> None:
-    """Refuses unless ``lock`` is stale: its process is gone from this host. A lock written on
-    another host (a folder on a shared disk, or a disk moved to a new machine) cannot be checked
-    from here, so it is never taken over: the person who knows removes it. A lock of the
-    earlier format holds only a pid."""
-    pid, _, host = lock.read_text().strip().partition(" ")
-    if host and host != socket.gethostname():
-        raise RunError(
-            f"{folder} is in use by process {pid or '?'} on host {host} (lock file {lock}), "
-            "which cannot be checked from here; wait for it to finish, or, if no process on "
-            f"{host} works on this folder any more (the run stopped, or the disk moved to a new "
-            "machine), delete the lock file and run again"
-        ) from None
-    if pid.isdigit() and _alive(int(pid)):
-        raise RunError(
-            f"{folder} is in use by another process (pid {pid}, lock file {lock}); "
-            "wait for it to finish or choose another output folder"
-        ) from None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _check_creatable(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"{folder} is a file, not a folder; choose another output folder")
-    for parent in folder.parents:
-        if parent.exists() and not parent.is_dir():
-            raise RunError(f"{folder} lies under {parent}, which is a file; choose another folder")
 
 
 def _forbidden(out: Path) -> str | None:
@@ -144,13 +58,51 @@ FOLDER_KINDS = {
 }
 
 
-def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, protect=()) -> None:
-    """Refuses, before anything is written, an output folder that already holds results
-    (``marker``) unless resuming or overwriting; ``--overwrite`` of a folder that is not the
-    tool's own (no ``marker``, not empty), of /, home or the current folder; and, with or
-    without ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the
-    command reads: their folders are not the command's to write into or clear), or that
-    another command of the tool wrote (``FOLDER_KINDS``: its files and these would mix)."""
+# What the tool writes inside the sub-folders it owns (relative globs): --overwrite removes
+# these and keeps anything else there; a sub-folder goes too only when that leaves it empty.
+# A pattern ending in "/" is a folder the tool makes whole (an orbax checkpoint step).
+_CHECKPOINTS = ("[0-9]*/", "*.orbax-checkpoint-tmp*/", "model.json", "best.json")
+OWNED_CONTENTS = {
+    "checkpoints": _CHECKPOINTS,
+    "checkpoints_best": _CHECKPOINTS,
+    "samples": ("step_*.png",),
+    EVENTS: ("events.out.tfevents.*",),
+    "parts": ("[0-9]*.npz", "val/[0-9]*.npz", "images/[0-9]*.npz"),
+    "images": ("[0-9][0-9][0-9][0-9][0-9]*_*.png",),
+}
+
+
+def _is_owned(name: str, owned) -> bool:
+    """Whether an entry of a folder is one of its command's ``owned`` names, or the temporary
+    file of an atomic write of one (``files.atomic_write_bytes``) left by a killed process."""
+    if name.startswith(".") and name.endswith(".tmp"):
+        name = name[1:].rsplit(".", 2)[0]
+    return any(fnmatch.fnmatch(name, pattern) for pattern in owned)
+
+
+def _entries(out: Path) -> list[str]:
+    return sorted(c.name for c in out.iterdir() if c.name != ".lock") if out.is_dir() else []
+
+
+def check_output(
+    out: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    marker: str,
+    protect=(),
+    owned=(),
+    resumable: bool = True,
+    done: str | None = None,
+) -> None:
+    """Refuses, before anything is written, an output folder that holds files but is not this
+    command's (no ``marker``, and not only ``owned`` names: a command stopped before it wrote
+    its marker), whatever the options; one that already holds results (``marker``) unless
+    resuming (where ``resumable``) or overwriting, saying so when the run stopped before its
+    last file ``done``; ``--overwrite`` of /, home or the current folder; and, with or without
+    ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the command reads:
+    their folders are not the command's to write into or clear), or that another command of
+    the tool wrote (``FOLDER_KINDS``: its files and these would mix)."""
     if resume and overwrite:
         raise RunError("--resume and --overwrite exclude each other; choose one")
     out = Path(out)
@@ -169,40 +121,86 @@ def check_output(out: Path, *, resume: bool, overwrite: bool, marker: str, prote
             f"{out} is {FOLDER_KINDS[other]} (it holds {other}); this command's results would "
             f"mix with it: choose another output folder, such as {out / 'results'}"
         )
-    if (out / marker).exists() and not (resume or overwrite):
+    if overwrite and _forbidden(out):
         raise RunError(
-            f"{out} already holds results ({marker}); pass --resume to continue them or "
-            "--overwrite to start again"
+            f"--overwrite refuses {out}: it is {_forbidden(out)}; choose a dedicated folder"
         )
-    if not overwrite:
-        return
-    where = _forbidden(out)
-    if where:
-        raise RunError(f"--overwrite refuses {out}: it is {where}; choose a dedicated folder")
-    others = [c.name for c in out.iterdir() if c.name != ".lock"] if out.is_dir() else []
-    if others and not (out / marker).exists():
+    _check_mine(out, marker, owned, resume or overwrite)
+    if (out / marker).exists() and not (resume or overwrite):
+        kind = FOLDER_KINDS[marker]
+        if done is not None and not (out / done).exists():
+            raise RunError(
+                f"{out} holds {kind} that stopped before it finished (it has no {done}); "
+                "pass --overwrite to redo it, or choose another --out"
+            )
+        again = "--resume to continue them or --overwrite to start again"
         raise RunError(
-            f"--overwrite refuses {out}: it holds files ({', '.join(sorted(others)[:5])}) but "
-            f"no {marker}, so it is not a folder this tool wrote; choose another folder"
+            f"{out} already holds results ({marker}); pass "
+            f"{again if resumable else '--overwrite to replace them, or choose another --out'}"
+        )
+
+
+def _check_mine(out: Path, marker: str, owned, again: bool) -> None:
+    """Refuses a folder that holds files but no ``marker``: one the user made (never written
+    into, nor cleared), or, unless ``again``, one where this command stopped before writing
+    its marker (only ``owned`` names)."""
+    entries = _entries(out)
+    if not entries or (out / marker).exists():
+        return
+    shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+    if not (owned and all(_is_owned(name, owned) for name in entries)):
+        raise RunError(
+            f"{out} holds files ({shown}) but no {marker}, so it is not a folder this tool "
+            "wrote; its files are left alone: choose another --out (a new or empty folder)"
+        )
+    if not again:
+        raise RunError(
+            f"{out} holds part of {FOLDER_KINDS[marker]} that stopped before it wrote "
+            f"{marker} ({shown}); pass --overwrite to redo it, or choose another --out"
         )
 
 
 def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
-    """Removes the entries of ``out`` whose names match one of ``owned`` (glob patterns):
-    what this kind of folder's command writes. Anything else is left alone."""
-    if not Path(out).is_dir():
+    """Removes what this kind of folder's command wrote into ``out``: its files whose names
+    match one of ``owned`` (glob patterns), and in its sub-folders of those names only what the
+    tool writes there (``OWNED_CONTENTS``). Anything else is left alone."""
+    out = Path(out)
+    if not out.is_dir():
         return
-    for child in Path(out).iterdir():
-        if any(fnmatch.fnmatch(child.name, pattern) for pattern in owned):
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for child in sorted(out.iterdir()):
+        if not _is_owned(child.name, owned):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            _clear_contents(child, OWNED_CONTENTS.get(child.name, ()))
+        else:
+            child.unlink()
+
+
+def _clear_contents(folder: Path, patterns) -> None:
+    for pattern in patterns:
+        whole = pattern.endswith("/")
+        for path in sorted(folder.glob(pattern.rstrip("/"))):
+            if whole and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif not whole and (path.is_file() or path.is_symlink()):
+                path.unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()  # only where nothing is left
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records: dict) -> None:
     """The first writes of a command into its folder, once every check has passed: with
-    ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``); then
-    write ``records`` (relative path -> JSON object)."""
+    ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``), else
+    check the step logs a resume continues (``STEP_LOGS``: read before anything changes);
+    then write ``records`` (relative path -> JSON object)."""
     if overwrite:
         clear_owned(out, owned)
+    else:
+        for name in STEP_LOGS:
+            read_jsonl(Path(out) / name, steps=True)
     for name, obj in records.items():
         write_json(Path(out) / name, obj)
 
@@ -238,6 +236,10 @@ def continue_config(config, path: Path, *, resume: bool):
     return config
 
 
+# The logs of steps a resumed folder continues (``MetricsLog``).
+STEP_LOGS = ("metrics.jsonl", "fid.jsonl")
+
+
 class MetricsLog:
     """A JSON-lines log rewritten atomically at each record, continuing a resumed run's
     records up to its step. With ``events`` (an ``events.EventLog`` opened at the same step),
@@ -245,7 +247,7 @@ class MetricsLog:
 
     def __init__(self, path: Path, start: int, events: EventLog | None = None, tag: str = ""):
         self.path = Path(path)
-        self.records = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start]
+        self.records = [r for r in read_jsonl(self.path, steps=True) if r["step"] <= start]
         self.events, self.tag = events, tag
 
     def append(self, record: dict) -> None:

@@ -5,8 +5,9 @@ Layout of a predict folder::
 
     predict.json        what was scored how: run, GAN step, method settings, threshold rule
     parts/              one .npz per finished batch (validation images, then the new ones)
-    predictions.csv     file, score, anomalous (yes/no), threshold, threshold_rule, all scores
     images/             per image: the input, G(z*) and the residual map over the input
+    predictions.csv     file, score, anomalous (yes/no), threshold, threshold_rule, all scores;
+                        written last, so a predict stopped before the end has none
 
 The threshold is the score exceeded by ``fpr`` (5 % by default) of the run's normal
 validation images (``metrics.threshold_at_fpr``), scored with the same method and settings:
@@ -30,9 +31,9 @@ from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.gan import load_data
 from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for
-from anogan_jax.runs.models import check_run_folder, load_gan
+from anogan_jax.runs.models import check_run_folder
 from anogan_jax.runs.score_report import residual_maps
-from anogan_jax.runs.scoring import run_batches
+from anogan_jax.runs.scoring import load_trained, run_batches
 
 PREDICT_METHODS = ("fanogan", "anogan", "hybrid")
 OWNED = ("predict.json", "parts", "predictions.csv", "images")
@@ -52,7 +53,7 @@ def method_config(method: str, **settings) -> ScoreConfig:
 def load_run(run, data_dir=None) -> tuple:
     """(run config, models, GAN state, one-class data) of a trained run that can score new
     images. Raises RunError for a run trained on GCN-normalised images."""
-    run_config, models, state = load_gan(run)
+    run_config, models, state = load_trained(run)
     if run_config.gcn:
         raise RunError(
             f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
@@ -87,9 +88,10 @@ class Scorer:
         )
 
     def threshold(self, fpr: float, parts_dir: Path, *, progress=True) -> tuple[float, str]:
-        """(threshold, rule): the A exceeded by ``fpr`` of the first ``val_images`` normal
-        validation images, indexed after the test set exactly as ``score`` indexes them (so
-        the threshold equals the one in ``score``'s metrics.json for the same settings)."""
+        """(threshold, rule): the A exceeded by at most ``fpr`` of the first ``val_images``
+        normal validation images (the rule says how many it is), indexed after the test set
+        exactly as ``score`` indexes them (so the threshold equals the one in ``score``'s
+        metrics.json for the same settings)."""
         check_fpr(fpr)
         val = self.data.val[: self.config.val_images]
         if len(val) == 0:
@@ -97,8 +99,17 @@ class Scorer:
         indices = len(self.data.test) + np.arange(len(val), dtype=np.int64)
         out = self.scores(val, indices, parts_dir, progress=progress, desc="threshold")
         threshold = metrics_lib.threshold_at_fpr(out["A"], fpr)
-        rule = f"A exceeded by {fpr:.1%} of {len(val)} normal validation images"
-        return threshold, rule
+        return threshold, threshold_rule(out["A"], threshold, fpr)
+
+
+def threshold_rule(normal_scores: np.ndarray, threshold: float, fpr: float) -> str:
+    """How a threshold was chosen, with the share of normal validation images it flags: at
+    most ``fpr``, less when few images make ``fpr`` a fraction of one (or scores tie)."""
+    n, flagged = len(normal_scores), int(np.sum(normal_scores > threshold))
+    return (
+        f"A exceeded by {flagged} of {n} normal validation images ({flagged / n:.1%}; "
+        f"--fpr {fpr:.1%} asked)"
+    )
 
 
 def check_fpr(fpr: float) -> None:
@@ -149,7 +160,16 @@ def predict(
     check_run_folder(run)  # before the lock creates ``out``
     check_method_inputs(run, config)
     with folder_lock(out):
-        check_output(out, resume=False, overwrite=overwrite, marker="predict.json", protect=[run])
+        check_output(
+            out,
+            resume=False,
+            overwrite=overwrite,
+            marker="predict.json",
+            protect=[run],
+            owned=OWNED,
+            resumable=False,
+            done="predictions.csv",
+        )
         scorer = Scorer(run, config, data_dir=data_dir)
         rc = scorer.run_config
         images = datasets.load_image_files(paths, image_size=rc.image_size, channels=rc.channels)
@@ -165,9 +185,9 @@ def predict(
         threshold, rule = scorer.threshold(fpr, out / "parts" / "val", progress=progress)
         indices = np.arange(len(images), dtype=np.int64)
         results = scorer.scores(images, indices, out / "parts" / "images", progress=progress)
-        rows = _write_predictions(out, paths, results, threshold, rule)
+        # predictions.csv comes last: a folder without it is a predict that did not finish.
         _draw(out / "images", paths, images, results, threshold, scorer)
-        return rows
+        return _write_predictions(out, paths, results, threshold, rule)
 
 
 def _write_predictions(out: Path, paths, results: dict, threshold: float, rule: str):

@@ -53,18 +53,27 @@ def pixel_report(maps: np.ndarray, masks: np.ndarray) -> dict:
 
 
 def write_report(
-    out, results, images, labels, classes, split, models, state, *, wall_seconds, masks=None
+    out,
+    results,
+    images,
+    labels,
+    classes,
+    split,
+    models,
+    state,
+    *,
+    wall_seconds,
+    masks=None,
+    names=None,
 ):
     """scores.csv, metrics.json and the plots of a finished scoring run; with ``masks`` (the
-    test rows' ground truth, (T, H, W)) also pixel-level metrics of the residual maps."""
+    test rows' ground truth, (T, H, W)) also pixel-level metrics of the residual maps; with
+    ``names`` (the file of each row, "" where unknown: a folder dataset's test images) a
+    ``file`` column in scores.csv."""
     columns = _score_columns(results)
     finite_by = {c: np.isfinite(results[c]) for c in columns}
     finite = np.all(list(finite_by.values()), axis=0)
-    lines = ["index,split,label,class," + ",".join(columns)]
-    for i in range(len(labels)):
-        vals = ",".join(f"{results[c][i]:.9g}" for c in columns)
-        lines.append(f"{results['index'][i]},{split[i]},{labels[i]},{classes[i]},{vals}")
-    atomic_write_text(out / "scores.csv", "\n".join(lines) + "\n")
+    _write_scores_csv(out / "scores.csv", results, columns, labels, classes, split, names)
     is_test, is_val = split == "test", split == "val"
     report = {"scores": {}, "num_test": int(is_test.sum()), "num_val": int((is_val & finite).sum())}
     bad = results["index"][~finite].tolist()
@@ -109,6 +118,17 @@ def write_report(
         score_events(out, scores, labels[test], int(state.step), report)
         _extremes(out / "extremes.png", results, images, labels, test, models, state)
     return report
+
+
+def _write_scores_csv(path, results, columns, labels, classes, split, names) -> None:
+    head = "index,split,label,class" + (",file" if names is not None else "")
+    lines = [head + "," + ",".join(columns)]
+    for i in range(len(labels)):
+        row = f"{results['index'][i]},{split[i]},{labels[i]},{classes[i]}"
+        if names is not None:
+            row += ',"' + str(names[i]).replace('"', '""') + '"'
+        lines.append(row + "," + ",".join(f"{results[c][i]:.9g}" for c in columns))
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _extremes(path, results, images, labels, test, models, state, k: int = 5):

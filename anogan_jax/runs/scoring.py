@@ -28,6 +28,7 @@ from anogan_jax.devices import check_divisible, make_mesh
 from anogan_jax.files import atomic_write_bytes, read_json, write_json
 from anogan_jax.images import check_images
 from anogan_jax.latent_search import pad_batch
+from anogan_jax.runs.checkpoint import CheckpointError
 from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.events import EVENTS
 from anogan_jax.runs.folders import (
@@ -35,6 +36,7 @@ from anogan_jax.runs.folders import (
     check_output,
     clear_owned,
     folder_lock,
+    lock_holder,
     seed_dir,
     start_folder,
 )
@@ -167,6 +169,15 @@ def score_items(data, config: ScoreConfig):
     return images, indices, labels, classes, split
 
 
+def item_names(data, config: ScoreConfig) -> list[str] | None:
+    """The file of each row of ``score_items`` ("" for the validation rows), or None when the
+    dataset does not name its images (only folder datasets do)."""
+    if getattr(data, "test_names", None) is None:
+        return None
+    test_idx = stratified_subsample(data.test_classes, config.limit, config.seed)
+    return [data.test_names[i] for i in test_idx] + [""] * min(config.val_images, len(data.val))
+
+
 def images_at(data, indices) -> np.ndarray:
     """The images that ``score_items`` numbered ``indices`` (as scores.csv records them): an
     index below the test set's size is a test image, one above it a validation image."""
@@ -231,6 +242,22 @@ def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
     start_folder(out, OWNED, overwrite=overwrite, records=records)
 
 
+def load_trained(run):
+    """``gan.load_gan(run)``; a checkpoint that cannot be read while ``train`` holds the run
+    (it saves and rotates checkpoints as it goes) is named as such, not as a damaged run."""
+    try:
+        return load_gan(run)
+    except CheckpointError as err:
+        pid = lock_holder(run)
+        if pid is None:
+            raise
+        raise CheckpointError(
+            f"{run} is being trained now (process {pid}), and its checkpoints changed while "
+            "they were read; wait for the training to finish (or score a copy of the run "
+            "folder), then run this again"
+        ) from err
+
+
 def _provenance(run, state) -> dict:
     """The run and GAN (``models.gan_identity``) a score folder's saved batches belong to."""
     return {"run": str(Path(run).resolve()), **gan_identity(state)}
@@ -269,11 +296,16 @@ def score_run(
         check_divisible(config.batch_size, mesh)
     with folder_lock(out):
         check_output(
-            out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=[run]
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            marker="score_config.json",
+            protect=[run],
+            owned=OWNED,
         )
         saved = dataclasses.asdict(config)
         _check_saved(out, "score_config.json", saved, resume)
-        run_config, models, state = load_gan(run)
+        run_config, models, state = load_trained(run)
         scored = _provenance(run, state)
         _check_saved(out, "scored.json", scored, resume)
         data = load_data(run_config, data_dir)
@@ -306,6 +338,7 @@ def score_run(
             state,
             wall_seconds=wall,
             masks=test_masks(data, config),
+            names=item_names(data, config),
         )
 
 
@@ -345,11 +378,16 @@ def _score_seeds(
         check_method_inputs(r, config)
     with folder_lock(out):
         check_output(
-            out, resume=resume, overwrite=overwrite, marker="score_config.json", protect=runs
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            marker="score_config.json",
+            protect=runs,
+            owned=(*OWNED, SEED_FOLDERS),
         )
         saved = {**dataclasses.asdict(config), "seeds": list(seeds)}
         _check_saved(out, "score_config.json", saved, resume)
-        loaded = [load_gan(r) for r in runs]
+        loaded = [load_trained(r) for r in runs]
         scored = {"runs": [_provenance(r, st) for r, (_, _, st) in zip(runs, loaded, strict=True)]}
         _check_saved(out, "scored.json", scored, resume)
         models = loaded[0][1]
@@ -405,6 +443,7 @@ def _score_seeds(
                     loaded[i][2],
                     wall_seconds=wall / len(seeds),
                     masks=test_masks(datas[i], config),
+                    names=item_names(datas[i], config),
                 )
             )
         return reports

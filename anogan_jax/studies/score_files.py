@@ -30,7 +30,8 @@ _SAME_AS = "same_as"
 
 def read_scores(path) -> dict[str, np.ndarray]:
     """A scores.csv (``score_report.write_report``) as one array per column: ``split`` as
-    strings, index, label and class as integers, every score column as float64."""
+    strings (and ``file``, a folder dataset's), index, label and class as integers, every score
+    column as float64."""
     with open(path) as f:
         reader = csv.DictReader(f)
         rows = list(reader)
@@ -39,7 +40,7 @@ def read_scores(path) -> dict[str, np.ndarray]:
         values = np.array([r[name] for r in rows], dtype=str)
         if name in _INTEGER_COLUMNS:
             values = values.astype(np.int64)
-        elif name != "split":
+        elif name not in ("split", "file"):
             values = values.astype(np.float64)
         out[name] = values
     return out
