@@ -123,8 +123,25 @@ def _mask_files(folder: Path) -> dict[str, Path]:
                 f"{p}: masks are named <image stem>_mask.png (000_mask.png for the test image "
                 "000.png); rename it or remove it"
             )
-        masks[p.stem[: -len("_mask")]] = p
+        stem = p.stem[: -len("_mask")]
+        if stem in masks:
+            raise DataError(
+                f"{masks[stem]} and {p} are both masks of the image stem {stem!r}; keep one"
+            )
+        masks[stem] = p
     return masks
+
+
+def _check_unique_stems(tests: list[Path]) -> None:
+    """Masks are matched by stem: two test images of one type may not share a stem."""
+    seen: dict[tuple[str, str], Path] = {}
+    for p in tests:
+        other = seen.setdefault((p.parent.name, p.stem), p)
+        if other != p:
+            raise DataError(
+                f"{other} and {p} share the stem {p.stem!r}, so the mask {p.stem}_mask.png "
+                "would belong to both; rename one of them"
+            )
 
 
 def _check_mask_folders(root: Path, defects: tuple[str, ...]) -> None:
@@ -154,6 +171,7 @@ def _match_masks(root: Path, class_names: tuple[str, ...], tests: list[Path]):
     if not gt.is_dir():
         return None
     _check_mask_folders(root, class_names[1:])
+    _check_unique_stems([p for p in tests if p.parent.name != "good"])
     masks = {t: _mask_files(gt / t) for t in class_names[1:]}
     out = []
     for p in tests:

@@ -17,6 +17,7 @@ datasets' resize rule, its side and channels; see ``datasets.load_image_files``)
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -108,22 +109,47 @@ def check_fpr(fpr: float) -> None:
         )
 
 
-def image_paths(inputs: list[str]) -> list[Path]:
-    """The image files named in ``inputs``: files as given, folders searched recursively
-    (sorted; PNG / JPEG only). Raises DataError when a path is missing or holds no image."""
+def image_paths(inputs: list[str], out: Path | None = None) -> list[Path]:
+    """The image files named in ``inputs``: files as given; folders searched recursively in
+    name order for PNG / JPEG files, skipping hidden files and folders (names starting with
+    "."), following symbolic links to folders (each real folder once) and skipping ``out``,
+    the folder the results go to. Raises DataError when a path is missing, holds no image,
+    or is ``out`` itself."""
+    skip = Path(out).resolve() if out is not None else None
     paths = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if image_folder.is_image_file(p))
+            if path.resolve() == skip:
+                raise data_lib.DataError(
+                    f"--out {out} is the input folder {path}: the results would be scored as "
+                    "images; give another --out"
+                )
+            found = _walk(path, skip)
             if not found:
-                raise data_lib.DataError(f"{path} holds no PNG or JPEG image")
+                raise data_lib.DataError(
+                    f"{path} holds no PNG or JPEG image (hidden files and folders are skipped)"
+                )
             paths += found
         elif path.is_file():
             paths.append(path)
         else:
             raise data_lib.DataError(f"{path} does not exist; give image files or folders")
     return paths
+
+
+def _walk(folder: Path, skip: Path | None) -> list[Path]:
+    """The image files under ``folder`` (see ``image_paths``), sorted by path."""
+    found, seen = [], set()
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        real = Path(top).resolve()
+        if real in seen or real == skip:
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(top) / f for f in files if image_folder.is_image_file(Path(top) / f)]
+    return sorted(found)
 
 
 def predict(
@@ -144,7 +170,7 @@ def predict(
     depend on the image alone."""
     out, config = Path(out), method_config(method, **(settings or {}))
     check_fpr(fpr)
-    paths = image_paths(inputs)
+    paths = image_paths(inputs, out)
     check_run_folder(run)  # before the lock creates ``out``
     check_method_inputs(run, config)
     with folder_lock(out):
