@@ -4,6 +4,7 @@ image, and a search score that is a function of the image, not of its place in t
 
 import csv
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -102,6 +103,42 @@ def test_predict_help_says_how_folders_are_searched(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "hidden files and folders skipped, links to folders followed" in text
     assert "the --out folder left out" in text
+
+
+def test_a_search_score_depends_on_the_image_not_its_place(ws, tmp_path):
+    images = tmp_path / "same"
+    images.mkdir()
+    for i in range(4):
+        shutil.copy(ws / "tex" / "test" / "blob" / "000.png", images / f"copy{i}.png")
+    shutil.copy(ws / "tex" / "test" / "good" / "000.png", images / "other.png")
+    assert _predict(ws, images, "--out", tmp_path / "a") == 0
+    scores = [r["score"] for r in _rows(tmp_path / "a")]
+    assert len(set(scores[:4])) == 1 and scores[4] != scores[0], scores
+    # The same image alone, last in another list: the same score.
+    single = [images / "other.png", images / "copy0.png"]
+    assert _predict(ws, *single, "--out", tmp_path / "b") == 0
+    assert [r["score"] for r in _rows(tmp_path / "b")] == [scores[4], scores[0]]
+
+
+def test_predict_gives_scores_search_scores_on_a_folder_run(ws, tmp_path):
+    score = tmp_path / "score"
+    argv = ["score", "--run", ws / "run", "--method", "anogan", *SEARCH, "--out", score, "--quiet"]
+    assert cli.main([str(a) for a in argv]) == 0
+    with open(score / "scores.csv", newline="") as f:
+        scored = list(csv.DictReader(f))
+    test = ws / "tex" / "test"
+    assert _predict(ws, test, "--out", tmp_path / "pred") == 0
+    by_file = {Path(r["file"]).relative_to(test).as_posix(): r for r in _rows(tmp_path / "pred")}
+    kinds = ["good", "blob", "hole", "scratch"]
+    files = [f"{k}/{p.name}" for k in kinds for p in sorted((test / k).glob("*.png"))]
+    test_rows = [r for r in scored if r["split"] == "test"]
+    assert len(test_rows) == len(files) == len(by_file)
+    for f, s in zip(files, test_rows, strict=True):
+        assert by_file[f]["score"] == s["A"], f
+    metrics = json.loads((score / "metrics.json").read_text())
+    assert float(by_file[files[0]]["threshold"]) == pytest.approx(
+        metrics["scores"]["A"]["threshold"], rel=1e-7
+    )
 
 
 def _save(path: Path, pixels: np.ndarray) -> None:

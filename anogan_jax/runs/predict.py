@@ -30,7 +30,7 @@ from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.gan import check_run_folder, load_data, load_gan
-from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for
+from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for, start_ids
 from anogan_jax.runs.score_report import residual_maps
 from anogan_jax.runs.scoring import run_batches
 
@@ -73,8 +73,9 @@ class Scorer:
         self.method = method_for(run, config, self.run_config, self.models, self.state, self.data)
         self.batch_fn = jit_method(self.method, None, config.micro_batch)
 
-    def scores(self, images, indices, parts_dir: Path, *, progress=True, desc="") -> dict:
-        """Every score column of ``images`` (N, H, W, C), batch by batch, resumably."""
+    def scores(self, images, indices, parts_dir: Path, *, ids=None, progress=True, desc="") -> dict:
+        """Every score column of ``images`` (N, H, W, C), batch by batch, resumably. ``ids``:
+        the search's start ids (``methods.start_ids``), by default the images' content."""
         return run_batches(
             self.batch_fn,
             images,
@@ -84,6 +85,7 @@ class Scorer:
             parts_dir=parts_dir,
             progress=progress,
             desc=desc or self.config.method,
+            ids=start_ids(None, images, indices) if ids is None else ids,
         )
 
     def threshold(self, fpr: float, parts_dir: Path, *, progress=True) -> tuple[float, str]:
@@ -95,7 +97,8 @@ class Scorer:
         if len(val) == 0:
             raise RunError(f"{self.run} has no normal validation images to set a threshold on")
         indices = len(self.data.test) + np.arange(len(val), dtype=np.int64)
-        out = self.scores(val, indices, parts_dir, progress=progress, desc="threshold")
+        ids = start_ids(self.run_config.dataset, val, indices)
+        out = self.scores(val, indices, parts_dir, ids=ids, progress=progress, desc="threshold")
         threshold = metrics_lib.threshold_at_fpr(out["A"], fpr)
         rule = f"A exceeded by {fpr:.1%} of {len(val)} normal validation images"
         return threshold, rule
@@ -165,9 +168,9 @@ def predict(
     progress=True,
 ) -> list[dict]:
     """Scores the images of ``inputs`` with a trained run into ``out``. Returns one dict per
-    image (file, score, anomalous, threshold). For the search from a prior draw (``anogan``)
-    an image's start z is drawn from its position in the list; ``fanogan`` and ``hybrid``
-    depend on the image alone."""
+    image (file, score, anomalous, threshold). Every method's score is a function of the
+    image, the run and the settings alone (the search from a prior draw, ``anogan``, draws an
+    image's start z from its content: ``methods.start_ids``)."""
     out, config = Path(out), method_config(method, **(settings or {}))
     check_fpr(fpr)
     paths = image_paths(inputs, out)
