@@ -167,3 +167,15 @@ def test_two_test_images_sharing_a_stem_are_refused(ws, tmp_path, refused):
     )
     before.pop("test/blob/000.jpg")
     assert {k: v for k, v in _digest(folder).items() if not k.endswith(".jpg")} == before
+
+
+def test_an_image_with_a_long_name_gets_its_row_and_its_figure(ws, tmp_path):
+    images = tmp_path / "in"
+    images.mkdir()
+    long = "é" * 60 + "x" * 130  # 250 bytes of UTF-8 in the stem: the file name is 254
+    shutil.copy(ws / "tex/test/blob/000.png", images / f"{long}.png")
+    assert _predict(ws, images, "--out", tmp_path / "out") == 0
+    (row,) = _rows(tmp_path / "out")
+    assert Path(row["file"]).name == f"{long}.png"
+    (figure,) = (tmp_path / "out" / "images").iterdir()
+    assert figure.name.startswith("00000_ééé") and len(os.fsencode(figure.name)) <= 255

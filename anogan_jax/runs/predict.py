@@ -220,5 +220,15 @@ def _draw(folder: Path, paths, images, results, threshold: float, scorer: Scorer
         verdict = "anomalous" if score > threshold else "normal"
         caption = f"{path.name}: A = {score:.4g} ({verdict}; threshold {threshold:.4g})"
         plotting.prediction_figure(
-            folder / f"{i:05d}_{path.stem}.png", images[i], recon[i], maps[i], caption=caption
+            folder / f"{i:05d}_{_short(path.stem)}.png",
+            images[i],
+            recon[i],
+            maps[i],
+            caption=caption,
         )
+
+
+def _short(stem: str, limit: int = 200) -> str:
+    """``stem`` cut to at most ``limit`` UTF-8 bytes (a file name may have 255): the figure of
+    an image with a long name still gets a name; its number keeps it unique."""
+    return stem.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
