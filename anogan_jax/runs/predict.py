@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from anogan_jax import data as data_lib
-from anogan_jax import datasets, image_folder
+from anogan_jax import datasets, image_decode
 from anogan_jax import metrics as metrics_lib
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
@@ -151,7 +151,7 @@ def _walk(folder: Path, skip: Path | None) -> list[Path]:
             continue
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(top) / f for f in files if image_folder.is_image_file(Path(top) / f)]
+        found += [Path(top) / f for f in files if image_decode.is_image_file(Path(top) / f)]
     return sorted(found)
 
 
