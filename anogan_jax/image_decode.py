@@ -14,7 +14,8 @@ from PIL import Image, ImageOps
 
 from anogan_jax.errors import DataError
 
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}  # extension -> the data it must hold
+# extension -> the Pillow formats its data may have (MPO: a camera's multi-picture JPEG)
+FORMATS = {".png": ("PNG",), ".jpg": ("JPEG", "MPO"), ".jpeg": ("JPEG", "MPO")}
 IMAGE_EXTENSIONS = tuple(FORMATS)
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow modes
 GREY_WEIGHTS = (19595, 38470, 7471)  # ITU-R 601-2 luma in 16-bit fixed point (sum 65536)
@@ -26,8 +27,9 @@ RESIZE_RULE = (
     "image (masks: NEAREST), i.e. shorter side to S, then a centred crop"
 )
 DECODE_RULES = {
-    "files": ".png files must hold PNG data, .jpg and .jpeg files JPEG data (judged by "
-    "content, extension in any case); any other file is refused, not decoded",
+    "files": ".png files must hold PNG data, .jpg and .jpeg files JPEG data (Pillow's format "
+    "JPEG, or MPO, a camera's multi-picture JPEG, of which the first picture is read), judged "
+    "by content, extension in any case; any other file is refused, not decoded",
     "decoder": "Pillow (PIL.Image.open); an image of more than PIL.Image.MAX_IMAGE_PIXELS "
     "pixels is refused",
     "orientation": "the EXIF orientation tag (0x0112) is applied first, as "
@@ -95,7 +97,7 @@ def _opened(path: Path) -> Image.Image:
         ) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{path} could not be read ({err}); check it or remove it") from None
-    if img.format != expected:
+    if img.format not in expected:
         img.close()
         raise DataError(
             f"{path} holds {img.format} data but is named {path.suffix}: only PNG and JPEG "

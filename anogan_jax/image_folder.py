@@ -322,7 +322,7 @@ def stored_shape(path: str, image_size, channels) -> tuple[int, int, int]:
 
 def decode_files(paths, image_size: int, channels: int) -> np.ndarray:
     """uint8 (N, S, S, C) pixels of image files under the folder datasets' rule
-    (``RESIZE_RULE``). Raises DataError naming a file that cannot be decoded."""
+    (``image_decode.DECODE_RULES``). Raises DataError naming a file that cannot be decoded."""
     size = _check_shape_args(image_size, channels)
     if channels is None:
         raise DataError("decode_files needs channels 1 or 3")

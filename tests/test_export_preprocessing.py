@@ -1,7 +1,8 @@
 """scorer.json describes how a file's bytes become ``predict``'s pixels exactly: a consumer that
 follows its rules with Pillow and numpy alone (a process without anogan_jax) gets predict's
-arrays and verdicts on 8- and 16-bit, palette, alpha, 1-bit, CMYK and EXIF-rotated files, and
-an image with a NaN or infinite pixel is invalid, not normal. Everything through the CLI."""
+arrays and verdicts on 8- and 16-bit, palette, alpha, 1-bit, CMYK, multi-picture and
+EXIF-rotated files, and an image with a NaN or infinite pixel is invalid, not normal. Everything
+through the CLI."""
 
 import csv
 import json
@@ -69,6 +70,8 @@ def _files(folder: Path) -> list[Path]:
     _with_orientation(Image.fromarray(grey), folder / "exif3_grey.png", 3)
     _with_orientation(Image.fromarray(rgb), folder / "exif8.png", 8)
     Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg")
+    second = Image.fromarray(rgb[::-1])  # a camera's multi-picture JPEG: the first is read
+    Image.fromarray(rgb).save(folder / "camera.jpg", "MPO", save_all=True, append_images=[second])
     return sorted(folder.iterdir())
 
 
