@@ -188,7 +188,8 @@ def _add_predict_export(sub) -> None:
         "images",
         nargs="+",
         help="image files (PNG / JPEG) or folders of them, searched recursively: hidden files "
-        "and folders skipped, links to folders followed, the --out folder left out",
+        "and folders skipped, links to folders followed, the --out folder and earlier predict "
+        "results left out",
     )
     p.add_argument(
         "--method",

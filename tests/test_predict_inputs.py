@@ -67,6 +67,8 @@ def test_predict_does_not_score_its_own_output_inside_an_input_folder(ws, tmp_pa
     assert _predict(ws, images, "--out", out, "--overwrite") == 0  # out/images/ holds 3 PNGs
     rows = _rows(out)
     assert [Path(r["file"]).name for r in rows] == ["000.png", "001.png", "002.png"]
+    assert _predict(ws, images, "--out", images / "again") == 0  # pred/ is an earlier result
+    assert [r["file"] for r in _rows(images / "again")] == [r["file"] for r in rows]
 
 
 def test_predict_refuses_an_out_that_is_an_input_folder(ws, tmp_path, refused):
@@ -102,7 +104,7 @@ def test_predict_help_says_how_folders_are_searched(capsys):
         cli.main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "hidden files and folders skipped, links to folders followed" in text
-    assert "the --out folder left out" in text
+    assert "the --out folder and earlier predict results left out" in text
 
 
 def test_a_search_score_depends_on_the_image_not_its_place(ws, tmp_path):

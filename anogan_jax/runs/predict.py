@@ -115,9 +115,10 @@ def check_fpr(fpr: float) -> None:
 def image_paths(inputs: list[str], out: Path | None = None) -> list[Path]:
     """The image files named in ``inputs``: files as given; folders searched recursively in
     name order for PNG / JPEG files, skipping hidden files and folders (names starting with
-    "."), following symbolic links to folders (each real folder once) and skipping ``out``,
-    the folder the results go to. Raises DataError when a path is missing, holds no image,
-    or is ``out`` itself."""
+    "."), following symbolic links to folders (each real folder once), and leaving out
+    ``out``, the folder the results go to, and any folder below that holds an earlier
+    predict's results (its ``predict.json``). Raises DataError when a path is missing, holds
+    no image, or is ``out`` itself."""
     skip = Path(out).resolve() if out is not None else None
     paths = []
     for item in inputs:
@@ -146,7 +147,8 @@ def _walk(folder: Path, skip: Path | None) -> list[Path]:
     found, seen = [], set()
     for top, dirs, files in os.walk(folder, followlinks=True):
         real = Path(top).resolve()
-        if real in seen or real == skip:
+        earlier = top != os.fspath(folder) and (Path(top) / "predict.json").is_file()
+        if real in seen or real == skip or earlier:
             dirs.clear()
             continue
         seen.add(real)
