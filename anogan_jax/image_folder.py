@@ -149,9 +149,10 @@ def _check_unique_stems(tests: list[Path]) -> None:
 
 
 def _check_mask_folders(root: Path, defects: tuple[str, ...]) -> None:
-    """Every defect type has a mask folder and every mask folder a defect type."""
+    """Every defect type has a mask folder and every mask folder a defect type; a mask
+    folder without masks of a type without images is ignored, as such a test folder is."""
     gt, test = root / "ground_truth", root / "test"
-    types = [t for t in _subfolders(gt) if t != "good"]
+    types = [t for t in _subfolders(gt) if t != "good" and (t in defects or _image_files(gt / t))]
     for t in types:
         if t not in defects:
             raise DataError(

@@ -336,3 +336,21 @@ def test_a_cache_entry_made_for_other_files_is_not_trusted(tmp_path, cache_dir):
     again_a, _ = datasets.load_dataset(f"folder:{a}", image_size=16)
     np.testing.assert_array_equal(again_a.images, first_a.images)
     assert not np.array_equal(first_a.images, first_b.images)
+
+
+def test_an_empty_mask_folder_of_a_type_without_images_is_ignored(tmp_path, capsys):
+    """Like an empty test/<type> folder; one that holds masks is still refused."""
+    from anogan_jax import cli
+
+    root = make_folder(tmp_path / "ds")
+    (root / "ground_truth" / "crack").mkdir()
+    (root / "test" / "crack").mkdir()
+    argv = ["train", "--dataset", f"folder:{root}", "--image-size", "16", "--arch", "mlp"]
+    argv += ["--batch-size", "4", "--steps", "1", "--quiet"]
+    assert cli.main([*argv, "--out", str(tmp_path / "run")]) == 0
+    _, test = datasets.load_dataset(f"folder:{root}", image_size=16)
+    assert test.class_names == ("good", "blob", "scratch")
+    save(root / "ground_truth" / "crack" / "000_mask.png", grey(255))
+    capsys.readouterr()
+    assert cli.main([*argv, "--out", str(tmp_path / "run2")]) == 2
+    assert "crack holds masks of defect type 'crack'" in capsys.readouterr().err
