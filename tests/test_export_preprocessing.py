@@ -100,7 +100,7 @@ CONSUMER = textwrap.dedent(
 
     def pixels(path):
         img = ImageOps.exif_transpose(Image.open(path))
-        if naive == "naive":  # what the old description said: Pillow's convert('L') / ('RGB')
+        if naive == "naive":  # Pillow's convert('L') / convert('RGB') alone, not the rule
             return np.asarray(img.convert("L" if channels == 1 else "RGB")).reshape(
                 img.size[1], img.size[0], channels)
         if img.mode.startswith("I"):
@@ -190,7 +190,7 @@ def test_following_scorer_json_gives_predicts_pixels(exported, channels, tmp_pat
     names = [f.name for f in exported["files"]]
     differ = [n for n, a, b in zip(names, theirs, ours, strict=True) if not np.array_equal(a, b)]
     assert differ == []
-    if channels == 1:  # Pillow's convert('L'), which scorer.json named before, is not the rule
+    if channels == 1:  # Pillow's convert('L') alone clips 16-bit grey: not the rule
         naive = _consume(exported, channels, "naive", tmp_path)
         assert not np.array_equal(naive[names.index("grey16.png")], ours[names.index("grey16.png")])
 
