@@ -203,7 +203,13 @@ def _add_score(sub) -> None:
 def _add_predict_export(sub) -> None:
     p = sub.add_parser("predict", help="score new images with a trained run")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
-    p.add_argument("images", nargs="+", help="image files (PNG / JPEG) or folders of them")
+    p.add_argument(
+        "images",
+        nargs="+",
+        help="image files (PNG / JPEG) or folders of them, searched recursively: hidden files "
+        "and folders skipped, links to folders followed, the --out folder and earlier predict "
+        "results left out",
+    )
     p.add_argument(
         "--method",
         dest="predict_method",

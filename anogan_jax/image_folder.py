@@ -13,22 +13,27 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from anogan_jax.errors import DataError
 from anogan_jax.files import cached_arrays, dataset_cache_dir
+from anogan_jax.image_decode import (
+    RESIZE_RULE,
+    check_name,
+    decode_image,
+    fit,
+    is_image_file,
+    mask_bits,
+    open_image,
+    stored_grey,
+    to_pixels,
+)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+__all__ = ["RESIZE_RULE", "check_root", "decode_files", "is_image_file", "load_folder"]
+
 FOLDER_IMAGE_SIZE = 64  # default side of folder images
 IMAGE_SIZE_RANGE = (8, 1024)
-FOLDER_RULE_VERSION = 1  # part of the folder cache key: bump when decoding or resizing changes
-GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # Pillow modes
-RESIZE_RULE = (
-    "decode with Pillow (EXIF orientation applied, palettes expanded, alpha dropped, 16-bit grey "
-    "scaled to 8 bits); convert to grey (L) or RGB; take the centred square of side min(W, H) "
-    "and resize it to S x S with bicubic filtering (masks: nearest), i.e. shorter side to S, "
-    "then a centred crop"
-)
+FOLDER_RULE_VERSION = 2  # part of the folder cache key: bump when decoding or resizing changes
 
 _LAYOUT = "PATH/train/good/, PATH/test/good/ and PATH/test/<defect type>/ (the MVTec AD layout)"
 _ACCEPTED = "accepted: .png, .jpg, .jpeg in any case; hidden files and other extensions are ignored"
@@ -47,15 +52,14 @@ class _Folder(NamedTuple):
 
 def _image_files(folder: Path) -> list[Path]:
     """The PNG/JPEG files directly in ``folder``, sorted by name."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    return sorted(p for p in folder.iterdir() if is_image_file(p))
 
 
 def _subfolders(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    for p in found:
+        check_name(p)
+    return sorted(p.name for p in found)
 
 
 def check_root(path: str) -> Path:
@@ -123,14 +127,32 @@ def _mask_files(folder: Path) -> dict[str, Path]:
                 f"{p}: masks are named <image stem>_mask.png (000_mask.png for the test image "
                 "000.png); rename it or remove it"
             )
-        masks[p.stem[: -len("_mask")]] = p
+        stem = p.stem[: -len("_mask")]
+        if stem in masks:
+            raise DataError(
+                f"{masks[stem]} and {p} are both masks of the image stem {stem!r}; keep one"
+            )
+        masks[stem] = p
     return masks
 
 
+def _check_unique_stems(tests: list[Path]) -> None:
+    """Masks are matched by stem: two test images of one type may not share a stem."""
+    seen: dict[tuple[str, str], Path] = {}
+    for p in tests:
+        other = seen.setdefault((p.parent.name, p.stem), p)
+        if other != p:
+            raise DataError(
+                f"{other} and {p} share the stem {p.stem!r}, so the mask {p.stem}_mask.png "
+                "would belong to both; rename one of them"
+            )
+
+
 def _check_mask_folders(root: Path, defects: tuple[str, ...]) -> None:
-    """Every defect type has a mask folder and every mask folder a defect type."""
+    """Every defect type has a mask folder and every mask folder a defect type; a mask
+    folder without masks of a type without images is ignored, as such a test folder is."""
     gt, test = root / "ground_truth", root / "test"
-    types = [t for t in _subfolders(gt) if t != "good"]
+    types = [t for t in _subfolders(gt) if t != "good" and (t in defects or _image_files(gt / t))]
     for t in types:
         if t not in defects:
             held = "holds masks" if any((gt / t).iterdir()) else "is empty: a mask folder"
@@ -155,6 +177,7 @@ def _match_masks(root: Path, class_names: tuple[str, ...], tests: list[Path]):
     if not gt.is_dir():
         return None
     _check_mask_folders(root, class_names[1:])
+    _check_unique_stems([p for p in tests if p.parent.name != "good"])
     masks = {t: _mask_files(gt / t) for t in class_names[1:]}
     out = []
     for p in tests:
@@ -199,80 +222,28 @@ def _folder_key(folder: _Folder, image_size: int, channels: int | None) -> str:
     return h.hexdigest()
 
 
-def _open_image(path: Path) -> Image.Image:
-    """The decoded image of a file (EXIF orientation applied); DataError naming the file."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return ImageOps.exif_transpose(img)
-    except Image.UnidentifiedImageError:
-        raise DataError(
-            f"{path} is not a PNG or JPEG image Pillow can read; convert it to PNG or remove it"
-        ) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise DataError(
-            f"{path} is damaged or truncated (Pillow: {err}); replace it or remove it"
-        ) from None
-
-
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
-    """8-bit "L" (channels 1) or "RGB" (3): 16-bit grey is scaled (Pillow would clip it),
-    palettes are expanded, alpha is dropped, colour -> grey uses ITU-R 601 luma."""
-    if img.mode.startswith("I"):  # 16-bit grey, 0..65535
-        img = Image.fromarray(np.round(np.asarray(img, np.float64) / 257.0).astype(np.uint8))
-    elif img.mode == "F":
-        img = Image.fromarray(np.clip(np.round(np.asarray(img)), 0, 255).astype(np.uint8))
-    elif img.mode in ("P", "PA"):
-        img = img.convert("RGBA")
-    return img.convert("L" if channels == 1 else "RGB")
-
-
-def _fit(img: Image.Image, size: int, resample) -> Image.Image:
-    """The centred square of side min(W, H) resized to (size, size); that is: the shorter side
-    resized to ``size``, then a centred crop."""
-    w, h = img.size
-    m = min(w, h)
-    box = ((w - m) / 2, (h - m) / 2, (w + m) / 2, (h + m) / 2)
-    return img.resize((size, size), resample, box=box)
-
-
 def _decode_item(root: Path, rel: str, mask: str | None, size: int, channels: int):
     """Pixels (size, size, channels) uint8 of one image and its mask (size, size) uint8 0/1
     (None when ``mask`` is None); any non-zero mask pixel is a defect."""
-    img = _open_image(root / rel)
-    pixels = np.asarray(_fit(_to_mode(img, channels), size, Image.Resampling.BICUBIC))
+    img = open_image(root / rel)
+    pixels = fit(to_pixels(img, channels), size, Image.Resampling.BICUBIC)
     if mask is None:
-        return pixels.reshape(size, size, channels), None
-    m = _open_image(root / mask)
-    if m.size != img.size:
+        return pixels, None
+    m, (w, h) = open_image(root / mask), img.size
+    if m.size != (w, h):
         raise DataError(
             f"{root / mask} is {m.size[0]}x{m.size[1]} (width x height) but its image "
-            f"{root / rel} is {img.size[0]}x{img.size[1]}; a mask must have its image's size"
+            f"{root / rel} is {w}x{h}; a mask must have its image's size"
         )
-    binary = Image.fromarray(_mask_bits(m).astype(np.uint8) * 255)
-    out = np.asarray(_fit(binary, size, Image.Resampling.NEAREST)) > 0
-    return pixels.reshape(size, size, channels), out.astype(np.uint8)
-
-
-def _mask_bits(mask: Image.Image) -> np.ndarray:
-    """(H, W) bool: True where any colour channel is non-zero (alpha ignored, any bit depth)."""
-    if mask.mode in GRAY_MODES:
-        return np.asarray(mask.convert("L") if mask.mode == "LA" else mask) != 0
-    return np.asarray(_to_mode(mask, 3)).any(axis=-1)
+    binary = (mask_bits(m).astype(np.uint8) * 255)[..., None]
+    out = fit(binary, size, Image.Resampling.NEAREST)[..., 0] > 0
+    return pixels, out.astype(np.uint8)
 
 
 def _stored_channels(folder: _Folder) -> int:
     """1 when every training image is stored single-channel (grey, possibly with alpha or 16
     bits), else 3. Reads the file headers only."""
-    for rel in folder.train:
-        try:
-            with Image.open(folder.root / rel) as img:
-                mode = img.mode
-        except (OSError, SyntaxError, ValueError):
-            return 3  # unreadable: decoding names the file
-        if mode not in GRAY_MODES:
-            return 3
-    return 1
+    return 1 if all(stored_grey(folder.root / rel) for rel in folder.train) else 3
 
 
 def _decode_folder(folder: _Folder, size: int, channels: int | None) -> dict[str, np.ndarray]:
@@ -300,10 +271,22 @@ def _decode_folder(folder: _Folder, size: int, channels: int | None) -> dict[str
 
 @functools.lru_cache(maxsize=2)
 def _load_cached(key: str, folder: _Folder, size: int, channels: int | None, check) -> dict:
-    """Keyed on the content hash ``key``, so edited files are never served stale; ``check``
-    raises on arrays that do not hold a dataset (a damaged cache, then rebuilt)."""
+    """Keyed on the content hash ``key``, so edited files are never served stale: the file is
+    named by the key and holds it (``cache_key``), and an entry whose key differs, or whose
+    arrays ``check`` rejects, is rebuilt, never trusted."""
     cache = dataset_cache_dir() / f"folder-{key[:32]}.npz"
-    return cached_arrays(cache, lambda: _decode_folder(folder, size, channels), check)
+
+    def keyed_check(arrays):
+        if str(arrays.get("cache_key", "")) != key:
+            raise ValueError("the cache entry was made for other files")
+        check({k: v for k, v in arrays.items() if k != "cache_key"})
+
+    def build():
+        return {**_decode_folder(folder, size, channels), "cache_key": np.array(key)}
+
+    arrays = cached_arrays(cache, build, keyed_check)  # a foreign entry is rebuilt
+    arrays.pop("cache_key")
+    return arrays
 
 
 def _check_shape_args(image_size, channels) -> int:
@@ -338,19 +321,10 @@ def stored_shape(path: str, image_size, channels) -> tuple[int, int, int]:
     return (size, size, channels or _stored_channels(_scan_folder(path)))
 
 
-def is_image_file(path: Path) -> bool:
-    """A PNG or JPEG file by its name (hidden files excluded)."""
-    return (
-        path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
-    )
-
-
 def decode_files(paths, image_size: int, channels: int) -> np.ndarray:
     """uint8 (N, S, S, C) pixels of image files under the folder datasets' rule
-    (``RESIZE_RULE``). Raises DataError naming a file that cannot be decoded."""
+    (``image_decode.DECODE_RULES``). Raises DataError naming a file that cannot be decoded."""
     size = _check_shape_args(image_size, channels)
     if channels is None:
         raise DataError("decode_files needs channels 1 or 3")
-    return np.stack(
-        [_decode_item(Path(p).parent, Path(p).name, None, size, channels)[0] for p in paths]
-    )
+    return np.stack([decode_image(Path(p), size, channels) for p in paths])

@@ -1,8 +1,11 @@
 """The image arrays every module passes around: float32 (N, H, W, C) in [-1, 1], the range
-of a tanh generator, made from uint8 pixels by `to_unit`, and `check_images`, the one check
-of shape, finiteness and range that loading and scoring share."""
+of a tanh generator, made from uint8 pixels by `to_unit`; `check_images`, the one check
+of shape, finiteness and range that loading and scoring share; and `content_ids`, a number
+per image that depends on its pixels alone."""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -14,6 +17,18 @@ NATIVE_SHAPE = (28, 28, 1)  # (H, W, C) of the built-in datasets and .npz files 
 def to_unit(images_uint8: np.ndarray, shape=NATIVE_SHAPE) -> np.ndarray:
     """uint8 pixels -> float32 (N, *shape) in [-1, 1]."""
     return (images_uint8.astype(np.float32) / 127.5 - 1.0).reshape(-1, *shape)
+
+
+def content_ids(images: np.ndarray) -> np.ndarray:
+    """(N,) int64 in [0, 2**31): the first 31 bits of the sha256 of each image's float32
+    bytes (C order). Equal images get equal ids, wherever they sit in a list.
+
+    Args:
+      images: (N, ...) any float array; it is cast to float32 first.
+    """
+    flat = np.ascontiguousarray(np.asarray(images, np.float32).reshape(len(images), -1))
+    digests = [hashlib.sha256(row.tobytes()).digest()[:4] for row in flat]
+    return np.array([int.from_bytes(d, "little") >> 1 for d in digests], np.int64)
 
 
 def check_images(images: np.ndarray, what: str, *, shape=NATIVE_SHAPE, value_range=None):

@@ -1,7 +1,11 @@
 """Bad folders and images through the real CLI: exit status 2, one message that names the file
 or setting and what to do, no traceback, and the refused command writes no result."""
 
+import hashlib
+import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +53,41 @@ def _wrong_mask_size(folder: Path) -> None:
 
 def _orphan_mask(folder: Path) -> None:
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / "ground_truth/blob/077_mask.png")
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height grey pixels, with no pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+
+def _odd(ws: Path) -> Path:
+    """Files Pillow could open but the decoding rule refuses, each in its own folder."""
+    odd = ws / "odd"
+    if odd.exists():
+        return odd
+    pixels = np.full((16, 16), 128, np.uint8)
+    for name in ("non_utf8", "bomb", "gif", "tiff"):
+        (odd / name).mkdir(parents=True)
+    shutil.copy(ws / "good/train/good/000.png", os.fsencode(odd / "non_utf8") + b"/caf\xe9.png")
+    _png_header_only(odd / "bomb" / "huge.png", 20_000, 20_000)
+    Image.fromarray(pixels).save(odd / "gif" / "x.png", format="GIF")
+    Image.fromarray(pixels).save(odd / "tiff" / "x.png", format="TIFF")
+    return odd
+
+
+def _into_train(ws: Path, kind: str):
+    def change(folder: Path) -> None:
+        for p in (_odd(ws) / kind).iterdir():
+            shutil.copy(p, folder / "train" / "good" / p.name)
+
+    return change
 
 
 def _case(ws: Path, name: str) -> list[str]:
@@ -99,6 +138,20 @@ def _case(ws: Path, name: str) -> list[str]:
             "anogan",
         ],
         "export_no_encoder": ["export", "--run", run, "--out", out, "--quiet"],
+        "predict_non_utf8_name": [*predict, str(_odd(ws) / "non_utf8"), "--method", "anogan"],
+        "train_non_utf8_name": [
+            *train,
+            "--dataset",
+            _variant(ws, "non_utf8", _into_train(ws, "non_utf8")),
+        ],
+        "predict_bomb": [*predict, str(_odd(ws) / "bomb"), "--method", "anogan"],
+        "train_bomb": [*train, "--dataset", _variant(ws, "bomb", _into_train(ws, "bomb"))],
+        "predict_gif_named_png": [*predict, str(_odd(ws) / "gif/x.png"), "--method", "anogan"],
+        "train_tiff_named_png": [
+            *train,
+            "--dataset",
+            _variant(ws, "tiff", _into_train(ws, "tiff")),
+        ],
     }[name]
 
 
@@ -128,6 +181,12 @@ CASES = {
     "predict_no_encoder": "holds no trained encoder; run `anogan-jax train-encoder",
     "predict_gcn": "trained on GCN-normalised images (--gcn)",
     "export_no_encoder": "holds no trained encoder; run `anogan-jax train-encoder",
+    "predict_non_utf8_name": "caf\\xe9.png' is not valid UTF-8; rename it",
+    "train_non_utf8_name": "caf\\xe9.png' is not valid UTF-8; rename it",
+    "predict_bomb": "huge.png has more than Pillow's limit of",
+    "train_bomb": "huge.png has more than Pillow's limit of",
+    "predict_gif_named_png": "x.png holds GIF data but is named .png",
+    "train_tiff_named_png": "x.png holds TIFF data but is named .png",
 }
 
 
@@ -140,8 +199,20 @@ def _written(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_folder_or_image_gets_a_clear_message(ws, name, refused):
-    refused(_case(ws, name), CASES[name])
+    argv = _case(ws, name)
+    before = _digest(ws / "good"), _digest(ws / "variants"), _digest(_odd(ws))
+    refused(argv, CASES[name])
     assert _written(ws / "out" / name) == []
+    assert (_digest(ws / "good"), _digest(ws / "variants"), _digest(_odd(ws))) == before
+
+
+def _digest(folder: Path) -> dict:
+    """Every file under ``folder`` (by its name as bytes) and the sha256 of its bytes."""
+    return {
+        os.fsencode(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_there_are_at_least_ten_cases():

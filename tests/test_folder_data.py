@@ -1,6 +1,7 @@
 """Folder datasets (MVTec AD layout): decoding, the resize rule, labels, masks, the content-keyed
 cache and the messages for broken folders."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,70 @@ def test_folder_protocol_and_native_datasets_refuse_resizing(tmp_path):
         1,
     )
     assert datasets.is_dataset_name(name) and not datasets.is_dataset_name("folder:")
+
+
+def test_a_folder_of_16_bit_grey_alpha_pngs_is_grey(tmp_path):
+    """Pillow decodes a 16-bit grey+alpha PNG as RGBA; its header says grey, and so does the
+    run trained on it."""
+    import struct
+    import zlib
+
+    from anogan_jax import cli
+
+    def png16_grey_alpha(path: Path, value: int) -> None:
+        def chunk(kind: bytes, body: bytes) -> bytes:
+            crc = struct.pack(">I", zlib.crc32(kind + body))
+            return struct.pack(">I", len(body)) + kind + body + crc
+
+        samples = np.full((30, 20, 2), [value * 257, 65535], ">u2")
+        rows = b"".join(b"\0" + r.tobytes() for r in samples.reshape(30, -1))
+        ihdr = struct.pack(">IIBBBBB", 20, 30, 16, 4, 0, 0, 0)
+        body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+
+    root = make_folder(tmp_path / "ds", masks=False)
+    for i in range(4):
+        png16_grey_alpha(root / f"train/good/{i:03d}.png", 10 * i + 10)
+    assert datasets.dataset_image_shape(f"folder:{root}", 16) == (16, 16, 1)
+    argv = ["train", "--dataset", f"folder:{root}", "--image-size", "16", "--arch", "mlp"]
+    argv += ["--batch-size", "4", "--steps", "1", "--quiet", "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["channels"] == 1
+    train, _ = datasets.load_dataset(f"folder:{root}", image_size=16)
+    np.testing.assert_allclose(train.images[:, 0, 0, 0], unit(np.array([10, 20, 30, 40])))
+
+
+def test_a_cache_entry_made_for_other_files_is_not_trusted(tmp_path, cache_dir):
+    """Two folders whose arrays have the same shapes: the entry of one, put in the place of
+    the other's, is rebuilt, not served."""
+    a = make_folder(tmp_path / "a")
+    b = make_folder(tmp_path / "b")
+    save(b / "train/good/000.png", grey(200))
+    first_a, _ = datasets.load_dataset(f"folder:{a}", image_size=16)
+    (entry_a,) = cache_dir.glob("folder-*.npz")
+    first_b, _ = datasets.load_dataset(f"folder:{b}", image_size=16)
+    (entry_b,) = set(cache_dir.glob("folder-*.npz")) - {entry_a}
+    entry_a.write_bytes(entry_b.read_bytes())
+    image_folder._load_cached.cache_clear()
+    again_a, _ = datasets.load_dataset(f"folder:{a}", image_size=16)
+    np.testing.assert_array_equal(again_a.images, first_a.images)
+    assert not np.array_equal(first_a.images, first_b.images)
+
+
+def test_an_empty_mask_folder_of_a_type_without_images_is_ignored(tmp_path, capsys):
+    """Like an empty test/<type> folder; one that holds masks is still refused."""
+    from anogan_jax import cli
+
+    root = make_folder(tmp_path / "ds")
+    (root / "ground_truth" / "crack").mkdir()
+    (root / "test" / "crack").mkdir()
+    argv = ["train", "--dataset", f"folder:{root}", "--image-size", "16", "--arch", "mlp"]
+    argv += ["--batch-size", "4", "--steps", "1", "--quiet"]
+    assert cli.main([*argv, "--out", str(tmp_path / "run")]) == 0
+    _, test = datasets.load_dataset(f"folder:{root}", image_size=16)
+    assert test.class_names == ("good", "blob", "scratch")
+    save(root / "ground_truth" / "crack" / "000_mask.png", grey(255))
+    capsys.readouterr()
+    assert cli.main([*argv, "--out", str(tmp_path / "run2")]) == 2
+    assert "crack holds masks of defect type 'crack'" in capsys.readouterr().err

@@ -33,3 +33,16 @@ def test_non_finite_and_out_of_range_pixels_are_named():
     x[2, 0, 0, 0] = 2.0  # finite again, but out of range
     with pytest.raises(DataError, match=r"values in \[0, 2\], outside \(-1.0, 1.0\)"):
         images.check_images(x, "x", value_range=(-1.0, 1.0))
+
+
+def test_content_ids_are_a_function_of_the_pixels_alone():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
+    ids = images.content_ids(np.stack([a, b, a, a.astype(np.float64)]))
+    assert ids.dtype == np.int64 and ids.shape == (4,)
+    assert ids[0] == ids[2] == ids[3] != ids[1]
+    assert 0 <= ids.min() and ids.max() < 2**31
+    assert images.content_ids(a[None])[0] == ids[0]  # alone or in a list: the same id
+    c = a.copy()
+    c[3, 3, 0] = np.nextafter(c[3, 3, 0], np.float32(2))  # one pixel, one ulp
+    assert images.content_ids(c[None])[0] != ids[0]

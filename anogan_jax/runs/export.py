@@ -8,11 +8,14 @@ Layout of an export folder::
     hybrid.jaxexport    the AnoGAN search started from E(x), same signature
     hybrid.npz
     scorer.json         per function: threshold and how it was chosen, the method settings;
-                        the preprocessing (image shape, resize rule, pixel scaling); the XLA:CPU
-                        compile options under which the scores equal ``predict``'s bit for bit.
+                        the preprocessing (image shape, the exact rules that turn a file's
+                        bytes into predict's pixels, pixel scaling); the verdict rule; the
+                        XLA:CPU compile options under which the scores equal ``predict``'s bit
+                        for bit.
                         Written last: an export stopped before the end has none
 
-The batch dimension is symbolic: any number of images (N, H, W, C), float32 in [-1, 1].
+The batch dimension is symbolic: any number of images (N, H, W, C), float32 in [-1, 1]. An
+image with a NaN or infinite pixel gets the score NaN, which the verdict rule calls invalid.
 Inside, the batch is padded to a multiple of ``micro_batch`` and computed in blocks of that
 many images, the program ``score`` and ``predict`` run, so every image's score is the same
 whatever N. The weights are an argument, not constants baked into the program, so that XLA
@@ -30,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import export as jax_export
 
-from anogan_jax import image_folder
+from anogan_jax import image_decode
 from anogan_jax.files import atomic_write_bytes, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
@@ -40,6 +43,10 @@ from anogan_jax.runs.predict import Scorer, check_fpr, load_run, method_config
 from anogan_jax.state import g_variables
 
 FUNCTIONS = ("fanogan", "hybrid")
+VERDICT_RULE = (
+    "anomalous when score > threshold, normal when score <= threshold, invalid when the "
+    "score is not finite (an image with a NaN or infinite pixel gets the score NaN)"
+)
 OWNED = ("scorer.json", *(f"{f}.{x}" for f in FUNCTIONS for x in ("jaxexport", "npz")))
 PLATFORMS = ("cpu", "cuda")
 
@@ -55,12 +62,15 @@ def exported_fn(scorer: Scorer):
     def fn(leaves, images):
         method_params, g_vars = jax.tree_util.tree_unflatten(treedef, leaves)
         n = images.shape[0]
+        finite = jnp.isfinite(images).reshape(n, -1).all(axis=1)
+        images = jnp.where(finite[:, None, None, None], images, 0.0)  # scored, then NaN
         padded = jnp.pad(images, ((0, -(-n // block) * block - n), (0, 0), (0, 0), (0, 0)))
         indices = jnp.arange(padded.shape[0], dtype=jnp.int32)
         out = blocked(method_params, padded, indices)
         z = out["z"][:n]
         recon = models.generator.apply(g_vars, z, train=False)[0]
-        return {"score": out["A"][:n], "map": jnp.abs(images - recon).mean(axis=-1), "z": z}
+        score = jnp.where(finite, out["A"][:n], jnp.nan)
+        return {"score": score, "map": jnp.abs(images - recon).mean(axis=-1), "z": z}
 
     return fn, [np.asarray(x) for x in leaves]
 
@@ -116,6 +126,7 @@ def export_run(
             "run": str(Path(run).resolve()),
             "gan_step": int(scorers["fanogan"].state.step),
             "preprocessing": preprocessing(rc),
+            "verdict": VERDICT_RULE,
             "xla_cpu_compile_options": xla_cpu.compiler_options() or {},
             "outputs": {
                 "score": "(N,) anomaly score A",
@@ -149,12 +160,14 @@ def export_run(
 
 
 def preprocessing(run_config) -> dict:
-    """How images must be prepared before the exported functions see them."""
+    """How a file's bytes become the images the exported functions take, exactly as
+    ``predict`` reads them (``image_decode.DECODE_RULES``)."""
     h, w, c = run_config.image_shape
     return {
         "image_shape": [h, w, c],
-        "channels": {1: "grey (PIL convert('L'))", 3: "RGB (PIL convert('RGB'))"}[c],
-        "resize": image_folder.RESIZE_RULE,
+        "channels": {1: "1: grey", 3: "3: R, G, B"}[c],
+        "decode": dict(image_decode.DECODE_RULES),
+        "resize": image_decode.RESIZE_RULE,
         "scale": "float32 pixels = uint8 / 127.5 - 1, in [-1, 1]",
         "layout": "NHWC",
     }

@@ -2,7 +2,8 @@
 function of it), so it can be jitted for one run or vmapped over the stacked params of
 several seeds.
 
-- ``anogan``: the vmapped latent search from a prior draw (``fold_in(key, index)``);
+- ``anogan``: the vmapped latent search from a prior draw (``fold_in(key, id)``, the id of
+  ``start_ids``);
 - ``anogan`` with ``init="encoder"``: the same search started from E(x) (the hybrid);
 - ``fanogan``: one pass through the trained encoder (izi / ziz / izi_f).
 """
@@ -17,8 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from anogan_jax import datasets
 from anogan_jax.devices import put_batch, put_replicated
 from anogan_jax.encoder import make_fanogan_scorer
+from anogan_jax.images import content_ids
 from anogan_jax.keys import stream_key
 from anogan_jax.latent_search import initial_z, make_search
 from anogan_jax.ops import xla_cpu
@@ -27,6 +30,17 @@ from anogan_jax.runs.encoder_run import check_encoder, load_encoder
 from anogan_jax.runs.seeds import stack
 from anogan_jax.scores import anogan_scores
 from anogan_jax.state import d_variables, g_variables
+
+
+def start_ids(dataset: str | None, images: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """(N,) what the search from a prior draw folds into its key for each image. For a folder
+    dataset and for new images (``dataset`` None) the image's content (``content_ids``), so that
+    its score is a function of the image, the model and the seed alone, and ``score`` and
+    ``predict`` agree; for the built-in and .npz datasets its index in the dataset
+    (``score_items``), under which the committed study results were computed."""
+    if dataset is None or dataset.startswith(datasets.FOLDER_PREFIX):
+        return content_ids(images)
+    return np.asarray(indices, np.int64)
 
 
 class MethodFn(NamedTuple):
@@ -40,7 +54,8 @@ class MethodFn(NamedTuple):
 
 def anogan_method(models, state, config: ScoreConfig, prior: str, encode=None, e_params=None):
     """The AnoGAN method: vmapped latent search from z0, then scores. z0 is a prior draw from
-    ``fold_in(key, index)`` or, with ``encode(e_params, images)``, the encoder's E(x)."""
+    ``fold_in(key, id)`` (``fn``'s third argument, ``start_ids``) or, with
+    ``encode(e_params, images)``, the encoder's E(x)."""
     search = make_search(
         models,
         num_steps=config.num_steps,

@@ -18,19 +18,20 @@ datasets' resize rule, its side and channels; see ``datasets.load_image_files``)
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
 
 from anogan_jax import data as data_lib
-from anogan_jax import datasets, image_folder
+from anogan_jax import datasets, image_decode
 from anogan_jax import metrics as metrics_lib
 from anogan_jax.files import atomic_write_text
 from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.gan import load_data
-from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for
+from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for, start_ids
 from anogan_jax.runs.models import check_run_folder
 from anogan_jax.runs.score_report import residual_maps
 from anogan_jax.runs.scoring import load_trained, run_batches
@@ -74,8 +75,9 @@ class Scorer:
         self.method = method_for(run, config, self.run_config, self.models, self.state, self.data)
         self.batch_fn = jit_method(self.method, None, config.micro_batch)
 
-    def scores(self, images, indices, parts_dir: Path, *, progress=True, desc="") -> dict:
-        """Every score column of ``images`` (N, H, W, C), batch by batch, resumably."""
+    def scores(self, images, indices, parts_dir: Path, *, ids=None, progress=True, desc="") -> dict:
+        """Every score column of ``images`` (N, H, W, C), batch by batch, resumably. ``ids``:
+        the search's start ids (``methods.start_ids``), by default the images' content."""
         return run_batches(
             self.batch_fn,
             images,
@@ -85,6 +87,7 @@ class Scorer:
             parts_dir=parts_dir,
             progress=progress,
             desc=desc or self.config.method,
+            ids=start_ids(None, images, indices) if ids is None else ids,
         )
 
     def threshold(self, fpr: float, parts_dir: Path, *, progress=True) -> tuple[float, str]:
@@ -97,7 +100,8 @@ class Scorer:
         if len(val) == 0:
             raise RunError(f"{self.run} has no normal validation images to set a threshold on")
         indices = len(self.data.test) + np.arange(len(val), dtype=np.int64)
-        out = self.scores(val, indices, parts_dir, progress=progress, desc="threshold")
+        ids = start_ids(self.run_config.dataset, val, indices)
+        out = self.scores(val, indices, parts_dir, ids=ids, progress=progress, desc="threshold")
         threshold = metrics_lib.threshold_at_fpr(out["A"], fpr)
         return threshold, threshold_rule(out["A"], threshold, fpr)
 
@@ -120,22 +124,49 @@ def check_fpr(fpr: float) -> None:
         )
 
 
-def image_paths(inputs: list[str]) -> list[Path]:
-    """The image files named in ``inputs``: files as given, folders searched recursively
-    (sorted; PNG / JPEG only). Raises DataError when a path is missing or holds no image."""
+def image_paths(inputs: list[str], out: Path | None = None) -> list[Path]:
+    """The image files named in ``inputs``: files as given; folders searched recursively in
+    name order for PNG / JPEG files, skipping hidden files and folders (names starting with
+    "."), following symbolic links to folders (each real folder once), and leaving out
+    ``out``, the folder the results go to, and any folder below that holds an earlier
+    predict's results (its ``predict.json``). Raises DataError when a path is missing, holds
+    no image, or is ``out`` itself."""
+    skip = Path(out).resolve() if out is not None else None
     paths = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if image_folder.is_image_file(p))
+            if path.resolve() == skip:
+                raise data_lib.DataError(
+                    f"--out {out} is the input folder {path}: the results would be scored as "
+                    "images; give another --out"
+                )
+            found = _walk(path, skip)
             if not found:
-                raise data_lib.DataError(f"{path} holds no PNG or JPEG image")
+                raise data_lib.DataError(
+                    f"{path} holds no PNG or JPEG image (hidden files and folders are skipped)"
+                )
             paths += found
         elif path.is_file():
             paths.append(path)
         else:
             raise data_lib.DataError(f"{path} does not exist; give image files or folders")
     return paths
+
+
+def _walk(folder: Path, skip: Path | None) -> list[Path]:
+    """The image files under ``folder`` (see ``image_paths``), sorted by path."""
+    found, seen = [], set()
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        real = Path(top).resolve()
+        earlier = top != os.fspath(folder) and (Path(top) / "predict.json").is_file()
+        if real in seen or real == skip or earlier:
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(top) / f for f in files if image_decode.is_image_file(Path(top) / f)]
+    return sorted(found)
 
 
 def predict(
@@ -151,12 +182,12 @@ def predict(
     progress=True,
 ) -> list[dict]:
     """Scores the images of ``inputs`` with a trained run into ``out``. Returns one dict per
-    image (file, score, anomalous, threshold). For the search from a prior draw (``anogan``)
-    an image's start z is drawn from its position in the list; ``fanogan`` and ``hybrid``
-    depend on the image alone."""
+    image (file, score, anomalous, threshold). Every method's score is a function of the
+    image, the run and the settings alone (the search from a prior draw, ``anogan``, draws an
+    image's start z from its content: ``methods.start_ids``)."""
     out, config = Path(out), method_config(method, **(settings or {}))
     check_fpr(fpr)
-    paths = image_paths(inputs)
+    paths = image_paths(inputs, out)
     check_run_folder(run)  # before the lock creates ``out``
     check_method_inputs(run, config)
     with folder_lock(out):
@@ -212,5 +243,15 @@ def _draw(folder: Path, paths, images, results, threshold: float, scorer: Scorer
         verdict = "anomalous" if score > threshold else "normal"
         caption = f"{path.name}: A = {score:.4g} ({verdict}; threshold {threshold:.4g})"
         plotting.prediction_figure(
-            folder / f"{i:05d}_{path.stem}.png", images[i], recon[i], maps[i], caption=caption
+            folder / f"{i:05d}_{_short(path.stem)}.png",
+            images[i],
+            recon[i],
+            maps[i],
+            caption=caption,
         )
+
+
+def _short(stem: str, limit: int = 200) -> str:
+    """``stem`` cut to at most ``limit`` UTF-8 bytes (a file name may have 255): the figure of
+    an image with a long name still gets a name; its number keeps it unique."""
+    return stem.encode("utf-8")[:limit].decode("utf-8", errors="ignore")

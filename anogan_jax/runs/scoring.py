@@ -41,7 +41,13 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import load_data
-from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for, vmap_method
+from anogan_jax.runs.methods import (
+    check_method_inputs,
+    jit_method,
+    method_for,
+    start_ids,
+    vmap_method,
+)
 from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan
 from anogan_jax.runs.score_report import write_report
 
@@ -101,10 +107,13 @@ def run_batches(
     block: int = 1,
     progress: bool = True,
     desc: str = "score",
+    ids: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Applies ``batch_fn`` to fixed-size batches (every batch padded to a multiple of
-    ``block`` rows, the last one too, and masked), saving each batch's outputs atomically to
-    ``parts_dir``; batches already saved are loaded, not redone.
+    """Applies ``batch_fn(images, ids)`` to fixed-size batches (every batch padded to a
+    multiple of ``block`` rows, the last one too, and masked), saving each batch's outputs
+    atomically to ``parts_dir``; batches already saved are loaded, not redone. ``ids``: what
+    the method folds into its key per image (``methods.start_ids``; default ``indices``);
+    ``indices`` number the images in the saved parts.
 
     Returns:
       dict of arrays concatenated over all images (padded rows dropped), plus
@@ -112,6 +121,7 @@ def run_batches(
       ``computed_images`` (how many images those batches held).
     """
     parts_dir.mkdir(parents=True, exist_ok=True)
+    ids = indices if ids is None else ids
     outputs, seconds, computed = [], 0.0, 0
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
     for start in range(0, len(images), batch_size):
@@ -128,7 +138,7 @@ def run_batches(
                 )
             bar.update(len(outputs[-1]["index"]))
             continue
-        imgs, idx, mask = pad_batch(images[sl], indices[sl], -(-batch_size // block) * block)
+        imgs, idx, mask = pad_batch(images[sl], ids[sl], -(-batch_size // block) * block)
         t0 = time.perf_counter()
         out = jax.device_get(batch_fn(imgs, idx))
         seconds += time.perf_counter() - t0
@@ -325,6 +335,7 @@ def score_run(
             parts_dir=out / "parts",
             progress=progress,
             desc=config.method,
+            ids=start_ids(run_config.dataset, images, indices),
         )
         wall = time.perf_counter() - t0
         return write_report(
@@ -419,6 +430,13 @@ def _score_seeds(
             parts_dir=out / "parts",
             progress=progress,
             desc=f"{config.method} x {len(seeds)} seeds",
+            ids=np.stack(
+                [
+                    start_ids(rc.dataset, it[0], it[1])
+                    for (rc, _, _), it in zip(loaded, items, strict=True)
+                ],
+                axis=1,
+            ),
         )
         wall = time.perf_counter() - t0
         reports = []
