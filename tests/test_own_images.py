@@ -125,14 +125,7 @@ def _score_dir(pipeline, method) -> Path:
     return folder
 
 
-# predict draws the anogan search's start z by an image's place in its list, score by its
-# index in the dataset: the same image gets other scores (issue 50, the search start key).
-ANOGAN_START = pytest.mark.xfail(strict=True, reason="predict's anogan start z is not score's")
-
-
-@pytest.mark.parametrize(
-    "method", ["fanogan", pytest.param("anogan", marks=ANOGAN_START), "hybrid"]
-)
+@pytest.mark.parametrize("method", ["fanogan", "anogan", "hybrid"])
 def test_predict_equals_score_on_the_same_images(pipeline, tmp_path, method):
     """predict's score of each test image is score's, to the 9 digits both write, for the
     one-pass method and both searches; the threshold is score's too."""
