@@ -45,11 +45,14 @@ NUM_CLASSES = 10
 
 
 def folder_path(name: str) -> str | None:
-    """The PATH of a ``folder:PATH`` dataset name; None for any other name. An empty PATH is
-    refused (it would read as the current folder)."""
-    if not name.startswith(FOLDER_PREFIX):
-        return None
-    path = name[len(FOLDER_PREFIX) :]
+    """The PATH of a ``folder:PATH`` dataset name; None for any other name."""
+    return name[len(FOLDER_PREFIX) :] if name.startswith(FOLDER_PREFIX) else None
+
+
+def _folder_to_load(name: str) -> str:
+    """``folder_path`` of a name about to be read; an empty PATH is refused (it would read as
+    the current folder)."""
+    path = folder_path(name)
     if not path.strip():
         raise DataError(
             f"--dataset {name!r} names no folder; give folder:PATH (folder:. for the current "
@@ -275,7 +278,7 @@ def check_source(name: str) -> None:
     does not exist, a folder without the MVTec AD layout's train/good. Reads no image, so a
     command can say so before it checks anything that depends on the images."""
     if is_folder(name):
-        image_folder.check_root(folder_path(name))
+        image_folder.check_root(_folder_to_load(name))
     elif name.endswith(".npz"):
         _check_npz_exists(name)
 
@@ -330,7 +333,7 @@ def load_dataset(
       and, when PATH/ground_truth exists, masks uint8 (N, S, S) 0/1 (zeros for good images).
     """
     if is_folder(name):
-        return _load_folder(folder_path(name), image_size, channels)
+        return _load_folder(_folder_to_load(name), image_size, channels)
     _check_native(name, image_size, channels)
     if name.endswith(".npz"):
         return _load_npz(name)
@@ -348,4 +351,4 @@ def dataset_image_shape(
     if path is None:
         _check_native(name, image_size, channels)
         return NATIVE_SHAPE
-    return image_folder.stored_shape(path, image_size, channels)
+    return image_folder.stored_shape(_folder_to_load(name), image_size, channels)

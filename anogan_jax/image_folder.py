@@ -155,9 +155,8 @@ def _check_mask_folders(root: Path, defects: tuple[str, ...]) -> None:
     types = [t for t in _subfolders(gt) if t != "good" and (t in defects or _image_files(gt / t))]
     for t in types:
         if t not in defects:
-            held = "holds masks" if any((gt / t).iterdir()) else "is empty: a mask folder"
             raise DataError(
-                f"{gt / t} {held} of defect type {t!r}, but {test} has no images of that "
+                f"{gt / t} holds masks of defect type {t!r}, but {test} has no images of that "
                 f"type (its defect types: {', '.join(defects) or 'none'}); rename the folder "
                 "to match a test/<defect type> folder, or remove it"
             )

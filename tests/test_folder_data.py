@@ -315,7 +315,8 @@ def test_a_folder_of_16_bit_grey_alpha_pngs_is_grey(tmp_path):
         png16_grey_alpha(root / f"train/good/{i:03d}.png", 10 * i + 10)
     assert datasets.dataset_image_shape(f"folder:{root}", 16) == (16, 16, 1)
     argv = ["train", "--dataset", f"folder:{root}", "--image-size", "16", "--arch", "mlp"]
-    argv += ["--batch-size", "4", "--steps", "1", "--quiet", "--out", str(tmp_path / "run")]
+    argv += ["--batch-size", "3", "--steps", "1", "--val-fraction", "0.25", "--quiet"]
+    argv += ["--out", str(tmp_path / "run")]
     assert cli.main(argv) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["channels"] == 1
@@ -348,7 +349,7 @@ def test_an_empty_mask_folder_of_a_type_without_images_is_ignored(tmp_path, caps
     (root / "ground_truth" / "crack").mkdir()
     (root / "test" / "crack").mkdir()
     argv = ["train", "--dataset", f"folder:{root}", "--image-size", "16", "--arch", "mlp"]
-    argv += ["--batch-size", "4", "--steps", "1", "--quiet"]
+    argv += ["--batch-size", "3", "--steps", "1", "--val-fraction", "0.25", "--quiet"]
     assert cli.main([*argv, "--out", str(tmp_path / "run")]) == 0
     _, test = datasets.load_dataset(f"folder:{root}", image_size=16)
     assert test.class_names == ("good", "blob", "scratch")

@@ -165,13 +165,3 @@ def test_a_folder_datasets_scores_csv_names_its_files(ws, tmp_path):
     assert test == expected
     assert {r["file"] for r in rows if r["split"] == "val"} == {""}
     assert np.isfinite([float(r["A"]) for r in rows]).all()
-
-
-def test_an_empty_mask_folder_is_called_empty(ws, tmp_path, refused):
-    ds = tmp_path / "ds"
-    shutil.copytree(ws / "ds", ds)
-    (ds / "ground_truth" / "dent").mkdir()
-    argv = ["train", "--dataset", f"folder:{ds}", "--image-size", "16", *TINY, "--steps", "1"]
-    refused(
-        [*argv, "--out", str(tmp_path / "r")], "dent is empty: a mask folder of defect type 'dent'"
-    )
