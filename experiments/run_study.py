@@ -32,6 +32,7 @@ from anogan_jax.studies.merge import merge_results
 from anogan_jax.studies.numbers import total_hours
 from anogan_jax.studies.report import write_report
 from anogan_jax.studies.run import PROGRAMS, check_classes, derive, run_study
+from anogan_jax.studies.settings import record_settings
 from anogan_jax.studies.status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +147,7 @@ def main(argv=None) -> int:
             )
         if args.report_only:
             check_has_cells(results)
+            record_settings(study, results)
         if args.report_only or args.merge_from:
             derive(study, results, runs, args.data_dir)
             cells = load_cells(results)
