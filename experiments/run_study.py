@@ -3,7 +3,9 @@
     python -m experiments.run_study experiments/configs/mnist_one_class_normal.py
 
 Cell results go to experiments/results/<study>/ (committed); checkpoints to
-runs/studies/<study>/ (not committed). Rerunning skips finished cells.
+runs/studies/<study>/ (not committed). Rerunning skips finished cells. The settings the
+cells were computed with are kept beside them (settings.json): a config edited since is
+refused, naming each changed field, by a rerun, --report-only and --merge-from.
 
 Classes run on another machine (or in a worktree) come back with --merge-from:
 
