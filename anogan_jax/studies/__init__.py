@@ -4,8 +4,9 @@ The floor above ``anogan_jax.runs``: it imports runs and the library, and nothin
 it. ``config`` (the typed study configs), ``layout`` (where every file of a study lives),
 ``run`` (running a study's cells), ``settings`` (the settings its cells were computed with),
 ``score_files`` (the per-image scores kept with the cells), ``derived`` and ``complexity``
-(rows derived from those scores), ``training_time`` (from the run logs), ``merge``, ``status``, ``numbers`` (the numbers of a report, as data) and
-``report`` / ``sections`` / ``reproduce`` (its words).
+(rows derived from those scores), ``training_time`` (from the run logs), ``merge``,
+``status``, ``numbers`` (the numbers of a report, as data) and ``report`` / ``sections`` /
+``reproduce`` (its words).
 """
 
 from anogan_jax.studies.config import Method, Study, Target
