@@ -3,7 +3,9 @@
     python -m experiments.run_study experiments/configs/mnist_one_class_normal.py
 
 Cell results go to experiments/results/<study>/ (committed); checkpoints to
-runs/studies/<study>/ (not committed). Rerunning skips finished cells.
+runs/studies/<study>/ (not committed). Rerunning skips finished cells. The settings the
+cells were computed with are kept beside them (settings.json): a config edited since is
+refused, naming each changed field, by a rerun, --report-only and --merge-from.
 
 Classes run on another machine (or in a worktree) come back with --merge-from:
 
@@ -32,6 +34,7 @@ from anogan_jax.studies.merge import merge_results
 from anogan_jax.studies.numbers import total_hours
 from anogan_jax.studies.report import write_report
 from anogan_jax.studies.run import PROGRAMS, check_classes, derive, run_study
+from anogan_jax.studies.settings import record_settings
 from anogan_jax.studies.status import format_status, study_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +149,7 @@ def main(argv=None) -> int:
             )
         if args.report_only:
             check_has_cells(results)
+            record_settings(study, results)
         if args.report_only or args.merge_from:
             derive(study, results, runs, args.data_dir)
             cells = load_cells(results)

@@ -2,10 +2,11 @@
 
 The floor above ``anogan_jax.runs``: it imports runs and the library, and nothing below imports
 it. ``config`` (the typed study configs), ``layout`` (where every file of a study lives),
-``run`` (running a study's cells), ``score_files`` (the per-image scores kept with the cells),
-``derived`` and ``complexity`` (rows derived from those scores), ``training_time`` (from the
-run logs), ``merge``, ``status``, ``numbers`` (the numbers of a report, as data) and
-``report`` / ``sections`` / ``reproduce`` (its words).
+``run`` (running a study's cells), ``settings`` (the settings its cells were computed with),
+``score_files`` (the per-image scores kept with the cells), ``derived`` and ``complexity``
+(rows derived from those scores), ``training_time`` (from the run logs), ``merge``,
+``status``, ``numbers`` (the numbers of a report, as data) and ``report`` / ``sections`` /
+``reproduce`` (its words).
 """
 
 from anogan_jax.studies.config import Method, Study, Target

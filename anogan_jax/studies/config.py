@@ -5,6 +5,8 @@ goes in the NOTES.md beside its report (``layout.NOTES``), not in the config."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 from anogan_jax.runs.config import EncoderConfig, RunConfig, RunError, ScoreConfig
 
@@ -158,3 +160,21 @@ class Study:
 
     def needs_encoder(self) -> bool:
         return any(m.score.uses_encoder for m in self.methods)
+
+
+def cell_settings(study: Study, method: Method) -> dict:
+    """What a cell of ``method`` depends on, as JSON: the study's run settings (without the
+    class and seed, which the cell's name carries), the encoder's where the method needs one,
+    the method's ScoreConfig and the score column it reports. Not the notes, published rows,
+    targets or other report fields: changing those changes the report, not a cell."""
+    run = {k: v for k, v in dataclasses.asdict(study.run).items() if k not in ("cls", "seed")}
+    settings = {"run": run, "score": dataclasses.asdict(method.score), "column": method.column}
+    if method.score.uses_encoder:
+        settings["encoder"] = dataclasses.asdict(study.encoder)
+    return json.loads(json.dumps(settings))  # as a record reads back (tuples as lists)
+
+
+def settings_digest(settings: dict) -> str:
+    """The SHA-256 of ``settings`` (``cell_settings``) as canonical JSON."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -4,8 +4,9 @@ A study has two folders. ``results`` (committed) holds, per (class, seed, method
 ``cells/c<class>_s<seed>_<method>.json`` (a seed ensemble: ``cells/c<class>_ens_<method>.json``),
 its timing record ``timings/c<class>_s<seed>_<method>.json`` and its per-image scores
 ``scores/c<class>_s<seed>_<method>.npz``; beside them the study's derived tables, the quiet
-frontier benchmark's rates, NOTES.md and REPORT.md. ``runs`` (not committed) holds each class's
-run folders: ``class_<class>/seed_<seed>/`` (GAN, encoder) and
+frontier benchmark's rates, NOTES.md, REPORT.md and ``settings.json``, the settings each
+method's cells were computed with (``studies.settings``). ``runs`` (not committed) holds each
+class's run folders: ``class_<class>/seed_<seed>/`` (GAN, encoder) and
 ``class_<class>/scores/<method>/seed_<seed>/scores.csv``.
 """
 
@@ -29,6 +30,7 @@ TRAINING_TIME = "training_time.json"
 FRONTIER_SPEED = "frontier_speed"
 NOTES = "NOTES.md"
 REPORT = "REPORT.md"
+SETTINGS = "settings.json"
 
 
 def default_results(root, name: str) -> Path:
@@ -84,6 +86,12 @@ def timing_files(results) -> list[Path]:
 
 def score_files(results) -> list[Path]:
     return sorted((Path(results) / SCORES).glob("*.npz"))
+
+
+def settings_path(results) -> Path:
+    """The record of the settings each method's cells were computed with: {method: {"digest",
+    "settings"}} (``studies.settings``)."""
+    return Path(results) / SETTINGS
 
 
 def table_path(results, name: str) -> Path:

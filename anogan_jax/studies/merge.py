@@ -13,6 +13,7 @@ from anogan_jax.studies import layout
 from anogan_jax.studies.config import Study
 from anogan_jax.studies.derived import in_class_order
 from anogan_jax.studies.layout import AUROC_BY_PAIR, SUBSAMPLE_SE, TRAINING_TIME
+from anogan_jax.studies.settings import check_settings, record_settings
 
 # Tables of {method: {class: value}} that a study derives from score folders; the other
 # machine's rows stand in for classes whose score folders are not here.
@@ -48,7 +49,9 @@ class MergePlan:
 def plan_merge(study: Study, source, target) -> MergePlan:
     """Reads both folders and writes nothing. Raises UserError, naming the files, when
     ``source`` is no results folder of ``study``, holds a cell of another study or of a class
-    the study lacks, or holds a cell that ``target`` has with other content."""
+    the study lacks, or holds a cell that ``target`` has with other content, or when either
+    folder's cells were computed with other settings than the config's
+    (``settings.check_settings``; a folder without a record is taken as the config's)."""
     source, target = Path(source), Path(target)
     if not (source / layout.CELLS).is_dir():
         raise UserError(
@@ -57,6 +60,8 @@ def plan_merge(study: Study, source, target) -> MergePlan:
         )
     if source.resolve() == target.resolve():
         raise UserError(f"--merge-from {source} is the results folder itself; give another one")
+    check_settings(study, source)
+    check_settings(study, target)
     copies, same, conflicts = [], 0, []
     for path in layout.cell_files(source):
         cell = read_json(path)
@@ -127,6 +132,7 @@ def merge_results(study: Study, source, target) -> MergePlan:
     """Copies into ``target`` what ``plan_merge`` found missing (each file written atomically),
     then the grown tables; returns the plan. Refused merges write nothing."""
     plan = plan_merge(study, source, target)
+    record_settings(study, target)
     for src, dst in plan.copies:
         dst.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(dst, src.read_bytes())

@@ -32,6 +32,7 @@ from anogan_jax.studies.config import Study
 from anogan_jax.studies.derived import from_score_folders, roc_points
 from anogan_jax.studies.layout import cell_path, load_cells, timing_path
 from anogan_jax.studies.score_files import keep_scores, twins
+from anogan_jax.studies.settings import record_settings
 
 
 def check_classes(study: Study, classes) -> tuple[int, ...]:
@@ -69,11 +70,15 @@ def run_study(
     bit where the models loop, up to float rounding where they are vmapped,
     ``seeds.seed_mode``), and scoring stays per class (``scoring.score_run`` over that
     class's seeds), so the cells' format is the same. A cell's timings give each model an
-    equal share of the program that trained it."""
+    equal share of the program that trained it.
+
+    Raises UserError, before anything is written, when cells in ``results`` were computed
+    with other settings than the study's (``settings.check_settings``)."""
     if program not in PROGRAMS:
         raise RunError(f"program {program!r}: choose one of {', '.join(PROGRAMS)}")
     results, runs = Path(results), Path(runs)
     mine = check_classes(study, classes)
+    record_settings(study, results)  # cells made with other settings are refused, not mixed
     # Taken at the start: the cores usable now are those XLA:CPU splits its work over.
     computed_on = describe(outputs=[results])
     planned = [(c, s, m) for c, s, m in cells(study) if c in mine]
