@@ -230,3 +230,19 @@ def test_kill_models_program_then_resume_is_bit_identical(tmp_path, monkeypatch,
             train_gan(config, folder, resume=True, progress=False)
     for a, b in zip(full, killed, strict=True):
         _assert_same_folder(a, b)
+
+
+def test_run_study_cli_passes_the_program(tmp_path, monkeypatch, capsys):
+    import experiments.run_study as cli_study
+
+    seen = {}
+    monkeypatch.setattr(cli_study, "run_study", lambda *a, **kw: seen.update(kw) or [])
+    monkeypatch.setattr(cli_study, "write_report", lambda *a, **kw: "")
+    config = str(cli_study.ROOT / "experiments" / "configs" / "mnist_one_class_normal.py")
+    argv = [config, "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")]
+    assert cli_study.main([*argv, "--program", "models", "--classes", "0,1"]) == 0
+    assert seen["program"] == "models" and seen["classes"] == [0, 1]
+    assert cli_study.main(argv) == 0 and seen["program"] == "class"
+    with pytest.raises(SystemExit):
+        cli_study.main([*argv, "--program", "mesh"])
+    assert "invalid choice: 'mesh'" in capsys.readouterr().err
