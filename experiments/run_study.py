@@ -3,7 +3,9 @@
     python -m experiments.run_study experiments/configs/mnist_one_class_normal.py
 
 Cell results go to experiments/results/<study>/ (committed); checkpoints to
-runs/studies/<study>/ (not committed). Rerunning skips finished cells.
+runs/studies/<study>/ (not committed). Rerunning skips finished cells. With --program models,
+the GANs of every (class, seed) train as one program, then their encoders (scoring stays per
+class); the cells are those of the default per-class program.
 
 Classes run on another machine (or in a worktree) come back with --merge-from:
 
