@@ -5,7 +5,9 @@
 Cell results go to experiments/results/<study>/ (committed); checkpoints to
 runs/studies/<study>/ (not committed). Rerunning skips finished cells. The settings the
 cells were computed with are kept beside them (settings.json): a config edited since is
-refused, naming each changed field, by a rerun, --report-only and --merge-from.
+refused, naming each changed field, by a rerun, --report-only and --merge-from. With
+--program models, the GANs of every (class, seed) train as one program, then their encoders
+(scoring stays per class); the cells are those of the default per-class program.
 
 Classes run on another machine (or in a worktree) come back with --merge-from:
 

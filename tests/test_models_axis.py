@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -161,6 +162,18 @@ def test_models_study_loops_to_the_cells_of_the_per_class_study(tmp_path, monkey
     mtimes = {p: p.stat().st_mtime_ns for p in files[1]}
     run_study(study, tmp_path / "rm", tmp_path / "runs_m", progress=False, program="models")
     assert mtimes == {p: p.stat().st_mtime_ns for p in files[1]}
+    # A crash between the models' final saves (here class 1 seed 1 kept no checkpoint):
+    # the models at another step train as a program of their own; the cells come back alike.
+    lost = tmp_path / "runs_m" / "class_1"
+    for folder in [lost / "seed_1" / "checkpoints" / "3", lost / "scores"]:
+        shutil.rmtree(folder)
+    for folder in lost.glob("seed_*/encoder_*"):
+        shutil.rmtree(folder)
+    for cell in (tmp_path / "rm" / "cells").glob("c1_*"):
+        cell.unlink()
+    run_study(study, tmp_path / "rm", tmp_path / "runs_m", progress=False, program="models")
+    for a, b in zip(*files, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
 
 
 @pytest.mark.slow
@@ -230,3 +243,19 @@ def test_kill_models_program_then_resume_is_bit_identical(tmp_path, monkeypatch,
             train_gan(config, folder, resume=True, progress=False)
     for a, b in zip(full, killed, strict=True):
         _assert_same_folder(a, b)
+
+
+def test_run_study_cli_passes_the_program(tmp_path, monkeypatch, capsys):
+    import experiments.run_study as cli_study
+
+    seen = {}
+    monkeypatch.setattr(cli_study, "run_study", lambda *a, **kw: seen.update(kw) or [])
+    monkeypatch.setattr(cli_study, "write_report", lambda *a, **kw: "")
+    config = str(cli_study.ROOT / "experiments" / "configs" / "mnist_one_class_normal.py")
+    argv = [config, "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")]
+    assert cli_study.main([*argv, "--program", "models", "--classes", "0,1"]) == 0
+    assert seen["program"] == "models" and seen["classes"] == [0, 1]
+    assert cli_study.main(argv) == 0 and seen["program"] == "class"
+    with pytest.raises(SystemExit):
+        cli_study.main([*argv, "--program", "mesh"])
+    assert "invalid choice: 'mesh'" in capsys.readouterr().err

@@ -14,8 +14,9 @@ with a folder's saved ones, and writes atomically::
     print(report["scores"])
 
 ``train_gan``, ``train_encoder`` and ``score_run`` take ``seeds=[...]`` to run several seeds
-in one program, each into ``<out>/seed_<s>/``. ``load_gan`` / ``load_encoder`` / ``load_run``
-give a folder's states back for use with the library's functions.
+in one program, each into ``<out>/seed_<s>/``; ``train_gans`` and ``train_encoders`` train
+models of several classes and seeds as one program, each into its own folder. ``load_gan`` /
+``load_encoder`` / ``load_run`` give a folder's states back for use with the library's functions.
 """
 
 from anogan_jax.runs.classifier import load_classifier, train_classifier
@@ -27,11 +28,11 @@ from anogan_jax.runs.config import (
     ScoreConfig,
     load_config,
 )
-from anogan_jax.runs.encoder_run import encoder_dir, load_encoder, train_encoder
+from anogan_jax.runs.encoder_run import encoder_dir, load_encoder, train_encoder, train_encoders
 from anogan_jax.runs.evaluate import evaluate_run
 from anogan_jax.runs.export import export_run
 from anogan_jax.runs.folders import seed_dir
-from anogan_jax.runs.gan import train_gan
+from anogan_jax.runs.gan import train_gan, train_gans
 from anogan_jax.runs.models import build_models, build_optimizers, build_step, load_gan
 from anogan_jax.runs.predict import load_run, predict
 from anogan_jax.runs.scoring import score_run
@@ -48,6 +49,8 @@ __all__ = [
     # the commands
     "train_gan",
     "train_encoder",
+    "train_gans",
+    "train_encoders",
     "score_run",
     "predict",
     "export_run",

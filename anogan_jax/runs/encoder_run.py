@@ -258,7 +258,10 @@ def train_encoders(
         ``encoder_<mode>`` folder is opened, resumed and checked as a single encoder's, with
         its own data (its class's split), sampler, checkpoints and log.
       config: the one EncoderConfig of all M (so one encoder seed: the GAN is what varies).
-      resume, overwrite, data_dir, progress: as in ``train_encoder``, for every folder.
+      resume: resume every folder from its checkpoints (as in ``train_encoder``).
+      overwrite: start every folder afresh (as in ``train_encoder``).
+      data_dir: the tfds data folder (else $TFDS_DATA_DIR).
+      progress: show a progress bar.
       fit_batch: as in ``train_encoder``, lowering every encoder's batch to the fewest training
         images of the M (they train with one batch size).
     Returns:

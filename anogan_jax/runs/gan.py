@@ -279,7 +279,10 @@ def train_gans(
       outs: M run folders, one per config; each is opened, resumed and checked as a single
         run's, and keeps its own data (its class's split), batch sampler, keys, checkpoints,
         metrics and events.
-      resume, overwrite, data_dir, progress: as in ``train_gan``, for every folder.
+      resume: resume every folder from its checkpoints (as in ``train_gan``).
+      overwrite: start every folder afresh (as in ``train_gan``).
+      data_dir: the tfds data folder (else $TFDS_DATA_DIR).
+      progress: show a progress bar.
       fit_batch: as in ``train_gan``, lowering every model's batch to the fewest training
         images of the M (they train with one batch size).
     Returns:
