@@ -496,3 +496,29 @@ def test_the_report_gives_each_class_its_minutes_by_part(tmp_path):
     table = _time_by_class(res)
     assert table[-2:] == ["| 3 | 30 | 10 | 1 | 41 |", "| 4 | 20* | 10* | 6 | 36 |"]
     assert _time_by_class(tmp_path / "empty") == []
+
+
+def test_classes_trained_as_one_program_share_its_training_time(tmp_path):
+    """run_study --program models: every model of every class logs the one program's rates;
+    its time is split among the classes, not counted once per class."""
+    from anogan_jax.files import write_jsonl
+    from anogan_jax.studies import layout
+    from anogan_jax.studies.training_time import logged_training_times
+
+    study = dataclasses.replace(
+        TINY, classes=(0, 1), methods=TINY.methods[:1], ensembles=(), frontier=()
+    )
+    shared = [{"step": 3, "steps_per_s": 0.5}]  # 6 s for every model of both classes
+    own = [{"step": 3, "steps_per_s": 1.5}]  # 2 s
+    for cls in (0, 1):
+        for s in study.seeds:
+            run = layout.seed_run(tmp_path, cls, s)
+            run.mkdir(parents=True)
+            write_jsonl(run / "metrics.jsonl", shared)
+    times = logged_training_times(study, tmp_path)
+    assert times == {"0": {"gan": 3.0, "encoder": 0.0}, "1": {"gan": 3.0, "encoder": 0.0}}
+    # Classes trained one after another log their own rates: each keeps its program's time.
+    for s in study.seeds:
+        write_jsonl(layout.seed_run(tmp_path, 1, s) / "metrics.jsonl", own)
+    times = logged_training_times(study, tmp_path)
+    assert times == {"0": {"gan": 6.0, "encoder": 0.0}, "1": {"gan": 2.0, "encoder": 0.0}}

@@ -26,13 +26,31 @@ def logged_seconds(metrics_path: Path) -> float:
     return total
 
 
+def _program(logs: list[Path]) -> tuple | None:
+    """The logged (step, rate) records the runs of ``logs`` share when they were trained in one
+    program (every model of a program logs its rates); None when they differ."""
+    records = [tuple((r["step"], r["steps_per_s"]) for r in read_jsonl(p)) for p in logs]
+    return records[0] if all(r == records[0] for r in records) else None
+
+
 def _class_training_seconds(logs: list[Path]) -> float:
     """The seeds' training time of one class: seeds trained in one program log the same rates
     (one program's time, counted once); seeds trained alone, the sum over the seeds."""
-    records = [[(r["step"], r["steps_per_s"]) for r in read_jsonl(p)] for p in logs]
-    if all(r == records[0] for r in records):
+    if _program(logs) is not None:
         return logged_seconds(logs[0])
     return sum(logged_seconds(p) for p in logs)
+
+
+def _share_programs(times: dict, programs: dict, part: str) -> None:
+    """Classes whose models were trained as one program (``run_study --program models``) log
+    the same records: the program's time is shared evenly among them, not counted per class."""
+    groups: dict = {}
+    for cls, program in programs.items():
+        if program is not None and cls in times:
+            groups.setdefault(program, []).append(cls)
+    for classes in groups.values():
+        for cls in classes:
+            times[cls][part] /= len(classes)
 
 
 def logged_training_times(study: Study, runs) -> dict:
@@ -40,7 +58,7 @@ def logged_training_times(study: Study, runs) -> dict:
     where the study has one) are fully trained under ``runs``, from their logs
     (``logged_seconds``): unlike a cell's timings, which hold the time of the process that
     wrote the cell, this spans every process of a resumed class. Reads only."""
-    out = {}
+    out, programs = {}, {"gan": {}, "encoder": {}}
     for cls in study.classes:
         class_runs = [layout.seed_run(runs, cls, s) for s in study.seeds]
         gan_logs = [r / "metrics.jsonl" for r in class_runs]
@@ -50,12 +68,17 @@ def logged_training_times(study: Study, runs) -> dict:
         if not last or last[0]["step"] < study.run.steps:  # still training
             continue
         times = {"gan": _class_training_seconds(gan_logs), "encoder": 0.0}
+        programs["gan"][str(cls)] = _program(gan_logs)
         if study.needs_encoder():
             folders = [encoder_dir(r, study.encoder.mode) for r in class_runs]
             if not all((f / "summary.json").exists() for f in folders):
                 continue
-            times["encoder"] = _class_training_seconds([f / "metrics.jsonl" for f in folders])
+            encoder_logs = [f / "metrics.jsonl" for f in folders]
+            times["encoder"] = _class_training_seconds(encoder_logs)
+            programs["encoder"][str(cls)] = _program(encoder_logs)
         out[str(cls)] = times
+    for part, by_class in programs.items():
+        _share_programs(out, by_class, part)
     return out
 
 
