@@ -50,8 +50,7 @@ def _add_training_image(folder: Path, name: str) -> None:
 
 def test_images_added_to_train_good_refuse_resume_score_and_encoder(trained, tmp_path, refused):
     folder, run = trained
-    added = "extra.png"
-    assert not data._held_out_by_name([f"train/good/{added}"], 0, 0.1)[0]  # a training image
+    added = "extra.png"  # its name's hash makes it a training image, not a validation one
     encoder = ["train-encoder", "--run", str(run), "--steps", "2", "--batch-size", "8", "--quiet"]
     _run(encoder)
     _add_training_image(folder, added)
@@ -100,8 +99,8 @@ def test_the_validation_split_does_not_move_when_files_are_added(tmp_path):
         )
 
     first = split()
-    for i in range(5):
-        _add_training_image(folder, f"zz_added_{i}.png")
+    for i in range(5):  # names that sort first: every old file's place in the list moves
+        _add_training_image(folder, f"-added_{i}.png")
     second = split()
     # Each earlier validation image is still one; added files join train or val by name.
     assert len(second.train) + len(second.val) == len(first.train) + len(first.val) + 5
