@@ -7,6 +7,7 @@ Layout of an export folder::
     fanogan.npz         its params, the leaves in order (arr_0, arr_1, ...)
     hybrid.jaxexport    the AnoGAN search started from E(x), same signature
     hybrid.npz
+    data.json           the identity of the run's data the thresholds were set on (``identity``)
     scorer.json         per function: threshold and how it was chosen, the method settings;
                         the preprocessing (image shape, the exact rules that turn a file's
                         bytes into predict's pixels, pixel scaling); the verdict rule; the

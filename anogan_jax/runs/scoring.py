@@ -3,6 +3,8 @@
 Layout of a score folder::
 
     score_config.json   the ScoreConfig (a resumed run must match it)
+    data.json           the identity of the data scored (``identity``; a resume must match
+                        its test split, and the run's training data must match the run's)
     parts/              one .npz per finished batch, written atomically
     scores.csv          index, split, label, class and every score (test and normal-val rows)
     metrics.json        per score: AUROC, AUPRC, best F1, the val-chosen threshold; timing;
