@@ -132,3 +132,18 @@ def test_a_run_without_a_data_record_still_scores(trained, tmp_path, capsys):
     assert "records no data identity" in capsys.readouterr().out
     rows = [(tmp_path / s / "scores.csv").read_text() for s in ("s1", "s2")]
     assert rows[0] == rows[1]
+
+
+def test_an_old_run_saved_with_a_relative_path_still_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_texture_folder(tmp_path / "textures", seed=1, **SMALL)
+    run = tmp_path / "run"
+    _train(tmp_path / "textures", run, dataset="folder:textures")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "dataset": "folder:textures"}))
+    (run / "data.json").unlink()  # as written before runs recorded their data
+    _run(["train", "--dataset", "folder:textures", "--out", run, "--resume", "--steps", "4"])
+    assert json.loads((run / "config.json").read_text())["dataset"] == "folder:textures"
+    assert json.loads((run / "data.json").read_text())["path"] == str(
+        (tmp_path / "textures").resolve()
+    )
