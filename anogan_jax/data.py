@@ -114,15 +114,13 @@ def one_class_split(
         test_idx = np.sort(np.concatenate([normal_idx[:n_test], np.flatnonzero(classes == cls)]))
         normal = images[np.sort(normal_idx[n_test:])]
         test_x, test_c = images[test_idx], classes[test_idx]
+    n_val = int(round(val_fraction * len(normal)))
+    _check_val_size(val_fraction, n_val, len(normal))
     if train.names is not None and protocol == "one_class_normal":
-        names = np.asarray(train.names)[train.labels == cls]
-        is_val = _held_out_by_name(names, seed, val_fraction)
-        _check_val_size(val_fraction, int(is_val.sum()), len(normal))
+        is_val = _held_out_by_name(np.asarray(train.names)[train.labels == cls], seed, val_fraction)
         val, train_x = normal[is_val], normal[~is_val]
     else:
         perm = rng.permutation(len(normal))
-        n_val = int(round(val_fraction * len(normal)))
-        _check_val_size(val_fraction, n_val, len(normal))
         val, train_x = normal[np.sort(perm[:n_val])], normal[np.sort(perm[n_val:])]
     if gcn:
         train_x, val, test_x = _gcn_minmax(train_x, val, test_x)
@@ -138,8 +136,8 @@ def one_class_split(
 def _held_out_by_name(names, seed: int, val_fraction: float) -> np.ndarray:
     """(N,) bool: which named images are validation images. Each file is held out when
     u = sha256(seed, name) read as a number in [0, 1) is below ``val_fraction``, so adding or
-    removing other files never moves it; at least one image is held out (the lowest u) and
-    one kept (the highest u) while there are two."""
+    removing other files never moves it (their number varies around ``val_fraction`` of them);
+    at least one image is held out (the lowest u) and one kept (the highest u)."""
     u = np.array(
         [
             int.from_bytes(hashlib.sha256(f"{seed}\0{n}".encode()).digest()[:8], "big") / 2**64
