@@ -8,6 +8,7 @@ Images are float32 (N, H, W, C) in [-1, 1] (see ``images``); anomaly labels: 1 =
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from typing import NamedTuple
 
@@ -91,7 +92,9 @@ def one_class_split(
     gcn: Deep SVDD preprocessing (L1 GCN, then min-max with normal-training statistics).
 
     Folder datasets (``dataset`` "folder:...") allow one_class_normal with class 0 only; their
-    test masks and names are carried over (one_class_normal keeps the test split as is).
+    test masks and names are carried over (one_class_normal keeps the test split as is). Their
+    validation images are chosen by file name (``_held_out_by_name``), so files added to or
+    removed from train/good leave the others where they were.
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -111,10 +114,14 @@ def one_class_split(
         test_idx = np.sort(np.concatenate([normal_idx[:n_test], np.flatnonzero(classes == cls)]))
         normal = images[np.sort(normal_idx[n_test:])]
         test_x, test_c = images[test_idx], classes[test_idx]
-    perm = rng.permutation(len(normal))
     n_val = int(round(val_fraction * len(normal)))
     _check_val_size(val_fraction, n_val, len(normal))
-    val, train_x = normal[np.sort(perm[:n_val])], normal[np.sort(perm[n_val:])]
+    if train.names is not None and protocol == "one_class_normal":
+        is_val = _held_out_by_name(np.asarray(train.names)[train.labels == cls], seed, val_fraction)
+        val, train_x = normal[is_val], normal[~is_val]
+    else:
+        perm = rng.permutation(len(normal))
+        val, train_x = normal[np.sort(perm[:n_val])], normal[np.sort(perm[n_val:])]
     if gcn:
         train_x, val, test_x = _gcn_minmax(train_x, val, test_x)
     labels = (test_c != cls).astype(np.int32)
@@ -124,6 +131,24 @@ def one_class_split(
     else:
         extra.update(test_masks=test.masks, test_names=test.names)
     return OneClassData(train_x, val, test_x, labels, test_c.astype(np.int32), **extra)
+
+
+def _held_out_by_name(names, seed: int, val_fraction: float) -> np.ndarray:
+    """(N,) bool: which named images are validation images. Each file is held out when
+    u = sha256(seed, name) read as a number in [0, 1) is below ``val_fraction``, so adding or
+    removing other files never moves it (their number varies around ``val_fraction`` of them);
+    at least one image is held out (the lowest u) and one kept (the highest u)."""
+    u = np.array(
+        [
+            int.from_bytes(hashlib.sha256(f"{seed}\0{n}".encode()).digest()[:8], "big") / 2**64
+            for n in names
+        ]
+    )
+    is_val = u < val_fraction
+    if val_fraction > 0 and len(u) > 1:
+        is_val[np.argmin(u)] = True
+        is_val[np.argmax(u)] = False
+    return is_val
 
 
 def _check_val_size(val_fraction: float, n_val: int, n_normal: int) -> None:

@@ -215,7 +215,7 @@ def test_a_killed_export_is_redone_by_overwrite(ws, tmp_path, capsys, monkeypatc
     assert cli.main(argv) == 130
     assert "rerun with --overwrite to redo it" in capsys.readouterr().err
     monkeypatch.setattr(export, "_serialize", serialize)
-    assert sorted(os.listdir(out)) == ["fanogan.jaxexport", "fanogan.npz"]
+    assert sorted(os.listdir(out)) == ["data.json", "fanogan.jaxexport", "fanogan.npz"]
     _refused(argv, capsys, "stopped before it wrote scorer.json")
     # A full disk is named, and the export is redone the same way.
     write = files._atomic_write

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anogan_jax import cli
+from anogan_jax import cli, data
 from anogan_jax.runs.textures import make_texture_folder
 
 SMALL = dict(num_train=48, num_test_good=6, num_test_per_defect=3)
@@ -220,7 +220,7 @@ def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path
 
 def test_defaults_fit_a_small_64x64_folder(tmp_path, capsys):
     """No --arch and no --batch-size on 24 images of 64 x 64: `train` picks the first arch built
-    for 64 x 64 and trains with all 21 training images as its batch, `train-encoder` likewise;
+    for 64 x 64 and trains with all its training images as its batch, `train-encoder` likewise;
     each says so, and the folders record what was used (a resume continues with it)."""
     folder = tmp_path / "textures"
     make_texture_folder(folder, size=64, num_train=24, num_test_good=4, num_test_per_defect=2)
@@ -230,7 +230,9 @@ def test_defaults_fit_a_small_64x64_folder(tmp_path, capsys):
     _run(["train", "--dataset", f"folder:{folder}", "--width", "8", "--out", run, *few])
     out = capsys.readouterr().out
     assert "arch dcgan: the first of dcgan28_light, dcgan28, dcgan, resnet64, mlp built for " in out
-    num_train = 24 - round(0.1 * 24)  # the rest is the validation split
+    split = data.load_one_class(f"folder:{folder}", protocol="one_class_normal", cls=0)
+    num_train = len(split.train)  # the rest is the validation split, chosen by file name
+    assert num_train + len(split.val) == 24 and len(split.val) >= 1
     assert f"batch size {num_train}: the {num_train} training images are fewer than the " in out
     saved = json.loads((run / "config.json").read_text())
     assert (saved["arch"], saved["image_size"], saved["batch_size"]) == ("dcgan", 64, num_train)

@@ -36,6 +36,7 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import MODELS_AXIS, load_data
+from anogan_jax.runs.identity import IDENTITY, check_run_data
 from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan, same_gan
 from anogan_jax.runs.seeds import (
     check_same_step,
@@ -48,6 +49,7 @@ from anogan_jax.state import d_variables, g_variables, init_encoder_state
 # What `train-encoder` writes into its folder; --overwrite removes these and nothing else.
 OWNED = (
     "encoder_config.json",
+    IDENTITY,
     "gan.json",
     "checkpoints",
     "metrics.jsonl",
@@ -94,6 +96,9 @@ class _EncoderRun:
         config = continue_config(config, out / "encoder_config.json", resume=resume)
         self.overwrite = overwrite
         self.data = load_data(self.run_config, data_dir)
+        self.identity = check_run_data(
+            run, self.run_config.dataset, self.data, f"train-encoder on {run}"
+        )
         if fit_batch:
             config = fit_batch_size(config, len(self.data.train), "training images", say=say)
         self.config = config
@@ -117,6 +122,7 @@ class _EncoderRun:
         out, config = self.out, self.config
         records = {"encoder_config.json": dataclasses.asdict(config)}
         records["gan.json"] = self.gan
+        records[IDENTITY] = self.identity
         start_folder(out, OWNED, overwrite=self.overwrite, records=records)
         self.ckpt = Checkpointer(
             out / "checkpoints", keep=config.keep, every=config.checkpoint_every

@@ -26,6 +26,7 @@ from anogan_jax.runs.classifier import load_classifier, make_feature_fn
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.fid import check_val, eval_keys, make_sample_fn
 from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.identity import check_run_data
 from anogan_jax.runs.models import load_gan
 from anogan_jax.state import g_variables
 
@@ -98,6 +99,7 @@ def evaluate_run(
     run = Path(run)
     config, models, state = load_gan(run, step=step)
     data = load_data(config, data_dir)
+    check_run_data(run, config.dataset, data, f"evaluate of {run}")
     check_val(data.val)
     classifier = load_classifier(config.dataset, classifier_root)
     features_fn = make_feature_fn(classifier)

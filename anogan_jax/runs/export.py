@@ -7,6 +7,7 @@ Layout of an export folder::
     fanogan.npz         its params, the leaves in order (arr_0, arr_1, ...)
     hybrid.jaxexport    the AnoGAN search started from E(x), same signature
     hybrid.npz
+    data.json           the identity of the run's data the thresholds were set on (``identity``)
     scorer.json         per function: threshold and how it was chosen, the method settings;
                         the preprocessing (image shape, the exact rules that turn a file's
                         bytes into predict's pixels, pixel scaling); the verdict rule; the
@@ -37,6 +38,7 @@ from anogan_jax import image_decode
 from anogan_jax.files import atomic_write_bytes, write_json
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
+from anogan_jax.runs.identity import IDENTITY, data_identity
 from anogan_jax.runs.methods import check_method_inputs, in_blocks
 from anogan_jax.runs.models import check_run_folder
 from anogan_jax.runs.predict import Scorer, check_fpr, load_run, method_config
@@ -47,7 +49,7 @@ VERDICT_RULE = (
     "anomalous when score > threshold, normal when score <= threshold, invalid when the "
     "score is not finite (an image with a NaN or infinite pixel gets the score NaN)"
 )
-OWNED = ("scorer.json", *(f"{f}.{x}" for f in FUNCTIONS for x in ("jaxexport", "npz")))
+OWNED = ("scorer.json", IDENTITY, *(f"{f}.{x}" for f in FUNCTIONS for x in ("jaxexport", "npz")))
 PLATFORMS = ("cpu", "cuda")
 
 
@@ -118,9 +120,10 @@ def export_run(
             owned=OWNED,
             resumable=False,
         )
-        loaded = load_run(run, data_dir)  # the GAN and data, once for both functions
+        loaded = load_run(run, data_dir, "export")  # the GAN and data, once for both functions
         scorers = {f: Scorer(run, config, loaded=loaded) for f, config in configs.items()}
-        start_folder(out, OWNED, overwrite=overwrite, records={})
+        identity = data_identity(loaded[0].dataset, loaded[3])
+        start_folder(out, OWNED, overwrite=overwrite, records={IDENTITY: identity})
         rc = scorers["fanogan"].run_config
         record = {
             "run": str(Path(run).resolve()),

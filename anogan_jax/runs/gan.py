@@ -4,6 +4,7 @@ come from ``runs.models``).
 Layout of a run folder::
 
     config.json        the RunConfig
+    data.json          the identity of the data it was trained on (``identity``)
     checkpoints/       orbax GAN checkpoints (last k kept), model.json (the model signature)
     metrics.jsonl      one JSON object per logged step
     samples/           sample grids, every ``sample_every`` steps
@@ -51,6 +52,7 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
+from anogan_jax.runs.identity import IDENTITY, check_run_data, resolved_config
 from anogan_jax.runs.models import (
     build_models,
     build_optimizers,
@@ -64,6 +66,7 @@ from anogan_jax.state import g_variables, init_gan_state
 # What `train` writes into a run folder; --overwrite removes these and nothing else.
 OWNED = (
     "config.json",
+    IDENTITY,
     "checkpoints",
     "checkpoints_best",
     "metrics.jsonl",
@@ -76,6 +79,10 @@ OWNED = (
 # The fields in which models trained as one program (``train_gans``) may differ.
 MODELS_AXIS = ("cls", "seed")
 MODELS_HINT = "train models of other settings in separate calls"
+RESUME_HINT = (
+    "put the images back as they were, or train on the images there now into another --out "
+    "(or with --overwrite)"
+)
 NONFINITE_HINT = (
     "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
     "safe norm"
@@ -118,6 +125,9 @@ class GanRun:
         self.train_key = self.keys["train"]
         check_images(data.train, "training images", shape=config.image_shape)
         self.data = data
+        self.identity = check_run_data(
+            None if overwrite else out, config.dataset, data, f"--resume of {out}", RESUME_HINT
+        )
         self.sampler = data_lib.BatchSampler(
             data.train, config.batch_size, self.keys["data"], group=optimizers[2]
         )
@@ -127,7 +137,7 @@ class GanRun:
 
     def open(self) -> GanRun:
         config, out = self.config, self.out
-        records = {"config.json": dataclasses.asdict(config)}
+        records = {"config.json": dataclasses.asdict(config), IDENTITY: self.identity}
         records["checkpoints/model.json"] = signature(config)
         start_folder(out, OWNED, overwrite=self.overwrite, records=records)
         self.ckpt = Checkpointer(
@@ -157,6 +167,7 @@ def prepare_run(
     (``config.fit_batch_size``), and a line printed says so. Returns (GanRun, models,
     (g_tx, d_tx, n_critic))."""
     check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
+    config = resolved_config(config, out / "config.json", resume=resume)
     config = continue_config(config, out / "config.json", resume=resume)
     data = load_data(config, data_dir)
     config = with_image_shape(config, data)
@@ -301,7 +312,11 @@ def train_gans(
         for o in outs:
             check_output(o, resume=resume, overwrite=overwrite, marker="config.json")
         configs = [
-            continue_config(c, o / "config.json", resume=resume)
+            continue_config(
+                resolved_config(c, o / "config.json", resume=resume),
+                o / "config.json",
+                resume=resume,
+            )
             for c, o in zip(configs, outs, strict=True)
         ]
         datas = [load_data(c, data_dir) for c in configs]

@@ -31,6 +31,7 @@ from anogan_jax.runs import plotting
 from anogan_jax.runs.config import RunError, ScoreConfig
 from anogan_jax.runs.folders import check_output, folder_lock, start_folder
 from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.identity import check_run_data
 from anogan_jax.runs.methods import check_method_inputs, jit_method, method_for, start_ids
 from anogan_jax.runs.models import check_run_folder
 from anogan_jax.runs.score_report import residual_maps
@@ -51,16 +52,19 @@ def method_config(method: str, **settings) -> ScoreConfig:
     return ScoreConfig(**{**settings, **base}).validate()
 
 
-def load_run(run, data_dir=None) -> tuple:
+def load_run(run, data_dir=None, what: str = "predict") -> tuple:
     """(run config, models, GAN state, one-class data) of a trained run that can score new
-    images. Raises RunError for a run trained on GCN-normalised images."""
+    images. Raises RunError for a run trained on GCN-normalised images, and (``what`` naming
+    the command) for data that is not the data the run was trained on."""
     run_config, models, state = load_trained(run)
     if run_config.gcn:
         raise RunError(
             f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
             "the training set; predict and export take runs trained without --gcn"
         )
-    return run_config, models, state, load_data(run_config, data_dir)
+    data = load_data(run_config, data_dir)
+    check_run_data(run, run_config.dataset, data, f"{what} with {run}")
+    return run_config, models, state, data
 
 
 class Scorer:

@@ -3,6 +3,8 @@
 Layout of a score folder::
 
     score_config.json   the ScoreConfig (a resumed run must match it)
+    data.json           the identity of the data scored (``identity``; a resume must match
+                        its test split, and the run's training data must match the run's)
     parts/              one .npz per finished batch, written atomically
     scores.csv          index, split, label, class and every score (test and normal-val rows)
     metrics.json        per score: AUROC, AUPRC, best F1, the val-chosen threshold; timing;
@@ -41,6 +43,7 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.identity import IDENTITY, check_identity, check_run_data, read_identity
 from anogan_jax.runs.methods import (
     check_method_inputs,
     jit_method,
@@ -54,6 +57,7 @@ from anogan_jax.runs.score_report import write_report
 # What `score` writes into its folder; --overwrite removes these and nothing else.
 OWNED = (
     "score_config.json",
+    IDENTITY,
     "scored.json",
     "parts",
     "scores.csv",
@@ -241,14 +245,24 @@ def _as_recorded(now: dict, previous: dict) -> dict:
     return now
 
 
-def _start(out: Path, saved: dict, scored: dict, overwrite: bool) -> None:
+def _check_scored_data(out: Path, identity: dict, resume: bool) -> None:
+    """A resumed score folder's saved batches belong to the test images recorded with them:
+    refused, naming what changed, when the test split loaded now differs."""
+    if resume:
+        hint = "score the images there now into another --out (or with --overwrite)"
+        check_identity(
+            read_identity(out, "score_config.json"), identity, f"--resume of {out}", hint, ("test",)
+        )
+
+
+def _start(out: Path, saved: dict, scored: dict, overwrite: bool, identity: dict) -> None:
     if overwrite:
         for sub in sorted(Path(out).glob(SEED_FOLDERS)):
             if sub.is_dir() and (sub / "score_config.json").exists():
                 clear_owned(sub, OWNED)
                 if not any(c.name != ".lock" for c in sub.iterdir()):
                     shutil.rmtree(sub)
-    records = {"score_config.json": saved, "scored.json": scored}
+    records = {"score_config.json": saved, "scored.json": scored, IDENTITY: identity}
     start_folder(out, OWNED, overwrite=overwrite, records=records)
 
 
@@ -319,11 +333,13 @@ def score_run(
         scored = _provenance(run, state)
         _check_saved(out, "scored.json", scored, resume)
         data = load_data(run_config, data_dir)
+        identity = check_run_data(run, run_config.dataset, data, f"score of {run}")
+        _check_scored_data(out, identity, resume)
         images, indices, labels, classes, split = score_items(data, config)
         check_images(images, "images to score", shape=run_config.image_shape)
         _check_labels(labels, split)
         method = method_for(run, config, run_config, models, state, data)
-        _start(out, saved, scored, overwrite)
+        _start(out, saved, scored, overwrite, identity)
         t0 = time.perf_counter()
         block = config.micro_batch if mesh is None else 1
         results = run_batches(
@@ -406,6 +422,11 @@ def _score_seeds(
             [rc for rc, _, _ in loaded], runs, "score them one by one (without --seeds)"
         )
         datas = [load_data(rc, data_dir) for rc, _, _ in loaded]
+        identity = [
+            check_run_data(r, rc.dataset, d, f"score of {r}")
+            for r, (rc, _, _), d in zip(runs, loaded, datas, strict=True)
+        ][0]
+        _check_scored_data(out, identity, resume)
         items = [score_items(d, config) for d in datas]
         if len({len(it[0]) for it in items}) > 1:
             raise RunError(
@@ -419,7 +440,7 @@ def _score_seeds(
             method_for(r, config, rc, m, st, d)
             for r, (rc, m, st), d in zip(runs, loaded, datas, strict=True)
         ]
-        _start(out, saved, scored, overwrite)
+        _start(out, saved, scored, overwrite, identity)
         t0 = time.perf_counter()
         results = run_batches(
             vmap_method(methods, config.micro_batch),
