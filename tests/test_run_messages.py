@@ -151,8 +151,9 @@ def test_the_threshold_rule_reports_the_share_it_flags(ws, tmp_path):
     assert cli.main([*argv, *SCORE, "--out", str(out), "--fpr", "0.3"]) == 0
     rows = (out / "predictions.csv").read_text().splitlines()[1:]
     rule = rows[0].split('"')[3]
-    # 2 validation images: 30% of them is no image, so the threshold flags none.
-    assert rule == "A exceeded by 0 of 2 normal validation images (0.0%; --fpr 30.0% asked)"
+    # 1 validation image (the folder's split by file name): 30% of it is no image, so the
+    # threshold flags none.
+    assert rule == "A exceeded by 0 of 1 normal validation images (0.0%; --fpr 30.0% asked)"
 
 
 def test_a_folder_datasets_scores_csv_names_its_files(ws, tmp_path):
