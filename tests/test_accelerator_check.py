@@ -40,6 +40,7 @@ def test_model_flops_counts_dots_convs_and_every_scan_iteration():
     assert flops == 2 * 2 * 14 * 14 * 3 * 8 * 16 / 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
 def test_batched_matmul_form_equals_grouped_conv_and_loop(op):
     """vmap over per-model kernels: im2col gives a batched matmul, lax a grouped convolution;

@@ -100,6 +100,7 @@ def _assert_close(got, want, tol=1e-4):
     assert err <= tol * scale, f"max error {err:.3g} > {tol} * {scale:.3g}"
 
 
+@pytest.mark.slow
 def test_resnet64_torch_twin_matches_jax():
     """The PyTorch resnet64 (width 8, 64x64x3, z 128) loaded from JAX variables computes the
     same generator, critic (logit, features), encoder, f-AnoGAN scores and 3-step latent

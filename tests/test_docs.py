@@ -43,6 +43,7 @@ def test_the_face_stands_on_the_library_floor():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_python_api_page_runs(capsys):
     blocks = python_blocks(DOCS / "python-api.md")
     assert len(blocks) == 1

@@ -60,6 +60,7 @@ def _assert_same_folder(a, b):
     assert _records(a / "metrics.jsonl") == _records(b / "metrics.jsonl")
 
 
+@pytest.mark.slow
 def test_models_of_several_classes_equal_each_class_trained_alone(tmp_path, monkeypatch):
     """Looped, 2 classes x 2 seeds as one program are bit for bit the per-class runs, GANs
     and encoders."""

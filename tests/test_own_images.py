@@ -218,6 +218,7 @@ def test_exported_scorer_reproduces_predict(pipeline, exported, method, tmp_path
     assert meta["functions"][method]["threshold"] == pytest.approx(float(rows[0]["threshold"]))
 
 
+@pytest.mark.slow
 def test_defaults_fit_a_small_64x64_folder(tmp_path, capsys):
     """No --arch and no --batch-size on 24 images of 64 x 64: `train` picks the first arch built
     for 64 x 64 and trains with all its training images as its batch, `train-encoder` likewise;
