@@ -321,7 +321,7 @@ def top_ops(arch: str, m: int, size: dict, args, count: int = 10) -> dict:
     run, _ = jax_training(arch, form, m, size, args.objective, jnp.float32)
     jax.block_until_ready(run())
     steps = 2 if args.tiny else 5
-    times, wall_ms = op_times(lambda: jax.block_until_ready(run()), steps)
+    times, wall_ms = profile_train.trace_op_times(lambda: jax.block_until_ready(run()), steps)
     total = sum(times.values())
     ops = sorted(times.items(), key=lambda kv: -kv[1])[:count]
     return {
@@ -332,38 +332,6 @@ def top_ops(arch: str, m: int, size: dict, args, count: int = 10) -> dict:
         "op_ms_sum_per_step": total,
         "ops": [{"op": name, "ms": ms, "share": ms / total if total else None} for name, ms in ops],
     }
-
-
-def op_times(run, steps: int) -> tuple[dict[str, float], float]:
-    """(op name -> ms per step, wall ms per step). On a GPU the kernels of the stream lines,
-    named by their ``hlo_op`` stat where the trace has one; on a CPU the XLA thunk lines
-    (``profile_train.trace_op_times``)."""
-    if jax.default_backend() == "cpu":
-        return profile_train.trace_op_times(run, steps)
-    import collections
-    import glob
-    import tempfile
-
-    run()
-    with tempfile.TemporaryDirectory() as tmp:
-        with jax.profiler.trace(tmp):
-            start = time.perf_counter()
-            for _ in range(steps):
-                run()
-            wall = (time.perf_counter() - start) / steps
-        (path,) = glob.glob(os.path.join(tmp, "**", "*.xplane.pb"), recursive=True)
-        data = jax.profiler.ProfileData.from_file(path)
-        totals = collections.Counter()
-        for plane in data.planes:
-            if not plane.name.startswith("/device:"):
-                continue
-            for line in plane.lines:
-                if "stream" not in line.name.lower():
-                    continue
-                for event in line.events:
-                    name = dict(event.stats).get("hlo_op") or event.name
-                    totals[str(name)] += event.duration_ns / 1e6 / steps
-    return dict(totals), wall * 1e3
 
 
 # ----------------------------------------------------------------------------- report

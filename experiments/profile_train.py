@@ -118,7 +118,9 @@ def describe_op(info: dict) -> dict:
 
 
 def trace_op_times(run, steps: int) -> tuple[dict[str, float], float]:
-    """(instruction name -> ms per step, wall ms per step) from a jax.profiler trace."""
+    """(instruction name -> ms per step, wall ms per step) from a jax.profiler trace: on a CPU
+    the XLA thunk lines; on an accelerator the kernels of its stream lines, named by their
+    ``hlo_op`` stat where the trace has one."""
     run()
     with tempfile.TemporaryDirectory() as tmp:
         with jax.profiler.trace(tmp):
@@ -130,12 +132,16 @@ def trace_op_times(run, steps: int) -> tuple[dict[str, float], float]:
         data = jax.profiler.ProfileData.from_file(path)
     totals = collections.Counter()
     for plane in data.planes:
+        device = plane.name.startswith("/device:")
         for line in plane.lines:
-            if not line.name.startswith("tf_XLA"):
-                continue
-            for event in line.events:
-                if not _SKIP_EVENT.match(event.name):
-                    totals[event.name] += event.duration_ns / 1e6 / steps
+            if device and "stream" in line.name.lower():
+                for event in line.events:
+                    name = dict(event.stats).get("hlo_op") or event.name
+                    totals[str(name)] += event.duration_ns / 1e6 / steps
+            elif line.name.startswith("tf_XLA"):
+                for event in line.events:
+                    if not _SKIP_EVENT.match(event.name):
+                        totals[event.name] += event.duration_ns / 1e6 / steps
     return dict(totals), wall * 1e3
 
 
