@@ -110,7 +110,7 @@ def _run_train(args) -> int:
             f"arch {config.arch}: the first of {', '.join(ARCHS)} built for {side}x{side} "
             "images (--arch picks another)"
         )
-    fit = {"fit_batch": "batch_size" not in given}
+    fit = {"fit_batch": "batch_size" not in given, "accept_new_data": args.accept_new_data}
     if seeds is not None:
         train_gan(config, args.out, seeds=seeds, **_io(args), **fit)
         print(f"trained seeds {seeds}; results in {args.out}/seed_<s>")
@@ -142,13 +142,14 @@ def _run_score(args) -> int:
         out = seed_dir(args.out, _saved_seed(args.out, seeds, "score_config.json"))
     given = given_fields(ScoreConfig, args)
     config = settings_for(ScoreConfig, out / "score_config.json", given, resume=args.resume)
+    accept = {"accept_new_data": args.accept_new_data}
     if seeds is not None:
-        reports = score_run(args.run, args.out, config, **_io(args), seeds=seeds)
+        reports = score_run(args.run, args.out, config, **_io(args), seeds=seeds, **accept)
         for s, report in zip(seeds, reports, strict=True):
             print(f"seed {s}: AUROC {_aurocs(report)}")
         print(f"results in {args.out}/seed_<s>")
         return 0
-    report = score_run(args.run, args.out, config, **_io(args), devices=_devices(args))
+    report = score_run(args.run, args.out, config, **_io(args), devices=_devices(args), **accept)
     pixel = report.get("pixel")
     if pixel and pixel["auroc"] is not None:
         print(f"pixel AUROC {pixel['auroc']:.4f}, AUPRO (FPR <= 0.3) {pixel['aupro']:.4f}")

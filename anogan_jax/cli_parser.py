@@ -12,6 +12,7 @@ import argparse
 
 from anogan_jax.models import SPECS
 from anogan_jax.runs.config import ClassifierConfig, EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.identity import ACCEPT_OPTION, ACCEPTS, NOT_ACCEPTED
 from anogan_jax.runs.predict import PREDICT_METHODS
 from anogan_jax.runs.provenance import version_line
 
@@ -54,6 +55,19 @@ def _field(p, cls, name: str, help: str, *, show_default: bool = True, **kwargs)
     shown = "" if default is None or not show_default else f" (default: {default})"
     p.add_argument(
         flag, dest=name, type=kind, default=argparse.SUPPRESS, help=help + shown, **kwargs
+    )
+
+
+def _add_accept(p, command: str) -> None:
+    """``--accept-new-data`` of a command in ``identity.ACCEPTS``, with its help from there."""
+    p.add_argument(ACCEPT_OPTION, action="store_true", help=ACCEPTS[command])
+
+
+def _run_parser(sub, name: str, help: str):
+    """The parser of a command that uses a trained run without ``--accept-new-data``: its
+    description says why (``identity.NOT_ACCEPTED``)."""
+    return sub.add_parser(
+        name, help=help, description=f"{help[0].upper()}{help[1:]}. {NOT_ACCEPTED}."
     )
 
 
@@ -123,6 +137,7 @@ def _add_train(sub) -> None:
         help="root of the trained classifiers "
         "(default: $ANOGAN_JAX_CLASSIFIER_DIR or ~/.cache/anogan_jax/classifiers)",
     )
+    _add_accept(p, "train")
     _add_common(p)
 
 
@@ -197,11 +212,12 @@ def _add_score(sub) -> None:
     _add_method_fields(p, method=True)
     _field(p, ScoreConfig, "limit", "stratified test subsample of this many images (0: all)")
     p.add_argument("--seeds", default=None, help=SEEDS_HELP + " (results in <out>/seed_<s>/)")
+    _add_accept(p, "score")
     _add_common(p)
 
 
 def _add_predict_export(sub) -> None:
-    p = sub.add_parser("predict", help="score new images with a trained run")
+    p = _run_parser(sub, "predict", "score new images with a trained run")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
     p.add_argument(
         "images",
@@ -222,7 +238,7 @@ def _add_predict_export(sub) -> None:
     _add_method_fields(p, method=False)
     p.add_argument("--out", required=True, help="output folder")
     _add_write(p, "--out")
-    p = sub.add_parser("export", help="write a run's scorers as jax.export artefacts")
+    p = _run_parser(sub, "export", "write a run's scorers as jax.export artefacts")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
     _add_fpr(p)
     _add_method_fields(p, method=False)
@@ -258,7 +274,7 @@ def _add_write(p, where: str) -> None:
 
 def _add_train_encoder(sub) -> None:
     C = EncoderConfig
-    p = sub.add_parser("train-encoder", help="train the f-AnoGAN encoder of a run (resumable)")
+    p = _run_parser(sub, "train-encoder", "train the f-AnoGAN encoder of a run (resumable)")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
     _field(p, C, "mode", "izi | ziz | izi_f")
     _field(p, C, "steps", "encoder updates in total (a resumed run may raise it)")
@@ -282,7 +298,7 @@ def _add_classifier_commands(sub) -> None:
     _field(p, C, "seed", "the classifier's seed")
     p.add_argument("--classifier-dir", default=None, help="root folder (default: the cache)")
     _add_io(p, "the classifier folder")
-    p = sub.add_parser("evaluate", help="FID, KID, IS and Parzen log-likelihood of a run")
+    p = _run_parser(sub, "evaluate", "FID, KID, IS and Parzen log-likelihood of a run")
     p.add_argument("--run", required=True, help="a run folder written by `train`")
     p.add_argument("--num-samples", type=int, default=5000, help="generated images (default: 5000)")
     p.add_argument("--classifier-dir", default=None, help="root of the trained classifiers")

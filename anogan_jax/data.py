@@ -21,6 +21,10 @@ from anogan_jax.errors import DataError
 __all__ = ["DataError"]  # raised here, defined with the other user errors
 
 PROTOCOLS = ("one_class_normal", "one_class_anomalous")
+# How the normal validation images are chosen (``one_class_split``): "by_name", a folder
+# dataset's files by a hash of their names, or "seeded_permutation", a seeded draw by position
+# (every other dataset, and folder runs made before the by-name rule, which keep it).
+VAL_SPLITS = ("by_name", "seeded_permutation")
 
 
 class OneClassData(NamedTuple):
@@ -34,6 +38,7 @@ class OneClassData(NamedTuple):
     test_masks: np.ndarray | None = None  # (N, H, W) uint8 0/1, aligned with ``test``
     test_names: tuple[str, ...] | None = None  # file of each test image (folder datasets)
     class_names: tuple[str, ...] | None = None  # name of each class in ``test_classes``
+    val_split: str = "seeded_permutation"  # the rule that chose ``val`` (``VAL_SPLITS``)
 
 
 def global_contrast_normalize(images: np.ndarray) -> np.ndarray:
@@ -81,6 +86,7 @@ def one_class_split(
     val_fraction: float = 0.1,
     gcn: bool = False,
     dataset: str = "",
+    val_split: str = "by_name",
 ) -> OneClassData:
     """Builds a one-class problem.
 
@@ -94,12 +100,16 @@ def one_class_split(
     Folder datasets (``dataset`` "folder:...") allow one_class_normal with class 0 only; their
     test masks and names are carried over (one_class_normal keeps the test split as is). Their
     validation images are chosen by file name (``_held_out_by_name``), so files added to or
-    removed from train/good leave the others where they were.
+    removed from train/good leave the others where they were; ``val_split``
+    "seeded_permutation" draws them by position instead, as for every other dataset (the rule
+    of folder runs made before the by-name one). The result's ``val_split`` names the rule used.
     """
     if protocol not in PROTOCOLS:
         raise DataError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if val_split not in VAL_SPLITS:
+        raise DataError(f"unknown val_split {val_split!r}; choose one of {', '.join(VAL_SPLITS)}")
     _check_folder_protocol(dataset, protocol, cls)
     _check_class(cls, train.labels, dataset)
     rng = np.random.default_rng(np.random.SeedSequence([seed, cls, PROTOCOLS.index(protocol)]))
@@ -116,7 +126,8 @@ def one_class_split(
         test_x, test_c = images[test_idx], classes[test_idx]
     n_val = int(round(val_fraction * len(normal)))
     _check_val_size(val_fraction, n_val, len(normal))
-    if train.names is not None and protocol == "one_class_normal":
+    by_name = val_split == "by_name" and train.names is not None and protocol == PROTOCOLS[0]
+    if by_name:
         is_val = _held_out_by_name(np.asarray(train.names)[train.labels == cls], seed, val_fraction)
         val, train_x = normal[is_val], normal[~is_val]
     else:
@@ -125,7 +136,7 @@ def one_class_split(
     if gcn:
         train_x, val, test_x = _gcn_minmax(train_x, val, test_x)
     labels = (test_c != cls).astype(np.int32)
-    extra = dict(class_names=test.class_names)
+    extra = dict(class_names=test.class_names, val_split=VAL_SPLITS[0 if by_name else 1])
     if protocol == "one_class_anomalous":
         labels = (test_c == cls).astype(np.int32)
     else:
@@ -183,6 +194,7 @@ def load_one_class(
     data_dir: str | None = None,
     image_size: int | None = None,
     channels: int | None = None,
+    val_split: str = "by_name",
 ) -> OneClassData:
     """``one_class_split`` of ``load_dataset(dataset, data_dir, image_size=, channels=)``."""
     _check_folder_protocol(dataset, protocol, cls)
@@ -196,6 +208,7 @@ def load_one_class(
         val_fraction=val_fraction,
         gcn=gcn,
         dataset=dataset,
+        val_split=val_split,
     )
 
 

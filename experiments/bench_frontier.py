@@ -54,7 +54,7 @@ def trained_run(study, runs: Path, cls: int | None, seed: int | None) -> Path:
 def programs(study, run: Path, data_dir) -> tuple[dict, dict]:
     """name -> (batch_fn, (images, indices)) for each frontier method, and name -> batch size."""
     run_config, models, state = load_gan(run)
-    data = load_data(run_config, data_dir)
+    data = load_data(run_config, data_dir, run=run)
     loaded = (run_config, models, state, data)
     methods = {m.name: m for m in study.methods}
     progs, sizes = {}, {}

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from anogan_jax import cli, data
@@ -59,7 +60,8 @@ def test_images_added_to_train_good_refuse_resume_score_and_encoder(trained, tmp
     refused(["train", "--steps", "4", "--quiet", "--out", str(run), "--resume"], expected)
     refused(["score", "--run", str(run), "--out", str(tmp_path / "s"), *SCORE], expected)
     refused([*encoder, "--overwrite"], expected)
-    refused(["export", "--run", str(run), "--out", str(tmp_path / "e"), *SCORE[2:]], expected)
+    files = [str(folder / "test" / "good" / "000.png")]
+    refused(["predict", "--run", str(run), *files, "--out", str(tmp_path / "p"), *SCORE], expected)
     files = [str(folder / "test" / "good" / "000.png")]
     argv = ["predict", "--run", str(run), *files, "--out", str(tmp_path / "p"), *SCORE]
     refused(argv, expected)
@@ -130,8 +132,103 @@ def test_a_run_without_a_data_record_still_scores(trained, tmp_path, capsys):
     capsys.readouterr()
     _run(["score", "--run", run, "--out", tmp_path / "s2", *SCORE])
     assert "records no data identity" in capsys.readouterr().out
-    rows = [(tmp_path / s / "scores.csv").read_text() for s in ("s1", "s2")]
-    assert rows[0] == rows[1]
+    # The test images score alike; the validation images are those of the earlier rule.
+    rows = [_rows(tmp_path / s / "scores.csv") for s in ("s1", "s2")]
+    assert [r for r in rows[0] if r[1] == "test"] == [r for r in rows[1] if r[1] == "test"]
+    assert [sum(r[1] == "val" for r in x) for x in rows] == [1, 2]
+
+
+def _rows(path: Path) -> list[list[str]]:
+    return [line.split(",") for line in path.read_text().splitlines()[1:]]
+
+
+def _record(folder: Path) -> dict:
+    return json.loads((folder / "data.json").read_text())
+
+
+def test_train_resume_continues_on_new_data_only_with_the_option_and_records_it(
+    trained, tmp_path, refused
+):
+    folder, run = trained
+    _add_training_image(folder, "extra.png")
+    resume = ["train", "--steps", "4", "--quiet", "--out", str(run), "--resume"]
+    before, images = _bytes(run), _bytes(folder)
+    refused(resume, "or continue on them with --accept-new-data (recorded in data.json)")
+    refused([*resume[:-1], "--accept-new-data"], "--accept-new-data continues a run on images")
+    assert _bytes(run) == before and _bytes(folder) == images
+    old = _record(run)
+    _run([*resume, "--accept-new-data"])
+    record = _record(run)
+    (entry,) = record["accepted"]
+    assert entry["command"] == "train --resume" and entry["step"] == 2
+    assert entry["from"] == old and entry["to"]["splits"] == record["splits"]
+    assert record["splits"]["train"]["images"] == old["splits"]["train"]["images"] + 1
+    assert record["splits"]["train"]["sha256"] != old["splits"]["train"]["sha256"]
+    assert record["splits"]["val"] == old["splits"]["val"]
+    # The new data is now the run's: later commands check against it, and keep the history.
+    _run(["train", "--steps", "6", "--quiet", "--out", run, "--resume"])
+    assert _record(run) == record
+    _run(["score", "--run", run, "--out", tmp_path / "s", *SCORE])
+
+
+def test_score_accepts_new_training_data_only_with_the_option_and_records_it(
+    trained, tmp_path, refused
+):
+    folder, run = trained
+    _add_training_image(folder, "extra.png")
+    out = tmp_path / "s"
+    argv = ["score", "--run", str(run), "--out", str(out), *SCORE]
+    before = _bytes(run)
+    refused(argv, "or score with them as they are now with --accept-new-data")
+    _run([*argv, "--accept-new-data"])
+    assert _bytes(run) == before  # the run's own record stays as it was
+    (entry,) = _record(out)["accepted"]
+    assert entry["command"] == "score" and entry["step"] == 2
+    assert entry["from"] == json.loads(before["data.json"])
+    assert entry["to"]["splits"]["train"]["images"] == 20
+    assert _record(out)["splits"] == entry["to"]["splits"]
+
+
+def test_commands_without_the_option_say_how_to_record_new_data(trained, tmp_path, refused):
+    from anogan_jax.cli_parser import build_parser
+
+    folder, run = trained
+    _add_training_image(folder, "extra.png")
+    expected = f"record them in the run with `train --out {run} --resume --accept-new-data`"
+    files = [str(folder / "test" / "good" / "000.png")]
+    refused(["predict", "--run", str(run), *files, "--out", str(tmp_path / "p"), *SCORE], expected)
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in ("predict", "export", "train-encoder", "evaluate"):
+        flags = {f for a in commands[name]._actions for f in a.option_strings}
+        assert "--accept-new-data" not in flags
+        assert "`train --out RUN --resume --accept-new-data`" in commands[name].description
+    for name in ("train", "score"):
+        assert any("--accept-new-data" in a.option_strings for a in commands[name]._actions)
+
+
+def test_an_old_folder_run_keeps_the_validation_split_it_was_trained_with(trained, tmp_path):
+    from anogan_jax.runs.config import RunConfig
+    from anogan_jax.runs.gan import load_data
+    from anogan_jax.runs.identity import val_split_rule
+
+    folder, run = trained
+    (run / "data.json").unlink()  # as written before data records and the by-name rule
+    config = RunConfig.from_json(run / "config.json")
+    normal = data.load_dataset(config.dataset, image_size=16, channels=1)[0].images
+    # The rule such runs were trained with: a seeded permutation of the files in name order.
+    rng = np.random.default_rng(np.random.SeedSequence([0, 0, 0]))
+    expected = normal[np.sort(rng.permutation(20)[:2])]
+    assert val_split_rule(run) == "seeded_permutation"
+    np.testing.assert_array_equal(load_data(config, run=run).val, expected)
+    assert len(load_data(config).val) == 1  # a new run's rule picks others
+    _run(["train", "--steps", "4", "--quiet", "--out", run, "--resume"])
+    record = _record(run)  # the resumed run now records its rule
+    assert record["val_split"] == "seeded_permutation" and record["splits"]["val"]["images"] == 2
+    _run(["score", "--run", run, "--out", tmp_path / "s", *SCORE])
+    assert _record(tmp_path / "s")["splits"]["val"] == record["splits"]["val"]
+    del record["val_split"]  # a record from before the rule was named: by name
+    (run / "data.json").write_text(json.dumps(record))
+    assert val_split_rule(run) == "by_name"
 
 
 def test_an_old_run_saved_with_a_relative_path_still_resumes(tmp_path, monkeypatch):

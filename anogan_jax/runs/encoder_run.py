@@ -95,7 +95,7 @@ class _EncoderRun:
         check_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
         config = continue_config(config, out / "encoder_config.json", resume=resume)
         self.overwrite = overwrite
-        self.data = load_data(self.run_config, data_dir)
+        self.data = load_data(self.run_config, data_dir, run=run)
         self.identity = check_run_data(
             run, self.run_config.dataset, self.data, f"train-encoder on {run}"
         )

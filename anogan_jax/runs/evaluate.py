@@ -98,7 +98,7 @@ def evaluate_run(
         raise RunError(f"num_samples must be >= 2, got {num_samples}")
     run = Path(run)
     config, models, state = load_gan(run, step=step)
-    data = load_data(config, data_dir)
+    data = load_data(config, data_dir, run=run)
     check_run_data(run, config.dataset, data, f"evaluate of {run}")
     check_val(data.val)
     classifier = load_classifier(config.dataset, classifier_root)

@@ -30,7 +30,7 @@ from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.prior import sample_prior
 from anogan_jax.runs import plotting
-from anogan_jax.runs.checkpoint import Checkpointer
+from anogan_jax.runs.checkpoint import Checkpointer, latest_step
 from anogan_jax.runs.config import (
     NO_LABELS,
     RunConfig,
@@ -52,7 +52,13 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
-from anogan_jax.runs.identity import IDENTITY, check_run_data, resolved_config
+from anogan_jax.runs.identity import (
+    ACCEPT_OPTION,
+    IDENTITY,
+    check_run_data,
+    resolved_config,
+    val_split_rule,
+)
 from anogan_jax.runs.models import (
     build_models,
     build_optimizers,
@@ -81,7 +87,7 @@ MODELS_AXIS = ("cls", "seed")
 MODELS_HINT = "train models of other settings in separate calls"
 RESUME_HINT = (
     "put the images back as they were, or train on the images there now into another --out "
-    "(or with --overwrite)"
+    f"(or with --overwrite), or continue on them with {ACCEPT_OPTION} (recorded in data.json)"
 )
 NONFINITE_HINT = (
     "a lower learning rate (--g-lr/--d-lr), or the wgan_gp objective, whose penalty uses a "
@@ -89,7 +95,9 @@ NONFINITE_HINT = (
 )
 
 
-def load_data(config: RunConfig, data_dir: str | None = None) -> data_lib.OneClassData:
+def load_data(config: RunConfig, data_dir: str | None = None, *, run=None):
+    """The OneClassData of ``config``; with ``run``, its validation images chosen by the rule
+    that run folder was made with (``identity.val_split_rule``), else by today's."""
     return data_lib.load_one_class(
         config.dataset,
         protocol=config.protocol,
@@ -100,6 +108,7 @@ def load_data(config: RunConfig, data_dir: str | None = None) -> data_lib.OneCla
         data_dir=data_dir,
         image_size=config.image_size or None,
         channels=config.channels or None,
+        val_split=data_lib.VAL_SPLITS[0] if run is None else val_split_rule(run),
     )
 
 
@@ -116,17 +125,34 @@ class GanRun:
     """One GAN run folder opened for training: its data sampler, keys, checkpoints, state
     and log. The constructor only checks (data, model signature, step count) and writes
     nothing; ``open`` then removes what an earlier ``train`` wrote (with ``overwrite``),
-    writes the config and restores or initialises the state."""
+    writes the config and restores or initialises the state. ``accept_new_data``: continue
+    on data other than the recorded, recording it (``identity.accepted``)."""
 
-    def __init__(self, config: RunConfig, out: Path, models, optimizers, *, data, overwrite):
+    def __init__(
+        self,
+        config: RunConfig,
+        out: Path,
+        models,
+        optimizers,
+        *,
+        data,
+        overwrite,
+        accept_new_data=False,
+    ):
         self.config, self.out, self.models, self.optimizers = config, out, models, optimizers
         self.overwrite = overwrite
         self.keys = run_keys(config.seed)
         self.train_key = self.keys["train"]
         check_images(data.train, "training images", shape=config.image_shape)
         self.data = data
+        step = latest_step(out / "checkpoints") if accept_new_data else None
         self.identity = check_run_data(
-            None if overwrite else out, config.dataset, data, f"--resume of {out}", RESUME_HINT
+            None if overwrite else out,
+            config.dataset,
+            data,
+            f"--resume of {out}",
+            RESUME_HINT,
+            accept=None if step is None else ("train --resume", step),
         )
         self.sampler = data_lib.BatchSampler(
             data.train, config.batch_size, self.keys["data"], group=optimizers[2]
@@ -159,23 +185,38 @@ def checked_config(config: RunConfig) -> RunConfig:
 
 
 def prepare_run(
-    config: RunConfig, out: Path, *, resume: bool, overwrite: bool, data_dir, fit_batch=False
+    config: RunConfig,
+    out: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    data_dir,
+    fit_batch=False,
+    accept_new_data=False,
 ):
     """Checks the output folder and the config (against the saved one when resuming), loads
     the data and builds the run WITHOUT writing anything (``GanRun.open`` writes). With
     ``fit_batch``, a batch size above the training images is lowered to their number
-    (``config.fit_batch_size``), and a line printed says so. Returns (GanRun, models,
-    (g_tx, d_tx, n_critic))."""
+    (``config.fit_batch_size``), and a line printed says so. ``accept_new_data`` as in
+    ``GanRun``. Returns (GanRun, models, (g_tx, d_tx, n_critic))."""
     check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
     config = resolved_config(config, out / "config.json", resume=resume)
     config = continue_config(config, out / "config.json", resume=resume)
-    data = load_data(config, data_dir)
+    data = load_data(config, data_dir, run=None if overwrite else out)
     config = with_image_shape(config, data)
     if fit_batch:
         config = fit_batch_size(config, len(data.train), "training images", say=print)
     models = build_models(config)
     optimizers = build_optimizers(config)
-    run = GanRun(config, out, models, optimizers, data=data, overwrite=overwrite)
+    run = GanRun(
+        config,
+        out,
+        models,
+        optimizers,
+        data=data,
+        overwrite=overwrite,
+        accept_new_data=accept_new_data,
+    )
     return run, models, optimizers
 
 
@@ -192,8 +233,12 @@ def train_gan(
     fid_every: int = 0,
     classifier_root=None,
     fit_batch: bool = False,
+    accept_new_data: bool = False,
 ):
     """Trains (or resumes) a GAN into the run folder ``out``. Returns the final GANState.
+
+    ``accept_new_data``: a resumed run whose data differ from those it recorded continues on
+    them, and its data.json records the change (``identity.accepted``); else that is refused.
 
     ``seeds``: train one GAN per seed instead, each in ``<out>/seed_<s>/`` (an ordinary run
     folder, opened, resumed and checked as a single run's; ``config.seed`` is replaced), all
@@ -211,6 +256,11 @@ def train_gan(
     ``checkpoints_best/``: label-free model selection (needs ``train-classifier`` first)."""
     out = Path(out)
     config = checked_config(config)
+    if accept_new_data and not resume:
+        raise RunError(
+            f"{ACCEPT_OPTION} continues a run on images that differ from those it recorded: "
+            "give it with --resume"
+        )
     if seeds is not None:
         if devices != 1 or fid_every:
             raise RunError(
@@ -227,6 +277,7 @@ def train_gan(
                 data_dir=data_dir,
                 progress=progress,
                 fit_batch=fit_batch,
+                accept_new_data=accept_new_data,
             )
     if fid_every < 0:
         raise RunError(f"fid_every must be >= 0, got {fid_every}")
@@ -234,7 +285,13 @@ def train_gan(
         raise RunError(NO_LABELS.format(dataset=config.dataset))
     with folder_lock(out):
         run, models, (g_tx, d_tx, n_critic) = prepare_run(
-            config, out, resume=resume, overwrite=overwrite, data_dir=data_dir, fit_batch=fit_batch
+            config,
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            data_dir=data_dir,
+            fit_batch=fit_batch,
+            accept_new_data=accept_new_data,
         )
         config, batch_fn, mesh, monitor = run.config, run.sampler, None, None
         # Every check that can refuse runs before ``open`` writes (or, with --overwrite,
@@ -281,6 +338,7 @@ def train_gans(
     data_dir=None,
     progress=True,
     fit_batch: bool = False,
+    accept_new_data: bool = False,
 ) -> list:
     """Trains (or resumes) M GANs as one program: the models axis over (class, seed).
 
@@ -296,6 +354,7 @@ def train_gans(
       progress: show a progress bar.
       fit_batch: as in ``train_gan``, lowering every model's batch to the fewest training
         images of the M (they train with one batch size).
+      accept_new_data: as in ``train_gan``, for each folder.
     Returns:
       the final GANState of each model. All M step together through ``seeds.fit_seeds``, so
       each equals its run trained alone: bit for bit where the models loop, up to float
@@ -319,7 +378,10 @@ def train_gans(
             )
             for c, o in zip(configs, outs, strict=True)
         ]
-        datas = [load_data(c, data_dir) for c in configs]
+        datas = [
+            load_data(c, data_dir, run=None if overwrite else o)
+            for c, o in zip(configs, outs, strict=True)
+        ]
         configs = [with_image_shape(c, x) for c, x in zip(configs, datas, strict=True)]
         if fit_batch:
             fewest = min(len(x.train) for x in datas)
@@ -330,7 +392,15 @@ def train_gans(
         models = build_models(config)
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
         runs = [
-            GanRun(c, o, models, optimizers, data=x, overwrite=overwrite)
+            GanRun(
+                c,
+                o,
+                models,
+                optimizers,
+                data=x,
+                overwrite=overwrite,
+                accept_new_data=accept_new_data,
+            )
             for c, o, x in zip(configs, outs, datas, strict=True)
         ]  # every model checked before any is written
         hint = "`train --out <folder> --resume` for each"

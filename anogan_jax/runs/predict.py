@@ -62,7 +62,7 @@ def load_run(run, data_dir=None, what: str = "predict") -> tuple:
             f"{run} was trained on GCN-normalised images (--gcn), whose scaling depends on "
             "the training set; predict and export take runs trained without --gcn"
         )
-    data = load_data(run_config, data_dir)
+    data = load_data(run_config, data_dir, run=run)
     check_run_data(run, run_config.dataset, data, f"{what} with {run}")
     return run_config, models, state, data
 

@@ -43,7 +43,13 @@ from anogan_jax.runs.folders import (
     start_folder,
 )
 from anogan_jax.runs.gan import load_data
-from anogan_jax.runs.identity import IDENTITY, check_identity, check_run_data, read_identity
+from anogan_jax.runs.identity import (
+    IDENTITY,
+    SCORE_HINT,
+    check_identity,
+    check_run_data,
+    read_identity,
+)
 from anogan_jax.runs.methods import (
     check_method_inputs,
     jit_method,
@@ -298,8 +304,12 @@ def score_run(
     progress=True,
     devices: int | str = 1,
     seeds: list[int] | None = None,
+    accept_new_data: bool = False,
 ):
     """Scores a trained run's test split into ``out``. Returns the metrics dict.
+
+    ``accept_new_data``: score although the run's training data differ from those it recorded
+    (else refused); the score folder's data.json records both (``identity.accepted``).
 
     ``devices`` > 1 (or "all") splits every batch of images across that many devices.
     ``seeds``: score the runs of several seeds instead (``<run>/seed_<s>``, from ``train
@@ -310,7 +320,7 @@ def score_run(
             raise RunError("scoring several seeds runs on one device: leave --devices at 1")
         return _score_seeds(
             run, out, config, seeds, resume=resume, overwrite=overwrite, data_dir=data_dir,
-            progress=progress,
+            progress=progress, accept_new_data=accept_new_data,
         )  # fmt: skip
     out, config = Path(out), config.validate()
     check_run_folder(run)  # before the lock creates ``out``
@@ -332,8 +342,11 @@ def score_run(
         run_config, models, state = load_trained(run)
         scored = _provenance(run, state)
         _check_saved(out, "scored.json", scored, resume)
-        data = load_data(run_config, data_dir)
-        identity = check_run_data(run, run_config.dataset, data, f"score of {run}")
+        data = load_data(run_config, data_dir, run=run)
+        identity = check_run_data(
+            run, run_config.dataset, data, f"score of {run}", SCORE_HINT,
+            accept=("score", int(state.step)) if accept_new_data else None,
+        )  # fmt: skip
         _check_scored_data(out, identity, resume)
         images, indices, labels, classes, split = score_items(data, config)
         check_images(images, "images to score", shape=run_config.image_shape)
@@ -390,6 +403,7 @@ def _score_seeds(
     overwrite=False,
     data_dir=None,
     progress=True,
+    accept_new_data=False,
 ) -> list[dict]:
     """Scores the runs of several seeds (``<root>/seed_<s>``, from ``train --seeds``) in one
     vmapped program: every batch holds the same positions of each seed's scored items, and
@@ -421,10 +435,17 @@ def _score_seeds(
         check_same_settings(
             [rc for rc, _, _ in loaded], runs, "score them one by one (without --seeds)"
         )
-        datas = [load_data(rc, data_dir) for rc, _, _ in loaded]
+        datas = [load_data(rc, data_dir, run=r) for r, (rc, _, _) in zip(runs, loaded, strict=True)]
         identity = [
-            check_run_data(r, rc.dataset, d, f"score of {r}")
-            for r, (rc, _, _), d in zip(runs, loaded, datas, strict=True)
+            check_run_data(
+                r,
+                rc.dataset,
+                d,
+                f"score of {r}",
+                SCORE_HINT,
+                accept=("score", int(st.step)) if accept_new_data else None,
+            )
+            for r, (rc, _, st), d in zip(runs, loaded, datas, strict=True)
         ][0]
         _check_scored_data(out, identity, resume)
         items = [score_items(d, config) for d in datas]
