@@ -19,7 +19,7 @@ Datasets:
 
 Offline copies are found through ``data_dir`` or the ``TFDS_DATA_DIR`` environment variable.
 Decoded copies of tfds and folder datasets are kept under ``$ANOGAN_JAX_CACHE/datasets``
-(default ~/.cache/anogan_jax/datasets).
+(default ~/.cache/anogan_jax/datasets), keyed by the content of the files they were decoded from.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 
 from anogan_jax import image_folder
 from anogan_jax.errors import DataError
-from anogan_jax.files import cached_arrays, dataset_cache_dir
+from anogan_jax.files import cached_arrays, dataset_cache_dir, keyed_cached_arrays
 from anogan_jax.images import NATIVE_SHAPE, check_images, to_unit
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -109,21 +109,57 @@ def _missing_data_message(name: str, data_dir: str | None, err: Exception) -> st
     )
 
 
-def tfds_cache_path(name: str, data_dir: str | None = None) -> Path:
-    """Where the decoded copy of a tfds dataset is cached, one file per dataset and data folder
-    (decoding MNIST's 70,000 PNGs is the slow part of loading it). A machine without
-    tensorflow-datasets loads a dataset whose decoded copy was put there (its arrays are
-    checked as a decoded copy's are)."""
+TFDS_RULE_VERSION = 1  # part of the tfds cache key: bump when decoding changes
+
+
+def _tfds_copy(name: str, data_dir: str | None) -> Path:
+    """The folder tfds reads a prepared ``name`` from: ``<data dir>/<name>/``."""
+    where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+    return Path(where).expanduser() / name
+
+
+def tfds_cache_key(name: str, data_dir: str | None = None) -> str | None:
+    """sha256 over every file of the prepared tfds copy of ``name`` (its relative path, size
+    and bytes: the records and dataset_info.json) and ``TFDS_RULE_VERSION``, so a copy
+    replaced at the same path is decoded again; None when there is no copy there."""
+    root = _tfds_copy(name, data_dir)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    if not files:
+        return None
+    h = hashlib.sha256(f"tfds v{TFDS_RULE_VERSION} {name}".encode())
+    for p in files:
+        data = p.read_bytes()
+        h.update(f"\0{p.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def tfds_cache_path(name: str, data_dir: str | None = None, key: str | None = None) -> Path:
+    """Where the decoded copy of a tfds dataset is cached (decoding MNIST's 70,000 PNGs is the
+    slow part of loading it): named by ``key`` (default ``tfds_cache_key``), the content of
+    the prepared copy it is decoded from. Where there is no prepared copy, one file per
+    dataset and data folder: a machine without tensorflow-datasets loads a decoded copy put
+    there (its arrays are checked as a decoded copy's are)."""
+    key = key or tfds_cache_key(name, data_dir)
+    if key is not None:
+        return dataset_cache_dir() / f"{name}-{key[:32]}.npz"
     where = os.path.abspath(data_dir or os.environ.get("TFDS_DATA_DIR") or "default")
     tag = hashlib.sha256(where.encode()).hexdigest()[:12]
     return dataset_cache_dir() / f"{name}-{tag}.npz"
 
 
-@functools.lru_cache(maxsize=4)
 def _load_tfds(name: str, data_dir: str | None) -> tuple[Split, Split]:
-    raw = cached_arrays(
-        tfds_cache_path(name, data_dir), lambda: _decode_tfds(name, data_dir), _check_tfds_arrays
-    )
+    return _load_tfds_keyed(name, data_dir, tfds_cache_key(name, data_dir))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_tfds_keyed(name: str, data_dir: str | None, key: str | None) -> tuple[Split, Split]:
+    """The decoded Splits of the prepared copy whose content hashes to ``key``."""
+    path, build = tfds_cache_path(name, data_dir, key), lambda: _decode_tfds(name, data_dir)
+    if key is None:
+        raw = cached_arrays(path, build, _check_tfds_arrays)
+    else:
+        raw = keyed_cached_arrays(path, key, build, _check_tfds_arrays)
     return Split(to_unit(raw["x_train"]), raw["y_train"]), Split(
         to_unit(raw["x_test"]), raw["y_test"]
     )

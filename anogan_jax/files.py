@@ -158,3 +158,18 @@ def cached_arrays(path: Path, build, check=lambda arrays: None) -> dict[str, np.
     arrays = build()
     write_npz_quietly(path, arrays)
     return arrays
+
+
+def keyed_cached_arrays(path: Path, key: str, build, check=lambda arrays: None) -> dict:
+    """``cached_arrays`` of an entry valid exactly for the content hash ``key``: the entry
+    holds its key ("cache_key"), and one whose key differs, or whose arrays ``check`` rejects,
+    is rebuilt, never trusted. Returns the arrays without the key."""
+
+    def keyed_check(arrays):
+        if str(arrays.get("cache_key", "")) != key:
+            raise ValueError("the cache entry was made for other files")
+        check({k: v for k, v in arrays.items() if k != "cache_key"})
+
+    arrays = cached_arrays(path, lambda: {**build(), "cache_key": np.array(key)}, keyed_check)
+    arrays.pop("cache_key")
+    return arrays

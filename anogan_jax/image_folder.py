@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from anogan_jax.errors import DataError
-from anogan_jax.files import cached_arrays, dataset_cache_dir
+from anogan_jax.files import dataset_cache_dir, keyed_cached_arrays
 from anogan_jax.image_decode import (
     RESIZE_RULE,
     check_name,
@@ -271,21 +271,9 @@ def _decode_folder(folder: _Folder, size: int, channels: int | None) -> dict[str
 @functools.lru_cache(maxsize=2)
 def _load_cached(key: str, folder: _Folder, size: int, channels: int | None, check) -> dict:
     """Keyed on the content hash ``key``, so edited files are never served stale: the file is
-    named by the key and holds it (``cache_key``), and an entry whose key differs, or whose
-    arrays ``check`` rejects, is rebuilt, never trusted."""
+    named by the key and holds it (``files.keyed_cached_arrays``)."""
     cache = dataset_cache_dir() / f"folder-{key[:32]}.npz"
-
-    def keyed_check(arrays):
-        if str(arrays.get("cache_key", "")) != key:
-            raise ValueError("the cache entry was made for other files")
-        check({k: v for k, v in arrays.items() if k != "cache_key"})
-
-    def build():
-        return {**_decode_folder(folder, size, channels), "cache_key": np.array(key)}
-
-    arrays = cached_arrays(cache, build, keyed_check)  # a foreign entry is rebuilt
-    arrays.pop("cache_key")
-    return arrays
+    return keyed_cached_arrays(cache, key, lambda: _decode_folder(folder, size, channels), check)
 
 
 def _check_shape_args(image_size, channels) -> int:

@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,22 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+# Decoded datasets and trained classifiers go to one temporary folder per test session, never
+# the user's ~/.cache (nor a cache the user set): shared by the session's tests and the
+# subprocesses they start; xdist workers inherit the controller's (entries are written
+# atomically and named by their content), and a process removes the folder it made at the end.
+_SESSION_CACHE = "ANOGAN_JAX_TEST_SESSION_CACHE"
+_MADE_HERE = _SESSION_CACHE not in os.environ
+if _MADE_HERE:
+    os.environ[_SESSION_CACHE] = tempfile.mkdtemp(prefix="anogan_jax_test_cache_")
+os.environ["ANOGAN_JAX_CACHE"] = os.environ[_SESSION_CACHE]
+os.environ["ANOGAN_JAX_CLASSIFIER_DIR"] = os.path.join(os.environ[_SESSION_CACHE], "classifiers")
+
+
+def pytest_sessionfinish(session):
+    if _MADE_HERE:
+        shutil.rmtree(os.environ[_SESSION_CACHE], ignore_errors=True)
 
 
 @pytest.fixture

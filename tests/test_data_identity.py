@@ -4,6 +4,7 @@ same images from any working folder, and the validation split of a folder datase
 move when files are added."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,7 @@ def _record(folder: Path) -> dict:
     return json.loads((folder / "data.json").read_text())
 
 
+@pytest.mark.slow  # more than 5 s: two trainings
 def test_train_resume_continues_on_new_data_only_with_the_option_and_records_it(
     trained, tmp_path, refused
 ):
@@ -206,6 +208,7 @@ def test_commands_without_the_option_say_how_to_record_new_data(trained, tmp_pat
         assert any("--accept-new-data" in a.option_strings for a in commands[name]._actions)
 
 
+@pytest.mark.slow  # more than 5 s: two trainings
 def test_an_old_folder_run_keeps_the_validation_split_it_was_trained_with(trained, tmp_path):
     from anogan_jax.runs.config import RunConfig
     from anogan_jax.runs.gan import load_data
@@ -244,3 +247,43 @@ def test_an_old_run_saved_with_a_relative_path_still_resumes(tmp_path, monkeypat
     assert json.loads((run / "data.json").read_text())["path"] == str(
         (tmp_path / "textures").resolve()
     )
+
+
+RECORD = "mnist/3.0.1/mnist-train.array_record-00000-of-00001"
+
+
+def _write_tfds_copy(root: Path, seed: int) -> None:
+    """A stand-in prepared tfds copy of mnist: its record file holds the seed's bytes."""
+    (root / RECORD).parent.mkdir(parents=True, exist_ok=True)
+    (root / RECORD).parent.joinpath("dataset_info.json").write_text('{"name": "mnist"}')
+    (root / RECORD).write_bytes(np.random.default_rng(seed).bytes(256))
+
+
+def _decode_stand_in(name: str, data_dir: str) -> dict:
+    """What tfds would decode from ``_write_tfds_copy``'s files: arrays drawn from the bytes of
+    its record file (20 training and 2 test images of each digit)."""
+    rng = np.random.default_rng(list((Path(data_dir) / RECORD).read_bytes()))
+    out = {}
+    for part, per_class in (("train", 20), ("test", 2)):
+        n = 10 * per_class
+        out[f"x_{part}"] = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
+        out[f"y_{part}"] = np.repeat(np.arange(10, dtype=np.int32), per_class)
+    return out
+
+
+@pytest.mark.slow  # more than 5 s: two trainings
+def test_a_tfds_copy_replaced_at_the_same_path_is_decoded_again(tmp_path, monkeypatch, refused):
+    from anogan_jax import datasets
+
+    monkeypatch.setattr(datasets, "_decode_tfds", _decode_stand_in)
+    tfds, run = tmp_path / "tfds", tmp_path / "run"
+    _write_tfds_copy(tfds, seed=1)
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(tfds), "--out", str(run)]
+    small = ["--arch", "mlp", "--latent-dim", "8", "--batch-size", "8", "--quiet"]
+    _run([*argv, *small, "--steps", "2", "--checkpoint-every", "2", "--sample-every", "2"])
+    stat = (tfds / RECORD).stat()
+    _write_tfds_copy(tfds, seed=2)  # another copy: same names, sizes and times, other bytes
+    os.utime(tfds / RECORD, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    before = _bytes(run)
+    refused([*argv, "--resume", "--steps", "4"], "the train split holds 18 images with digest")
+    assert _bytes(run) == before
