@@ -46,7 +46,7 @@ ACCEPTS = {
 }
 # Why the other commands that use a trained run do not take it (their help text).
 NOT_ACCEPTED = (
-    "a run's training images that differ from those it recorded are refused: this command "
+    "A run's training images that differ from those it recorded are refused: this command "
     "uses the run's validation images as recorded; to go on with the images there now, record "
     f"them in the run with `train --out RUN --resume {ACCEPT_OPTION}`"
 )
