@@ -187,14 +187,15 @@ def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records:
     """The first writes of a command into its folder, once every check has passed: with
     ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``), else
     check the step logs a resume continues (``STEP_LOGS``: read before anything changes) and
-    give a folder written before manifests one (``owned.adopt_legacy``); then write
-    ``records`` (relative path -> JSON object)."""
+    give a folder written before manifests one (``owned.adopt_legacy``) or compact its own
+    (``manifest.compact``); then write ``records`` (relative path -> JSON object)."""
     if overwrite:
         clear_owned(out, owned)
     else:
         for name in STEP_LOGS:
             read_jsonl(Path(out) / name, steps=True)
         owned_files.adopt_legacy(Path(out), owned)
+        manifest.compact(out)
     for name, obj in records.items():
         write_json(Path(out) / name, obj)
 

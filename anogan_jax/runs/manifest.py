@@ -33,9 +33,16 @@ _GROWING: dict[tuple[Path, str], tuple[int, int, object]] = {}
 def recording(folder):
     """Records in ``folder``'s manifest what the package writes under it until the end."""
     folder = Path(folder).resolve()
+    first = folder not in _RECORDING
     _RECORDING[folder] = _RECORDING.get(folder, 0) + 1
+
+    def record(path: Path, data: bytes | None) -> None:
+        path = Path(path).parent.resolve() / Path(path).name
+        if _holder(path) == folder and path != folder / MANIFEST:
+            _record(folder, path, data)
+
     try:
-        with files.watch(_record):
+        with files.watch(record) if first else contextlib.nullcontext():
             yield
     finally:
         _RECORDING[folder] -= 1
@@ -52,11 +59,7 @@ def _holder(path: Path) -> Path | None:
     return None
 
 
-def _record(path: Path, data: bytes | None) -> None:
-    path = Path(path).parent.resolve() / Path(path).name
-    folder = _holder(path)
-    if folder is None or path == folder / MANIFEST:
-        return
+def _record(folder: Path, path: Path, data: bytes | None) -> None:
     if data is not None:
         entries = [_entry(folder, path, len(data), hashlib.sha256(data))]
     elif path.is_dir():
@@ -148,6 +151,14 @@ def adopt(folder, paths) -> None:
         size, digest = _hashed(folder / rel)
         lines.append(json.dumps({"path": rel, "size": size, "sha256": digest.hexdigest()}))
     files.atomic_write_text(folder / MANIFEST, "".join(line + "\n" for line in lines))
+
+
+def compact(folder) -> None:
+    """Rewrites ``folder``'s manifest, if it has one, with the latest entry of each path (a
+    resumed folder's manifest does not grow with each opening)."""
+    entries = read(folder)
+    if entries is not None:
+        rewrite(folder, entries)
 
 
 def rewrite(folder, entries: dict[str, dict]) -> None:
