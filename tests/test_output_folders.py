@@ -286,6 +286,13 @@ def test_overwrite_never_takes_a_users_folder_for_an_unfinished_run(ws, tmp_path
     predict = ["predict", "--run", str(ws / "run"), str(ws / "ds" / "test"), "--method", "anogan"]
     refused([*predict, *SEARCH, "--out", str(user), "--overwrite"], "not a folder this tool wrote")
     assert _bytes(user) == before
+    mine = tmp_path / "mine_too"  # the same for train: a log and a sample grid of the user's
+    (mine / "samples").mkdir(parents=True)
+    (mine / "metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
+    (mine / "samples" / "step_0000002.png").write_bytes(b"my own picture")
+    before = _bytes(mine)
+    refused(_train(ws, mine, "--overwrite"), "not a folder this tool wrote")
+    assert _bytes(mine) == before
 
 
 def test_overwrite_keeps_and_names_what_the_tool_did_not_write(ws, tmp_path, capsys):

@@ -12,8 +12,9 @@ those files whose bytes are still the ones written, and nothing else; it refuses
 nothing, where a file it would keep sits where the command writes (``OWNED`` names), since
 the new run would replace it. A folder written before manifests were kept (its marker and no
 manifest) is judged once by those names, as then: the files they match are taken as the
-tool's (``adopt`` on its first resume, removed by its first ``--overwrite``). A folder without
-its marker and without a manifest holds only the user's files.
+tool's (listed on its first resume: ``owned.adopt_legacy``; removed by its first
+``--overwrite``). A folder without its marker and without a manifest holds only the user's
+files.
 """
 
 from __future__ import annotations
