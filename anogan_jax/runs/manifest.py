@@ -60,6 +60,8 @@ def _holder(path: Path) -> Path | None:
 
 
 def _record(folder: Path, path: Path, data: bytes | None) -> None:
+    if data is None and not path.exists():
+        return  # written on another host's disk (a process of a multi-host run)
     if data is not None:
         entries = [_entry(folder, path, len(data), hashlib.sha256(data))]
     elif path.is_dir():
