@@ -3,6 +3,7 @@ JSON and JSON-lines, created with the user's umask."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -30,16 +31,40 @@ class WriteError(UserError, OSError):
     replaced, and every file written before, are intact."""
 
 
+# What is told of each file the package finishes writing (``watch``, ``written``).
+_WATCHERS: list = []
+
+
+@contextlib.contextmanager
+def watch(fn):
+    """Calls ``fn(path, data)`` for each file the package finishes writing (``written``)
+    until the end of the context."""
+    _WATCHERS.append(fn)
+    try:
+        yield
+    finally:
+        _WATCHERS.remove(fn)
+
+
+def written(path, data: bytes | None = None) -> None:
+    """Tells the watchers (``watch``) that ``path`` is complete: a file of bytes ``data``
+    (None: read it back; a file that grows, or a folder written whole, such as a checkpoint)."""
+    for fn in list(_WATCHERS):
+        fn(Path(path), data)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``.
-    The file gets the permissions a plain ``open(path, "w")`` would (0666 less the umask).
-    Raises WriteError naming ``path`` when the system refuses (ENOSPC, EACCES, ...)."""
+    """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``
+    (and tells the watchers: ``written``). The file gets the permissions a plain
+    ``open(path, "w")`` would (0666 less the umask). Raises WriteError naming ``path`` when
+    the system refuses (ENOSPC, EACCES, ...)."""
     try:
         _atomic_write(Path(path), data)
     except WriteError:
         raise
     except OSError as err:
         raise WriteError(f"could not write {path}: {err.strerror or err}") from err
+    written(path, data)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

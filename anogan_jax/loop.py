@@ -41,9 +41,10 @@ def nonfinite_message(step: int, metrics: dict, hint: str) -> str:
 
 
 def _first_nonfinite(window: list) -> int | None:
-    """Index in ``window`` (the ``finite`` flags of the steps since the last sync) of the
-    first step that was not finite, or None."""
-    flags = np.asarray(jax.device_get(window)).reshape(len(window), -1).all(axis=1)
+    """Index in ``window`` (the device metrics of the steps since the last sync, each with
+    its ``finite`` flag) of the first step that was not finite, or None."""
+    finite = [m["finite"] for m in window]
+    flags = np.asarray(jax.device_get(finite)).reshape(len(window), -1).all(axis=1)
     bad = np.flatnonzero(~flags)
     return int(bad[0]) if bad.size else None
 
@@ -76,8 +77,8 @@ def fit(
         after the finiteness check, so it never sees a non-finite state.
     Raises:
       NonFiniteError: at the first sync after a non-finite step; the message names that step
-        (every step's ``finite`` flag is kept until the next sync). No callback sees a state
-        from that step or later.
+        and its metrics (every step's device metrics are kept until the next sync). No
+        callback sees a state from that step or later.
       start: the step ``state`` is at; by default ``state.step`` (its least element for
         stacked states). Needed where ``state`` is not one TrainState (a tuple of seeds).
     """
@@ -88,7 +89,7 @@ def fit(
     for i in range(start, num_steps):
         state, metrics = step_fn(state, batch_fn(i), key)
         step = i + 1
-        window.append(metrics["finite"])
+        window.append(metrics)
         bar.update(1)
         logs = step % log_every == 0 or step == num_steps
         syncs = step == num_steps or (sync_at is not None and sync_at(step))
@@ -98,7 +99,7 @@ def fit(
         if bad is not None:
             bar.close()
             first = step - len(window) + 1 + bad
-            shown = host_metrics(metrics) if bad == len(window) - 1 else {}
+            shown = host_metrics(window[bad])
             raise NonFiniteError(nonfinite_message(first, shown, nonfinite_hint))
         window = []
         if logs:

@@ -7,11 +7,12 @@ import math
 import pytest
 
 from anogan_jax import gan_metrics
+from anogan_jax.runs import manifest, owned
 from anogan_jax.runs.classifier import ClassifierError, train_classifier
 from anogan_jax.runs.config import RunConfig
 from anogan_jax.runs.evaluate import PARZEN_BANDWIDTHS, evaluate_run
 from anogan_jax.runs.fid import make_fid_monitor
-from anogan_jax.runs.gan import load_data, train_gan
+from anogan_jax.runs.gan import OWNED, load_data, train_gan
 from anogan_jax.runs.models import load_gan
 
 METRICS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std")
@@ -46,6 +47,10 @@ def test_evaluate_run_reports_finite_metrics(trained):
     again = evaluate_run(run, num_samples=100, classifier_root=classifiers, seed=0, step=3)
     assert (run / "evaluation_step_0000003.json").exists()
     assert {k: again[k] for k in METRICS} == {k: report[k] for k in METRICS}
+    # Both reports are the run's: listed in its manifest, so train --overwrite removes them.
+    assert "evaluation.json" in manifest.read(run)
+    mine, others = owned.plan(run, OWNED)
+    assert {"evaluation.json", "evaluation_step_0000003.json"} <= set(mine) and not others
 
 
 def test_monitor_matches_evaluation_and_validation_against_itself_is_zero(trained):

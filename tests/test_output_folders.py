@@ -3,6 +3,7 @@ own kind), ``--overwrite`` removes only the files the tool wrote, and one proces
 holds a folder, a stale lock taken over by exactly one of the processes that find it."""
 
 import errno
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -16,7 +17,9 @@ from PIL import Image
 
 from anogan_jax import cli, files
 from anogan_jax.errors import UserError
+from anogan_jax.runs import manifest
 from anogan_jax.runs.folders import folder_lock
+from anogan_jax.runs.manifest import MANIFEST
 from anogan_jax.runs.textures import make_texture_folder
 
 DEAD = 2**22 + 1  # above Linux's pid_max: no process has it
@@ -177,6 +180,11 @@ def test_a_killed_predict_is_visibly_unfinished_and_redone(ws, tmp_path, capsys,
     _refused(argv, capsys, "pass --overwrite to replace them, or choose another --out")
 
 
+def _names(folder: Path) -> list[str]:
+    """The entries of ``folder`` but its manifest (``runs.manifest``)."""
+    return sorted(n for n in os.listdir(folder) if n != MANIFEST)
+
+
 def _refused(argv, capsys, message: str) -> str:
     capsys.readouterr()
     assert cli.main(argv) == 2, argv
@@ -215,7 +223,7 @@ def test_a_killed_export_is_redone_by_overwrite(ws, tmp_path, capsys, monkeypatc
     assert cli.main(argv) == 130
     assert "rerun with --overwrite to redo it" in capsys.readouterr().err
     monkeypatch.setattr(export, "_serialize", serialize)
-    assert sorted(os.listdir(out)) == ["data.json", "fanogan.jaxexport", "fanogan.npz"]
+    assert _names(out) == ["data.json", "fanogan.jaxexport", "fanogan.npz"]
     _refused(argv, capsys, "stopped before it wrote scorer.json")
     # A full disk is named, and the export is redone the same way.
     write = files._atomic_write
@@ -230,4 +238,126 @@ def test_a_killed_export_is_redone_by_overwrite(ws, tmp_path, capsys, monkeypatc
     assert "rerun with --overwrite to redo it" in err and "--resume" not in err
     monkeypatch.setattr(files, "_atomic_write", write)
     assert cli.main([*argv, "--overwrite"]) == 0
-    assert sorted(os.listdir(out)) == sorted(export.OWNED)
+    assert _names(out) == sorted(export.OWNED)
+
+
+# --- what --overwrite removes: the manifest ----------------------------------------------
+
+
+def _train(ws, out: Path, *extra: str) -> list[str]:
+    argv = ["train", "--dataset", f"folder:{ws / 'ds'}", "--image-size", "16", *TINY]
+    return [*argv, "--steps", "2", "--out", str(out), *extra]
+
+
+@pytest.mark.slow
+def test_overwrite_refuses_to_replace_a_users_file_named_as_the_tools(ws, tmp_path, refused):
+    """A file the user put where the tool writes (a sample grid, a file inside a checkpoint,
+    a score folder's metrics) after the run wrote its own there was removed by --overwrite,
+    matched by its name; now it is refused, and no byte of the folder changes."""
+    out = tmp_path / "run"
+    shutil.copytree(ws / "run", out)
+    for rel, data in (
+        ("samples/step_0000002.png", b"my own picture"),
+        ("checkpoints/2/notes.txt", b"my notes on this checkpoint"),
+    ):
+        (out / rel).write_bytes(data)
+        before = _bytes(out)
+        refused(_train(ws, out, "--overwrite"), f"would replace {rel}, which the tool did not")
+        assert _bytes(out) == before
+        (out / rel).unlink()
+    scores = tmp_path / "scores"
+    score = ["score", "--run", str(ws / "run"), *SEARCH, "--method", "anogan"]
+    assert cli.main([*score, "--out", str(scores)]) == 0
+    (scores / "metrics.json").write_text('{"mine": 1}\n')
+    before = _bytes(scores)
+    refused([*score, "--out", str(scores), "--overwrite"], "would replace metrics.json")
+    assert _bytes(scores) == before
+
+
+def test_overwrite_never_takes_a_users_folder_for_an_unfinished_run(ws, tmp_path, refused):
+    """A folder holding only files named as predict names its own (the user's table and an
+    image named as a drawn one) was taken for a predict stopped before its marker and
+    emptied by --overwrite."""
+    user = tmp_path / "mine"
+    (user / "images").mkdir(parents=True)
+    (user / "predictions.csv").write_text("file,score\nmine.png,1.0\n")
+    (user / "images" / "00001_mine.png").write_bytes(b"not a drawing of the tool's")
+    before = _bytes(user)
+    predict = ["predict", "--run", str(ws / "run"), str(ws / "ds" / "test"), "--method", "anogan"]
+    refused([*predict, *SEARCH, "--out", str(user), "--overwrite"], "not a folder this tool wrote")
+    assert _bytes(user) == before
+    mine = tmp_path / "mine_too"  # the same for train: a log and a sample grid of the user's
+    (mine / "samples").mkdir(parents=True)
+    (mine / "metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
+    (mine / "samples" / "step_0000002.png").write_bytes(b"my own picture")
+    before = _bytes(mine)
+    refused(_train(ws, mine, "--overwrite"), "not a folder this tool wrote")
+    assert _bytes(mine) == before
+
+
+def test_overwrite_keeps_and_names_what_the_tool_did_not_write(ws, tmp_path, capsys):
+    """Files the new run never writes again stay, each named in one line; what the earlier
+    run wrote goes, sub-folders it leaves empty with it."""
+    out = tmp_path / "run"
+    shutil.copytree(ws / "run", out)
+    (out / "notes.txt").write_text("mine")
+    (out / "scores").mkdir()
+    (out / "scores" / "a.csv").write_text("mine too")
+    events = next((out / "events").iterdir()) if (out / "events").exists() else None
+    capsys.readouterr()
+    assert cli.main(_train(ws, out, "--overwrite", "--steps", "1", "--seed", "4")) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note: --overwrite kept")]
+    assert notes == [f"note: --overwrite kept in {out}: notes.txt, scores/ (1 file)"], err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "scores" / "a.csv").read_text() == "mine too"
+    assert not (out / "samples" / "step_0000002.png").exists()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "model.json"]
+    assert events is None or not events.exists()
+
+
+@pytest.mark.slow
+def test_a_folder_without_manifest_is_judged_once_by_name(ws, tmp_path, refused):
+    """A run folder written before manifests (its marker, no manifest) resumes and is
+    overwritten as then (the files its names match are the tool's); its first resume records
+    them, so a file the user replaces afterwards is told apart."""
+    out = tmp_path / "run"
+    shutil.copytree(ws / "run", out)
+    (out / MANIFEST).unlink()
+    assert cli.main([*_train(ws, out, "--resume"), "--steps", "3"]) == 0
+    listed = manifest.read(out)
+    assert "samples/step_0000001.png" in listed and "checkpoints/3/_CHECKPOINT_METADATA" in listed
+    (out / "samples" / "step_0000001.png").write_bytes(b"mine now")
+    before = _bytes(out)
+    refused(_train(ws, out, "--overwrite"), "would replace samples/step_0000001.png")
+    assert _bytes(out) == before
+    (out / "samples" / "step_0000001.png").unlink()
+    (out / MANIFEST).unlink()
+    assert cli.main(_train(ws, out, "--overwrite", "--steps", "1")) == 0
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000001.png"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "model.json"]
+
+
+def test_manifest_records_whole_files_and_skips_a_cut_line(tmp_path):
+    """A record cut short by a killed process is not read (the file stays the user's); a file
+    that grows is hashed as a whole; a folder written whole lists each file in it."""
+    with manifest.recording(tmp_path):
+        files.write_json(tmp_path / "a.json", {"x": 1})
+        grown = tmp_path / "events" / "log"
+        grown.parent.mkdir()
+        for chunk in (b"abc", b"defg"):
+            with open(grown, "ab") as f:
+                f.write(chunk)
+            files.written(grown)
+        (tmp_path / "ckpt" / "sub").mkdir(parents=True)
+        (tmp_path / "ckpt" / "sub" / "x").write_bytes(b"12345")
+        files.written(tmp_path / "ckpt")
+    files.write_json(tmp_path / "b.json", {"y": 2})  # not recorded: no longer held
+    with open(tmp_path / MANIFEST, "a") as f:
+        f.write('{"path": "b.json", "size": 1')
+    listed = manifest.read(tmp_path)
+    assert sorted(listed) == ["a.json", "ckpt/sub/x", "events/log"]
+    assert listed["events/log"]["sha256"] == hashlib.sha256(b"abcdefg").hexdigest()
+    assert all(manifest.still_written(tmp_path, e) for e in listed.values())
+    (tmp_path / "a.json").write_text('{"x": 2}\n')
+    assert not manifest.still_written(tmp_path, listed["a.json"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from anogan_jax import models, objectives
-from anogan_jax.loop import NonFiniteError, fit
+from anogan_jax.loop import NonFiniteError, fit, host_metrics, nonfinite_message
 from anogan_jax.state import init_gan_state
 from anogan_jax.train import make_gan_step
 
@@ -168,22 +168,31 @@ def test_fit_stops_at_first_nonfinite_step():
 
 def test_fit_names_the_known_first_nonfinite_step_between_syncs():
     """A NaN batch at index 5 makes step 6 the first non-finite one; with logs every 4 steps
-    the check runs at step 8 and names step 6; no callback sees step 6 or later."""
+    the check runs at step 8 and names step 6 with step 6's own metrics (not the last step's,
+    nor none); no callback sees step 6 or later."""
     _, step, state, n = _setup()
     b = np.array(_batches(n, 8))
     b[5, 0, 0, 0, 0, 0] = np.nan
+    key = jax.random.key(0)
+    ref = jax.tree.map(jnp.array, state)  # ``step`` donates the state it is given
+    for i in range(6):
+        ref, ref_metrics = step(ref, b[i], key)
+    want = host_metrics(ref_metrics)
+    assert not np.isfinite(want["d_loss"]) and {"d_loss", "g_loss"} <= set(want)
     seen = []
-    with pytest.raises(NonFiniteError, match=r"at step 6 \(\)\. .*Try: a lower"):
+    with pytest.raises(NonFiniteError) as err:
         fit(
             state,
             step,
             lambda i: b[i],
-            jax.random.key(0),
+            key,
             num_steps=8,
             log_every=4,
             on_log=lambda s, m, r: seen.append(s),
             progress=False,
         )
+    assert str(err.value) == nonfinite_message(6, want, "a lower learning rate")
+    assert "d_loss=nan" in str(err.value) and "g_loss=" in str(err.value)
     assert seen == [4]
 
 

@@ -9,6 +9,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from anogan_jax.errors import UserError
+from anogan_jax.files import written
 
 
 class CheckpointError(UserError, RuntimeError):
@@ -43,6 +44,7 @@ class Checkpointer:
             return False
         self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
         self.manager.wait_until_finished()
+        written(self.directory / str(step))
         return True
 
     def restore(self, abstract_state, step: int | None = None):

@@ -92,7 +92,9 @@ class _EncoderRun:
     ):
         self.out = out = encoder_dir(run, config.mode)
         self.run_config, self.models, gan_state = load_gan(run)
-        check_output(out, resume=resume, overwrite=overwrite, marker="encoder_config.json")
+        check_output(
+            out, resume=resume, overwrite=overwrite, marker="encoder_config.json", owned=OWNED
+        )
         config = continue_config(config, out / "encoder_config.json", resume=resume)
         self.overwrite = overwrite
         self.data = load_data(self.run_config, data_dir, run=run)

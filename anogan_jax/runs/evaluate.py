@@ -25,7 +25,8 @@ from anogan_jax.files import write_json
 from anogan_jax.runs.classifier import load_classifier, make_feature_fn
 from anogan_jax.runs.config import RunError
 from anogan_jax.runs.fid import check_val, eval_keys, make_sample_fn
-from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.folders import recording
+from anogan_jax.runs.gan import OWNED, load_data
 from anogan_jax.runs.identity import check_run_data
 from anogan_jax.runs.models import load_gan
 from anogan_jax.state import g_variables
@@ -125,5 +126,6 @@ def evaluate_run(
         },
     }
     name = "evaluation.json" if step is None else f"evaluation_step_{step:07d}.json"
-    write_json(run / name, report)
+    with recording(run, OWNED):  # the run's file: a train --overwrite removes it
+        write_json(run / name, report)
     return report

@@ -28,7 +28,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from anogan_jax.files import atomic_write_bytes
+from anogan_jax.files import atomic_write_bytes, written
 from anogan_jax.runs import plotting
 
 # The folder every kind of run folder owns (its OWNED names it for --overwrite).
@@ -102,7 +102,8 @@ class EventLog:
         lib = self.lib
         if self.writer is None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self.writer = lib.RecordWriter(str(_new_file(self.dir)))
+            self.path = _new_file(self.dir)
+            self.writer = lib.RecordWriter(str(self.path))
             header = lib.Event(wall_time=time.time(), file_version="brain.Event:2")
             self.writer.write(header.SerializeToString())
         summary = lib.summary.Summary(value=values)
@@ -110,6 +111,7 @@ class EventLog:
             lib.Event(wall_time=time.time(), step=int(step), summary=summary).SerializeToString()
         )
         self.writer.flush()
+        written(self.path)
 
     def close(self) -> None:
         if self.writer is not None:

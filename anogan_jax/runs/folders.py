@@ -5,26 +5,60 @@ the settings a resumed run continues with.
 The order every driver follows: ``folder_lock`` -> ``check_output`` (refuses, changes
 nothing) -> build and validate everything (data, models, checkpoints) -> ``clear_owned``
 when overwriting -> write. So a refused command changes no byte of an existing run.
+
+What the tool wrote is what the folder's manifest lists (``manifest``: every file written
+while ``folder_lock`` holds the folder, with its size and sha256): ``--overwrite`` removes
+those files whose bytes are still the ones written, and nothing else; it refuses, changing
+nothing, where a file it would keep sits where the command writes (``OWNED`` names), since
+the new run would replace it. A folder written before manifests were kept (its marker and no
+manifest) is judged once by those names, as then: the files they match are taken as the
+tool's (listed on its first resume: ``owned.adopt_legacy``; removed by its first
+``--overwrite``). A folder without its marker and without a manifest holds only the user's
+files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fnmatch
-import shutil
 from pathlib import Path
 
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
+from anogan_jax.runs import locks, manifest
+from anogan_jax.runs import owned as owned_files
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
-from anogan_jax.runs.events import EVENTS, EventLog
-from anogan_jax.runs.locks import folder_lock as folder_lock
-from anogan_jax.runs.locks import folder_locks as folder_locks
+from anogan_jax.runs.events import EventLog
 from anogan_jax.runs.locks import lock_holder as lock_holder
+from anogan_jax.runs.owned import LOCK, SEED_FOLDERS
 
-# A multi-seed run, encoder or score folder holds one ordinary folder per seed.
-SEED_FOLDERS = "seed_*"
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """``locks.folder_lock``, recording in the folder's manifest what this process writes
+    there while it holds it (``manifest.recording``)."""
+    with locks.folder_lock(folder), manifest.recording(folder):
+        yield
+
+
+@contextlib.contextmanager
+def folder_locks(folders):
+    """``locks.folder_locks``, each folder recorded as in ``folder_lock``."""
+    folders = list(folders)
+    with locks.folder_locks(folders), contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(manifest.recording(folder))
+        yield
+
+
+@contextlib.contextmanager
+def recording(folder, owned):
+    """Records in ``folder``'s manifest what this process writes there, as the command of
+    ``owned`` names (a folder written before manifests first gets one: ``adopt_legacy``),
+    for a command that adds to another's folder without holding it."""
+    owned_files.adopt_legacy(Path(folder), owned)
+    with manifest.recording(folder):
+        yield
 
 
 def seed_dir(out, seed: int) -> Path:
@@ -58,30 +92,9 @@ FOLDER_KINDS = {
 }
 
 
-# What the tool writes inside the sub-folders it owns (relative globs): --overwrite removes
-# these and keeps anything else there; a sub-folder goes too only when that leaves it empty.
-# A pattern ending in "/" is a folder the tool makes whole (an orbax checkpoint step).
-_CHECKPOINTS = ("[0-9]*/", "*.orbax-checkpoint-tmp*/", "model.json", "best.json")
-OWNED_CONTENTS = {
-    "checkpoints": _CHECKPOINTS,
-    "checkpoints_best": _CHECKPOINTS,
-    "samples": ("step_*.png",),
-    EVENTS: ("events.out.tfevents.*",),
-    "parts": ("[0-9]*.npz", "val/[0-9]*.npz", "images/[0-9]*.npz"),
-    "images": ("[0-9][0-9][0-9][0-9][0-9]*_*.png",),
-}
-
-
-def _is_owned(name: str, owned) -> bool:
-    """Whether an entry of a folder is one of its command's ``owned`` names, or the temporary
-    file of an atomic write of one (``files.atomic_write_bytes``) left by a killed process."""
-    if name.startswith(".") and name.endswith(".tmp"):
-        name = name[1:].rsplit(".", 2)[0]
-    return any(fnmatch.fnmatch(name, pattern) for pattern in owned)
-
-
 def _entries(out: Path) -> list[str]:
-    return sorted(c.name for c in out.iterdir() if c.name != ".lock") if out.is_dir() else []
+    hidden = (LOCK, manifest.MANIFEST)
+    return sorted(c.name for c in out.iterdir() if c.name not in hidden) if out.is_dir() else []
 
 
 def check_output(
@@ -96,8 +109,9 @@ def check_output(
     done: str | None = None,
 ) -> None:
     """Refuses, before anything is written, an output folder that holds files but is not this
-    command's (no ``marker``, and not only ``owned`` names: a command stopped before it wrote
-    its marker), whatever the options; one that already holds results (``marker``) unless
+    command's (no ``marker``, and not only files its manifest lists: a command stopped before
+    it wrote its marker), whatever the options; an ``--overwrite`` that would replace a file
+    of the user's (``owned.check_clear``); one that already holds results (``marker``) unless
     resuming (where ``resumable``) or overwriting, saying so when the run stopped before its
     last file ``done``; ``--overwrite`` of /, home or the current folder; and, with or without
     ``--overwrite``, a folder that is or holds one of ``protect`` (the runs the command reads:
@@ -126,6 +140,8 @@ def check_output(
             f"--overwrite refuses {out}: it is {_forbidden(out)}; choose a dedicated folder"
         )
     _check_mine(out, marker, owned, resume or overwrite)
+    if overwrite and owned and out.is_dir():
+        owned_files.check_clear(out, owned)
     if (out / marker).exists() and not (resume or overwrite):
         kind = FOLDER_KINDS[marker]
         if done is not None and not (out / done).exists():
@@ -143,12 +159,13 @@ def check_output(
 def _check_mine(out: Path, marker: str, owned, again: bool) -> None:
     """Refuses a folder that holds files but no ``marker``: one the user made (never written
     into, nor cleared), or, unless ``again``, one where this command stopped before writing
-    its marker (only ``owned`` names)."""
+    its marker (every file there one its manifest lists, unchanged)."""
     entries = _entries(out)
     if not entries or (out / marker).exists():
         return
     shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-    if not (owned and all(_is_owned(name, owned) for name in entries)):
+    partial = owned and manifest.read(out) is not None and not owned_files.plan(out, owned)[1]
+    if not partial:
         raise RunError(
             f"{out} holds files ({shown}) but no {marker}, so it is not a folder this tool "
             "wrote; its files are left alone: choose another --out (a new or empty folder)"
@@ -160,47 +177,26 @@ def _check_mine(out: Path, marker: str, owned, again: bool) -> None:
         )
 
 
-def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
-    """Removes what this kind of folder's command wrote into ``out``: its files whose names
-    match one of ``owned`` (glob patterns), and in its sub-folders of those names only what the
-    tool writes there (``OWNED_CONTENTS``). Anything else is left alone."""
-    out = Path(out)
-    if not out.is_dir():
-        return
-    for child in sorted(out.iterdir()):
-        if not _is_owned(child.name, owned):
-            continue
-        if child.is_dir() and not child.is_symlink():
-            _clear_contents(child, OWNED_CONTENTS.get(child.name, ()))
-        else:
-            child.unlink()
-
-
-def _clear_contents(folder: Path, patterns) -> None:
-    for pattern in patterns:
-        whole = pattern.endswith("/")
-        for path in sorted(folder.glob(pattern.rstrip("/"))):
-            if whole and path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif not whole and (path.is_file() or path.is_symlink()):
-                path.unlink()
-    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
-        with contextlib.suppress(OSError):
-            sub.rmdir()  # only where nothing is left
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+def clear_owned(out: Path, owned: tuple[str, ...]) -> list[str]:
+    """Removes what this kind of folder's command wrote into ``out`` and nothing else
+    (``owned.clear``: the files its manifest lists, unchanged); refuses, changing nothing,
+    when a file it would keep sits where the command writes. Returns the kept paths."""
+    return owned_files.clear(Path(out), owned)
 
 
 def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records: dict) -> None:
     """The first writes of a command into its folder, once every check has passed: with
     ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``), else
-    check the step logs a resume continues (``STEP_LOGS``: read before anything changes);
-    then write ``records`` (relative path -> JSON object)."""
+    check the step logs a resume continues (``STEP_LOGS``: read before anything changes) and
+    give a folder written before manifests one (``owned.adopt_legacy``) or compact its own
+    (``manifest.compact``); then write ``records`` (relative path -> JSON object)."""
     if overwrite:
         clear_owned(out, owned)
     else:
         for name in STEP_LOGS:
             read_jsonl(Path(out) / name, steps=True)
+        owned_files.adopt_legacy(Path(out), owned)
+        manifest.compact(out)
     for name, obj in records.items():
         write_json(Path(out) / name, obj)
 

@@ -199,7 +199,7 @@ def prepare_run(
     ``fit_batch``, a batch size above the training images is lowered to their number
     (``config.fit_batch_size``), and a line printed says so. ``accept_new_data`` as in
     ``GanRun``. Returns (GanRun, models, (g_tx, d_tx, n_critic))."""
-    check_output(out, resume=resume, overwrite=overwrite, marker="config.json")
+    check_output(out, resume=resume, overwrite=overwrite, marker="config.json", owned=OWNED)
     config = resolved_config(config, out / "config.json", resume=resume)
     config = continue_config(config, out / "config.json", resume=resume)
     data = load_data(config, data_dir, run=None if overwrite else out)
@@ -369,7 +369,7 @@ def train_gans(
     check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
     with folder_locks(outs):
         for o in outs:
-            check_output(o, resume=resume, overwrite=overwrite, marker="config.json")
+            check_output(o, resume=resume, overwrite=overwrite, marker="config.json", owned=OWNED)
         configs = [
             continue_config(
                 resolved_config(c, o / "config.json", resume=resume),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +35,6 @@ from anogan_jax.runs.events import EVENTS
 from anogan_jax.runs.folders import (
     SEED_FOLDERS,
     check_output,
-    clear_owned,
     folder_lock,
     lock_holder,
     seed_dir,
@@ -74,9 +72,8 @@ OWNED = (
     "extremes.png",
     EVENTS,
 )
-# ``score --seeds`` also writes one ordinary score folder per seed (``SEED_FOLDERS``);
-# --overwrite clears those (``_start``) only where they hold a score_config.json, and never a
-# folder of anything else.
+# ``score --seeds`` also writes one ordinary score folder per seed (``SEED_FOLDERS``), listed
+# in the root's manifest.
 
 
 def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -262,14 +259,8 @@ def _check_scored_data(out: Path, identity: dict, resume: bool) -> None:
 
 
 def _start(out: Path, saved: dict, scored: dict, overwrite: bool, identity: dict) -> None:
-    if overwrite:
-        for sub in sorted(Path(out).glob(SEED_FOLDERS)):
-            if sub.is_dir() and (sub / "score_config.json").exists():
-                clear_owned(sub, OWNED)
-                if not any(c.name != ".lock" for c in sub.iterdir()):
-                    shutil.rmtree(sub)
     records = {"score_config.json": saved, "scored.json": scored, IDENTITY: identity}
-    start_folder(out, OWNED, overwrite=overwrite, records=records)
+    start_folder(out, (*OWNED, SEED_FOLDERS), overwrite=overwrite, records=records)
 
 
 def load_trained(run):
