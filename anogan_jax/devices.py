@@ -35,7 +35,7 @@ def initialize_distributed(coordinator: str, num_processes: int, process_id: int
     )
 
 
-def _take_devices(devices: int | str) -> list:
+def take_devices(devices: int | str) -> list:
     """The first ``devices`` devices (or all of them with ``"all"``), of every process."""
     available = jax.devices()
     n = len(available) if devices == "all" else int(devices)
@@ -49,7 +49,7 @@ def _take_devices(devices: int | str) -> list:
 
 def make_mesh(devices: int | str = 1) -> Mesh:
     """A 1-D mesh named ``data`` over the first ``devices`` devices (or ``"all"``)."""
-    return Mesh(np.array(_take_devices(devices)), (AXIS,))
+    return Mesh(np.array(take_devices(devices)), (AXIS,))
 
 
 def models_mesh_shape(num_models: int, num_devices: int) -> tuple[int, int]:
@@ -82,7 +82,7 @@ def models_mesh(num_models: int, devices: int | str, *, batch_size: int) -> Mesh
     Raises:
       DeviceError: more devices than there are, or a ``batch_size`` (each model's) that does
         not split over the data axis (``check_models_batch``)."""
-    chosen = _take_devices(devices)
+    chosen = take_devices(devices)
     if len(chosen) == 1:
         return None
     check_models_batch(num_models, len(chosen), batch_size)

@@ -69,8 +69,11 @@ def test_one_device_keeps_the_single_device_program_and_more_are_refused(tmp_pat
     with pytest.raises(DeviceError, match="--devices 2: this machine has 1"):
         train_gans(configs, outs, progress=False, devices=2)
     assert not any(tmp_path.iterdir())
-    with pytest.raises(RunError, match="devices 2 shard the models program"):
-        run_study(_study("mlp"), tmp_path / "r", tmp_path / "runs", progress=False, devices=2)
+    study = _study("mlp")
+    with pytest.raises(RunError, match="devices 2 shard the models program only"):
+        run_study(study, tmp_path / "r", tmp_path / "runs", progress=False, devices=2)
+    with pytest.raises(DeviceError, match="--devices 2: this machine has 1"):
+        run_study(study, tmp_path / "r", tmp_path / "runs", program="models", devices=2)
     assert not any(tmp_path.iterdir())
 
 

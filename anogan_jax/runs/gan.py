@@ -307,7 +307,9 @@ def train_gans(
         ("models", "data") mesh (``devices.models_mesh``: models = gcd(M, devices), each
         model's batch split over the rest), DeviceError before anything is written when the
         batch does not split. Vmapped, the stacked program is sharded; looped, each model's
-        program runs on its own slice of the mesh.
+        program runs on its own slice of the mesh, bit for bit its run alone where the slice
+        is one device (a data axis of several sums each batch in another order: float
+        rounding).
     Returns:
       the final GANState of each model. All M step together through ``seeds.fit_seeds``, so
       each equals its run trained alone: bit for bit where the models loop, up to float

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from anogan_jax.devices import check_models_batch, take_devices
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunConfig, RunError
@@ -89,7 +90,16 @@ def run_study(
     if program not in PROGRAMS:
         raise RunError(f"program {program!r}: choose one of {', '.join(PROGRAMS)}")
     if devices != 1 and program != "models":
-        raise RunError(f"devices {devices!r} shard the models program: add program='models'")
+        raise RunError(
+            f"devices {devices!r} shard the models program only: add --program models "
+            "(program='models'), or train on one device"
+        )
+    if devices != 1:  # refused before anything is written
+        n = len(take_devices(devices))
+        models = len(check_classes(study, classes)) * len(study.seeds)
+        check_models_batch(models, n, study.run.batch_size)
+        if study.needs_encoder():
+            check_models_batch(models, n, study.encoder.batch_size)
     results, runs = Path(results), Path(runs)
     mine = check_classes(study, classes)
     record_settings(study, results)  # cells made with other settings are refused, not mixed
