@@ -7,7 +7,8 @@ runs/studies/<study>/ (not committed). Rerunning skips finished cells. The setti
 cells were computed with are kept beside them (settings.json): a config edited since is
 refused, naming each changed field, by a rerun, --report-only and --merge-from. With
 --program models, the GANs of every (class, seed) train as one program, then their encoders
-(scoring stays per class); the cells are those of the default per-class program.
+(scoring stays per class); the cells are those of the default per-class program. With
+--devices N (or all) that program is sharded over N devices (a ("models", "data") mesh).
 
 Classes run on another machine (or in a worktree) come back with --merge-from:
 
@@ -86,6 +87,18 @@ def _classes(text: str | None) -> list[int] | None:
         ) from None
 
 
+def _devices(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise UserError(f"--devices {text!r}: give a number of devices (1 or more) or 'all'")
+    return n
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("config", help="a Python file defining STUDY")
@@ -127,6 +140,12 @@ def main(argv=None) -> int:
         "train every (class, seed) of the classes run as one program (GANs, then encoders); "
         "scoring is per class either way",
     )
+    p.add_argument(
+        "--devices",
+        default="1",
+        help="with --program models: train over this many devices, or 'all' (a mesh of "
+        "gcd(models, devices) model slices x the rest splitting each model's batch); default 1",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -164,6 +183,7 @@ def main(argv=None) -> int:
                 data_dir=args.data_dir,
                 progress=not args.quiet,
                 program=args.program,
+                devices=_devices(args.devices),
             )
         command = f"python -m experiments.run_study {args.config}"
         write_report(study, cells, results, command=command, timings=total_hours(results))

@@ -11,6 +11,7 @@ import numpy as np
 
 from anogan_jax import data as data_lib
 from anogan_jax import models as models_lib
+from anogan_jax.devices import models_mesh
 from anogan_jax.encoder import encoder_tx, make_encoder_step, make_fanogan_scorer, near_bound_share
 from anogan_jax.files import read_json, write_json
 from anogan_jax.keys import named_keys
@@ -257,6 +258,7 @@ def train_encoders(
     data_dir=None,
     progress=True,
     fit_batch: bool = False,
+    devices: int | str = 1,
 ) -> list:
     """Trains the encoders of M GAN runs as one program (the models axis over (class, seed)),
     each GAN frozen.
@@ -272,6 +274,9 @@ def train_encoders(
       progress: show a progress bar.
       fit_batch: as in ``train_encoder``, lowering every encoder's batch to the fewest training
         images of the M (they train with one batch size).
+      devices: 1, a number of devices or "all": sharded over a ("models", "data") mesh as in
+        ``gan.train_gans`` (DeviceError before anything is written when the batch does not
+        split over the data axis).
     Returns:
       each run's EncoderState. The M train through ``seeds.fit_seeds`` (one vmapped program
       over the stacked encoder states and frozen GANs, or the single-model program per model,
@@ -287,6 +292,7 @@ def train_encoders(
         if fit_batch:
             _share_batch(models, config)
         _check_same(models)
+        mesh = models_mesh(len(models), devices, batch_size=models[0].config.batch_size)
         hint = "`train-encoder --run <run> --resume` for each"
         ckpts = [encoder_dir(d, config.mode) / "checkpoints" for d in run_dirs]
         check_saved_steps(ckpts, overwrite=overwrite, resume_hint=hint)
@@ -301,6 +307,7 @@ def train_encoders(
                 [r.train_key for r in models],
                 frozen=[r.frozen for r in models],
                 mode=seed_mode(first.run_config.arch),
+                mesh=mesh,
                 on_log_each=[r.on_log for r in models],
                 on_sync_each=[r.on_sync for r in models],
                 sync_at=first.sync_at,

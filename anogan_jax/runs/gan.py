@@ -23,7 +23,13 @@ import numpy as np
 from anogan_jax import data as data_lib
 from anogan_jax import objectives
 from anogan_jax.datasets import check_source
-from anogan_jax.devices import check_divisible, make_mesh, put_batch, put_replicated
+from anogan_jax.devices import (
+    check_divisible,
+    make_mesh,
+    models_mesh,
+    put_batch,
+    put_replicated,
+)
 from anogan_jax.files import write_json
 from anogan_jax.images import check_images
 from anogan_jax.loop import fit
@@ -339,6 +345,7 @@ def train_gans(
     progress=True,
     fit_batch: bool = False,
     accept_new_data: bool = False,
+    devices: int | str = 1,
 ) -> list:
     """Trains (or resumes) M GANs as one program: the models axis over (class, seed).
 
@@ -355,6 +362,13 @@ def train_gans(
       fit_batch: as in ``train_gan``, lowering every model's batch to the fewest training
         images of the M (they train with one batch size).
       accept_new_data: as in ``train_gan``, for each folder.
+      devices: 1, a number of devices or "all": with several, the M models are sharded over a
+        ("models", "data") mesh (``devices.models_mesh``: models = gcd(M, devices), each
+        model's batch split over the rest), DeviceError before anything is written when the
+        batch does not split. Vmapped, the stacked program is sharded; looped, each model's
+        program runs on its own slice of the mesh, bit for bit its run alone where the slice
+        is one device (a data axis of several sums each batch in another order: float
+        rounding).
     Returns:
       the final GANState of each model. All M step together through ``seeds.fit_seeds``, so
       each equals its run trained alone: bit for bit where the models loop, up to float
@@ -389,6 +403,7 @@ def train_gans(
             configs = [fit_batch_size(c, fewest, "training images") for c in configs]
         check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
         config = configs[0]
+        mesh = models_mesh(len(configs), devices, batch_size=config.batch_size)
         models = build_models(config)
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
         runs = [
@@ -414,6 +429,7 @@ def train_gans(
                 [r.sampler for r in runs],
                 [r.train_key for r in runs],
                 mode=seed_mode(config.arch),
+                mesh=mesh,
                 on_log_each=[r.log.on_log for r in runs],
                 on_sync_each=[r.log.on_sync for r in runs],
                 sync_at=runs[0].log.sync_at,

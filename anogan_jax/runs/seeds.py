@@ -4,7 +4,9 @@ on XLA:CPU, ``seed_mode``), the single-seed program called for each seed in turn
 keeps its own folder (``<out>/seed_<s>/``, an ordinary run folder), its own data order and its
 own keys, so each equals that seed alone: up to float rounding when vmapped, bit for bit when
 looped. ``fit_seeds`` is the one loop of GAN and encoder training over seeds
-(``gan.train_gan`` and ``encoder_run.train_encoder`` given ``seeds``)."""
+(``gan.train_gan`` and ``encoder_run.train_encoder`` given ``seeds``) and over the models
+axis (``gan.train_gans``, ``encoder_run.train_encoders``), on one device or sharded over a
+("models", "data") mesh (``devices.models_mesh``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from anogan_jax.devices import (
+    DeviceError,
+    batch_sharding,
+    models_sharding,
+    put_global,
+    replicated,
+    row_meshes,
+    to_host,
+)
 from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
@@ -25,6 +36,11 @@ from anogan_jax.runs.config import MAX_SEED, RunError
 def stack(trees):
     """[tree] * S -> one tree with a leading axis S."""
     return jax.tree.map(lambda *xs: jax.numpy.stack(xs), *trees)
+
+
+def host_stack(trees):
+    """``stack`` on the host: [tree] * S -> one tree of numpy arrays with a leading axis S."""
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
 
 
 def unstack(tree, n: int):
@@ -95,7 +111,7 @@ def seed_mode(arch: str) -> str:
     return "vmap" if arch == "mlp" or jax.default_backend() != "cpu" else "loop"
 
 
-def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None) -> Callable:
+def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None, mesh=None) -> Callable:
     """``step(states, batch, keys)`` of S seeds, in the form ``mode`` holds them:
 
     - "vmap": one vmapped program over stacked states (a leading axis S), a stacked batch and
@@ -104,7 +120,10 @@ def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None) -> Ca
       through the single-seed program in turn, so its arithmetic is that seed's alone, and
       nothing is stacked or sliced per step but the metrics (one tiny program).
 
-    Either way the metrics come back stacked (leaves with a leading axis S)."""
+    Either way the metrics come back stacked (leaves with a leading axis S). With a ``mesh``
+    (``devices.models_mesh``) the program is ``mesh_step``'s."""
+    if mesh is not None:
+        return mesh_step(raw_step, mode, n, frozen, mesh)
     if mode == "vmap":
         vstep = xla_cpu.jit(jax.vmap(raw_step), donate_argnums=0)
         if frozen is None:
@@ -125,18 +144,103 @@ def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None) -> Ca
     return step
 
 
-def seeds_input(mode: str, states: list, batch_fns: list[Callable], keys: list):
-    """(initial states, batch function, keys) in the form ``seeds_step(mode)`` takes. The
-    states are new buffers either way (the steps donate them; the caller's stay valid)."""
+def mesh_step(raw_step: Callable, mode: str, n: int, frozen: list | None, mesh) -> Callable:
+    """``seeds_step`` of n models over a ("models", "data") mesh, inputs from ``seeds_input``:
+
+    - "vmap": the one vmapped program, jitted with the stacked states, frozen pytrees and keys
+      split over the ``models`` axis and the stacked batches (n, k, B, ...) over ``models`` and,
+      on B, ``data``; GSPMD inserts the reductions over ``data``. The metrics come back
+      replicated (stacked, a leading axis n).
+    - "loop": each model's single-model program on its own slice of the mesh
+      (``devices.row_meshes``), its state and key replicated there and its batch split on B
+      over the slice's devices; the calls return at once (async dispatch), so models on other
+      slices run concurrently. Metrics come back as lists of n per-model arrays. One host
+      only (the slices' metrics are read where they live)."""
+    along = models_sharding(mesh)
+    if mode == "vmap":
+        ins = (along,) * (1 if frozen is None else 2) + (models_sharding(mesh, 2), along)
+        vstep = xla_cpu.jit(
+            jax.vmap(raw_step),
+            in_shardings=ins,
+            out_shardings=(along, replicated(mesh)),
+            donate_argnums=0,
+        )
+        if frozen is None:
+            return vstep
+        stacked = put_global(host_stack(frozen), along)
+        return lambda s, b, k: vstep(s, stacked, b, k)
+    if mode != "loop":
+        raise ValueError(f"unknown seed mode {mode!r}; choose 'vmap' or 'loop'")
+    if jax.process_count() > 1:
+        raise DeviceError(
+            f"the models loop runs on one host; set {SEED_MODE_ENV}=vmap to train on several"
+        )
+    rows = row_meshes(mesh, n)
+    singles = {row: _row_jit(raw_step, row, frozen is not None) for row in set(rows)}
+    extra = (
+        [()] * n
+        if frozen is None
+        else [(put_global(f, replicated(r)),) for f, r in zip(frozen, rows, strict=True)]
+    )
+
+    def step(states, batches, keys):
+        parts = zip(rows, states, extra, batches, keys, strict=True)
+        outs = [singles[r](s, *e, b, k) for r, s, e, b, k in parts]
+        return tuple(o[0] for o in outs), {k: [o[1][k] for o in outs] for k in outs[0][1]}
+
+    return step
+
+
+def _row_jit(raw_step: Callable, row, has_frozen: bool) -> Callable:
+    """The single-model program on the 1-D mesh ``row``: state, frozen pytrees and key
+    replicated, the batch (k, B, ...) split on B (``train.jit_step``'s shardings)."""
+    rep = replicated(row)
+    ins = (rep,) * (2 if has_frozen else 1) + (batch_sharding(row, 1), rep)
+    return xla_cpu.jit(raw_step, in_shardings=ins, out_shardings=(rep, rep), donate_argnums=0)
+
+
+def _mesh_input(mode: str, states: list, batch_fns: list[Callable], keys: list, mesh):
+    """``seeds_input`` for ``mesh_step``: every array built from the global host value by the
+    process that holds its shards (``devices.put_global``)."""
+    if mode == "vmap":
+        along, split = models_sharding(mesh), models_sharding(mesh, 2)
+        held = put_global(host_stack(states), along)
+        return (
+            held,
+            lambda i: put_global(np.stack([b(i) for b in batch_fns]), split),
+            put_global(jnp.stack(keys), along),
+        )
+    rows = row_meshes(mesh, len(states))
+    held = tuple(put_global(to_host(s), replicated(r)) for s, r in zip(states, rows, strict=True))
+    splits = [batch_sharding(r, 1) for r in rows]
+    return (
+        held,
+        lambda i: [put_global(b(i), x) for b, x in zip(batch_fns, splits, strict=True)],
+        tuple(put_global(k, replicated(r)) for k, r in zip(keys, rows, strict=True)),
+    )
+
+
+def seeds_input(mode: str, states: list, batch_fns: list[Callable], keys: list, mesh=None):
+    """(initial states, batch function, keys) in the form ``seeds_step(mode, mesh=mesh)``
+    takes. The states are new buffers either way (the steps donate them; the caller's stay
+    valid)."""
+    if mesh is not None:
+        return _mesh_input(mode, states, batch_fns, keys, mesh)
     if mode == "vmap":
         return stack(states), lambda i: np.stack([b(i) for b in batch_fns]), jnp.stack(keys)
     held = tuple(jax.tree.map(jnp.copy, s) for s in states)
     return held, lambda i: [b(i) for b in batch_fns], tuple(keys)
 
 
-def seed_states(mode: str, states, n: int) -> list:
-    """The per-seed states of what ``seeds_step(mode)`` returns."""
-    return unstack(states, n) if mode == "vmap" else list(states)
+def seed_states(mode: str, states, n: int, mesh=None) -> list:
+    """The per-seed states of what ``seeds_step(mode, mesh=mesh)`` returns; from a mesh,
+    brought to the host (``devices.to_host``) and put on the default device, as a single
+    run's state is saved."""
+    if mesh is None:
+        return unstack(states, n) if mode == "vmap" else list(states)
+    host = to_host(states)
+    parts = unstack(host, n) if mode == "vmap" else list(host)
+    return [jax.device_put(p) for p in parts]
 
 
 def fit_seeds(
@@ -147,6 +251,7 @@ def fit_seeds(
     *,
     frozen: list | None = None,
     mode: str = "vmap",
+    mesh=None,
     on_log_each: list[Callable],
     on_sync_each: list[Callable],
     sync_at: Callable[[int], bool],
@@ -163,6 +268,9 @@ def fit_seeds(
       keys: one training key per seed.
       frozen: optional, one frozen pytree per seed, passed to ``raw_step``.
       mode: "vmap" or "loop" (``seed_mode``).
+      mesh: None (one device), or a ("models", "data") mesh (``devices.models_mesh``) to
+        shard the models over (``mesh_step``); each model's batch size must split over its
+        ``data`` axis.
       on_log_each: one per seed, called with that seed's metrics.
       on_sync_each: one per seed, called with that seed's state.
       sync_at: the steps at which the states come to the host (``loop.fit``).
@@ -171,7 +279,7 @@ def fit_seeds(
       the final state of each seed.
     """
     n = len(states)
-    step_fn = seeds_step(raw_step, mode, n, frozen)
+    step_fn = seeds_step(raw_step, mode, n, frozen, mesh)
     start = min(int(s.step) for s in states)
 
     def on_log(step, metrics, rate):
@@ -179,10 +287,10 @@ def fit_seeds(
             callback(step, {k: v[i] for k, v in metrics.items()}, rate)
 
     def on_sync(step, held):
-        for callback, s in zip(on_sync_each, seed_states(mode, held, n), strict=True):
+        for callback, s in zip(on_sync_each, seed_states(mode, held, n, mesh), strict=True):
             callback(step, s)
 
-    held, batch_fn, held_keys = seeds_input(mode, states, batch_fns, keys)
+    held, batch_fn, held_keys = seeds_input(mode, states, batch_fns, keys, mesh)
     final = fit(
         held,
         step_fn,
@@ -194,4 +302,4 @@ def fit_seeds(
         sync_at=sync_at,
         **fit_kwargs,
     )
-    return seed_states(mode, final, n)
+    return seed_states(mode, final, n, mesh)

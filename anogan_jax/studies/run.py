@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from anogan_jax.devices import check_models_batch, take_devices
 from anogan_jax.files import read_json, write_json
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunConfig, RunError
@@ -56,7 +57,15 @@ PROGRAMS = ("class", "models")
 
 
 def run_study(
-    study: Study, results, runs, *, classes=None, data_dir=None, progress=True, program="class"
+    study: Study,
+    results,
+    runs,
+    *,
+    classes=None,
+    data_dir=None,
+    progress=True,
+    program="class",
+    devices: int | str = 1,
 ) -> list[dict]:
     """Runs every unfinished cell, or those of ``classes`` only (a subset of the study's: so
     that several processes or machines can share a study, each on its own classes; a class's
@@ -72,10 +81,25 @@ def run_study(
     class's seeds), so the cells' format is the same. A cell's timings give each model an
     equal share of the program that trained it.
 
+    ``devices``: with ``program="models"``, 1, a number of devices or "all" to shard the
+    models' training over a ("models", "data") mesh (``devices.models_mesh``); the class
+    program runs on one device.
+
     Raises UserError, before anything is written, when cells in ``results`` were computed
     with other settings than the study's (``settings.check_settings``)."""
     if program not in PROGRAMS:
         raise RunError(f"program {program!r}: choose one of {', '.join(PROGRAMS)}")
+    if devices != 1 and program != "models":
+        raise RunError(
+            f"devices {devices!r} shard the models program only: add --program models "
+            "(program='models'), or train on one device"
+        )
+    if devices != 1:  # refused before anything is written
+        n = len(take_devices(devices))
+        models = len(check_classes(study, classes)) * len(study.seeds)
+        check_models_batch(models, n, study.run.batch_size)
+        if study.needs_encoder():
+            check_models_batch(models, n, study.encoder.batch_size)
     results, runs = Path(results), Path(runs)
     mine = check_classes(study, classes)
     record_settings(study, results)  # cells made with other settings are refused, not mixed
@@ -94,7 +118,7 @@ def run_study(
     seeds = list(study.seeds)
     if program == "models" and pending:
         bar.set_postfix_str(f"classes {pending}: GANs and encoders")
-        shared = _train_models(study, runs, pending, data_dir, progress)
+        shared = _train_models(study, runs, pending, data_dir, progress, devices)
     for cls in pending:
         if program == "models":
             spent = dict(shared[cls])
@@ -150,10 +174,13 @@ def _train_class(study: Study, runs, cls: int, data_dir, progress) -> dict:
     return {"train_per_seed": train_seconds, "encoder": enc_seconds}
 
 
-def _train_models(study: Study, runs, classes: list[int], data_dir, progress) -> dict:
+def _train_models(
+    study: Study, runs, classes: list[int], data_dir, progress, devices: int | str = 1
+) -> dict:
     """Trains the GANs of every (class, seed) of ``classes`` as one program, then their
-    encoders as one. Models whose checkpoints stand at another step than the rest (a crash
-    between their saves) train as a program of their own. Returns, per class, each model's
+    encoders as one, each sharded over ``devices`` (``gan.train_gans``). Models whose
+    checkpoints stand at another step than the rest (a crash between their saves) train as a
+    program of their own. Returns, per class, each model's
     share of the seconds: {"train_per_seed", "encoder"} (a class none of whose encoders
     trained: 0 for the encoder)."""
     pairs = [(c, s) for c in classes for s in study.seeds]
@@ -166,6 +193,7 @@ def _train_models(study: Study, runs, classes: list[int], data_dir, progress) ->
             resume=True,
             data_dir=data_dir,
             progress=progress,
+            devices=devices,
         )
     train_seconds = (time.perf_counter() - t0) / len(pairs)
     unfinished = [i for i, f in enumerate(folders) if not _encoder_done(study, f)]
@@ -178,6 +206,7 @@ def _train_models(study: Study, runs, classes: list[int], data_dir, progress) ->
             resume=True,
             data_dir=data_dir,
             progress=progress,
+            devices=devices,
         )
     enc_seconds = (time.perf_counter() - t0) / max(len(unfinished), 1)
     trained = {pairs[i][0] for i in unfinished}
