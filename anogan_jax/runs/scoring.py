@@ -364,8 +364,9 @@ def score_run(
 
     ``devices`` > 1 (or "all") splits every batch of images across that many devices.
     ``seeds``: score the runs of several seeds instead (``<run>/seed_<s>``, from ``train
-    --seeds``) in one vmapped program, each into ``<out>/seed_<s>/``, and return the list of
-    their metrics dicts (``_score_seeds``; on one device)."""
+    --seeds``) in one program, each into ``<out>/seed_<s>/``, and return the list of their
+    metrics dicts (``_score_seeds``; on one device). Runs of several classes and seeds, each
+    into its own folder: ``score_runs``."""
     if seeds is not None:
         if devices != 1:
             raise RunError("scoring several seeds runs on one device: leave --devices at 1")
