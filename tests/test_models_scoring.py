@@ -4,7 +4,13 @@ pass, each into its own ordinary score folder equal to that run scored alone, an
 
 import dataclasses
 import json
+import os
+import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -256,3 +262,45 @@ def test_models_study_scores_every_class_at_once_to_the_per_class_cells(tmp_path
     for a, b in zip(*files, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert len(load_cells(tmp_path / "rm")) == 12
+
+
+KILL_SEED = int(os.environ.get("KILL_TEST_SEED", random.SystemRandom().randrange(1 << 30)))
+SCORE = """
+import json, sys
+from anogan_jax.runs.config import ScoreConfig
+from anogan_jax.runs.scoring import score_runs
+runs, outs, config, resume = json.loads(sys.argv[1])
+score_runs(runs, outs, ScoreConfig(**config), resume=resume, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_kill_models_scoring_then_resume_reuses_parts_to_the_same_files(
+    trained, tmp_path, monkeypatch
+):
+    """SIGKILL at a random point after a first batch is saved; the resumed score keeps every
+    saved batch and ends with each folder's files as the uninterrupted score's."""
+    rng = random.Random(KILL_SEED)
+    print(f"kill point drawn with KILL_TEST_SEED={KILL_SEED}")
+    config = dataclasses.replace(SEARCH, num_steps=100, limit=320)
+    full = [tmp_path / "full" / r.name for r in trained]
+    killed = [tmp_path / "killed" / r.name for r in trained]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", SEED_MODE_ENV: "loop"}
+    arg = [[str(r) for r in trained], [str(o) for o in killed], dataclasses.asdict(config), False]
+    proc = subprocess.Popen([sys.executable, "-c", SCORE, json.dumps(arg)], env=env)
+    deadline = time.time() + 240
+    while proc.poll() is None and time.time() < deadline:
+        if any(next((o / "parts").glob("*.npz"), None) for o in killed if (o / "parts").exists()):
+            break
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.5))
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the score finished before the kill: make it longer"
+    saved = {p: p.stat().st_mtime_ns for o in killed for p in (o / "parts").glob("*.npz")}
+    assert saved and not any((o / "scores.csv").exists() for o in killed)
+    monkeypatch.setenv(SEED_MODE_ENV, "loop")
+    score_runs(trained, full, config, progress=False)
+    score_runs(trained, killed, config, resume=True, progress=False)
+    for a, b in zip(full, killed, strict=True):
+        assert (a / "scores.csv").read_bytes() == (b / "scores.csv").read_bytes()
+    assert saved == {p: p.stat().st_mtime_ns for p in saved}
