@@ -14,8 +14,9 @@ with a folder's saved ones, and writes atomically::
     print(report["scores"])
 
 ``train_gan``, ``train_encoder`` and ``score_run`` take ``seeds=[...]`` to run several seeds
-in one program, each into ``<out>/seed_<s>/``; ``train_gans`` and ``train_encoders`` train
-models of several classes and seeds as one program, each into its own folder. ``load_gan`` /
+in one program, each into ``<out>/seed_<s>/``; ``train_gans``, ``train_encoders`` and
+``score_runs`` train and score models of several classes and seeds as one program, each into
+its own folder. ``load_gan`` /
 ``load_encoder`` / ``load_run`` give a folder's states back for use with the library's functions.
 """
 
@@ -35,7 +36,7 @@ from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.gan import train_gan, train_gans
 from anogan_jax.runs.models import build_models, build_optimizers, build_step, load_gan
 from anogan_jax.runs.predict import load_run, predict
-from anogan_jax.runs.scoring import score_run
+from anogan_jax.runs.scoring import score_run, score_runs
 from anogan_jax.runs.textures import make_texture_folder
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "train_gans",
     "train_encoders",
     "score_run",
+    "score_runs",
     "predict",
     "export_run",
     "evaluate_run",

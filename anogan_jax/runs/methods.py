@@ -1,6 +1,6 @@
 """The scoring methods, one registry: each is data (``MethodFn``: a params pytree and a pure
-function of it), so it can be jitted for one run or vmapped over the stacked params of
-several seeds.
+function of it), so it can be jitted for one run, vmapped over the stacked params of
+several models (seeds, or classes and seeds) or looped over them.
 
 - ``anogan``: the vmapped latent search from a prior draw (``fold_in(key, id)``, the id of
   ``start_ids``);
@@ -180,9 +180,29 @@ def jit_method(method: MethodFn, mesh=None, block: int | None = None):
 
 
 def vmap_method(methods: list[MethodFn], block: int | None = None):
-    """``batch_fn(images, indices)`` of S seeds in one program: images (B, S, H, W, C) and
-    indices (B, S) in, arrays with a seed axis 1 out; in blocks of ``block`` rows of B."""
+    """``batch_fn(images, indices)`` of M models (seeds, or classes and seeds) in one program:
+    images (B, M, H, W, C) and indices (B, M) in, arrays with a model axis 1 out; in blocks of
+    ``block`` rows of B."""
     params = stack([m.params for m in methods])
     fn = jax.vmap(methods[0].fn, in_axes=(0, 1, 1), out_axes=1)
     fn = xla_cpu.jit(in_blocks(fn, block) if block else fn)
     return lambda images, indices: fn(params, images, indices)
+
+
+def loop_method(methods: list[MethodFn], block: int | None = None):
+    """``batch_fn(images, indices)`` of M models as ``vmap_method`` takes and returns them, but
+    each model through the one-run program of ``jit_method`` in turn (one compile: ``fn``
+    closes over nothing run-specific), so each model's numbers are bit for bit its own run's
+    scored alone."""
+    fn = xla_cpu.jit(in_blocks(methods[0].fn, block) if block else methods[0].fn)
+
+    def batch_fn(images, indices):
+        outs = [fn(m.params, images[:, i], indices[:, i]) for i, m in enumerate(methods)]
+        return jax.tree.map(lambda *xs: np.stack(xs, axis=1), *jax.device_get(outs))
+
+    return batch_fn
+
+
+def models_method(methods: list[MethodFn], mode: str, block: int | None = None):
+    """``loop_method`` where ``mode`` (``seeds.seed_mode``) is "loop", else ``vmap_method``."""
+    return (loop_method if mode == "loop" else vmap_method)(methods, block)

@@ -16,31 +16,29 @@ Layout of a score folder::
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
-import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from anogan_jax.devices import check_divisible, make_mesh
-from anogan_jax.files import atomic_write_bytes, read_json, write_json
+from anogan_jax.files import read_json, write_json
 from anogan_jax.images import check_images
-from anogan_jax.latent_search import pad_batch
+from anogan_jax.runs.batches import run_batches, run_batches_each
 from anogan_jax.runs.checkpoint import CheckpointError
-from anogan_jax.runs.config import RunError, ScoreConfig, check_same_settings
+from anogan_jax.runs.config import RunConfig, RunError, ScoreConfig, check_same_settings
 from anogan_jax.runs.events import EVENTS
 from anogan_jax.runs.folders import (
     SEED_FOLDERS,
     check_output,
     folder_lock,
+    folder_locks,
     lock_holder,
     seed_dir,
     start_folder,
 )
-from anogan_jax.runs.gan import load_data
+from anogan_jax.runs.gan import MODELS_AXIS, load_data
 from anogan_jax.runs.identity import (
     IDENTITY,
     SCORE_HINT,
@@ -49,14 +47,16 @@ from anogan_jax.runs.identity import (
     read_identity,
 )
 from anogan_jax.runs.methods import (
+    MethodFn,
     check_method_inputs,
     jit_method,
     method_for,
+    models_method,
     start_ids,
-    vmap_method,
 )
 from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan
 from anogan_jax.runs.score_report import write_report
+from anogan_jax.runs.seeds import seed_mode
 
 # What `score` writes into its folder; --overwrite removes these and nothing else.
 OWNED = (
@@ -102,67 +102,6 @@ def stratified_subsample(classes: np.ndarray, limit: int, seed: int) -> np.ndarr
         for c, k in zip(present, counts, strict=True)
     ]
     return np.sort(np.concatenate(chosen))
-
-
-def run_batches(
-    batch_fn: Callable[[np.ndarray, np.ndarray], dict],
-    images: np.ndarray,
-    indices: np.ndarray,
-    *,
-    batch_size: int,
-    parts_dir: Path,
-    block: int = 1,
-    progress: bool = True,
-    desc: str = "score",
-    ids: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Applies ``batch_fn(images, ids)`` to fixed-size batches (every batch padded to a
-    multiple of ``block`` rows, the last one too, and masked), saving each batch's outputs
-    atomically to ``parts_dir``; batches already saved are loaded, not redone. ``ids``: what
-    the method folds into its key per image (``methods.start_ids``; default ``indices``);
-    ``indices`` number the images in the saved parts.
-
-    Returns:
-      dict of arrays concatenated over all images (padded rows dropped), plus
-      ``compute_seconds`` (wall time of the batches computed in this call) and
-      ``computed_images`` (how many images those batches held).
-    """
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    ids = indices if ids is None else ids
-    outputs, seconds, computed = [], 0.0, 0
-    bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
-    for start in range(0, len(images), batch_size):
-        part = parts_dir / f"{start:08d}.npz"
-        sl = slice(start, start + batch_size)
-        if part.exists():
-            with np.load(part) as f:
-                outputs.append(dict(f))
-            if not np.array_equal(outputs[-1]["index"], indices[sl]):
-                raise RunError(
-                    f"the saved batch {part} holds other images than this resume scores (the "
-                    "data, its split or the subsample changed since it was written); score "
-                    "into another --out, or --overwrite this one"
-                )
-            bar.update(len(outputs[-1]["index"]))
-            continue
-        imgs, idx, mask = pad_batch(images[sl], ids[sl], -(-batch_size // block) * block)
-        t0 = time.perf_counter()
-        out = jax.device_get(batch_fn(imgs, idx))
-        seconds += time.perf_counter() - t0
-        out = {k: np.asarray(v)[mask] for k, v in out.items()}
-        out["index"] = indices[sl]
-        buf = io.BytesIO()
-        np.savez(buf, **out)
-        atomic_write_bytes(part, buf.getvalue())
-        outputs.append(out)
-        computed += int(mask.sum())
-        bar.update(int(mask.sum()))
-        bar.set_postfix(img_per_s=f"{computed / max(seconds, 1e-9):.2f}", refresh=False)
-    bar.close()
-    merged = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
-    merged["compute_seconds"] = seconds
-    merged["computed_images"] = computed
-    return merged
 
 
 def test_masks(data, config: ScoreConfig):
@@ -304,8 +243,9 @@ def score_run(
 
     ``devices`` > 1 (or "all") splits every batch of images across that many devices.
     ``seeds``: score the runs of several seeds instead (``<run>/seed_<s>``, from ``train
-    --seeds``) in one vmapped program, each into ``<out>/seed_<s>/``, and return the list of
-    their metrics dicts (``_score_seeds``; on one device)."""
+    --seeds``) in one program, each into ``<out>/seed_<s>/``, and return the list of their
+    metrics dicts (``_score_seeds``; on one device). Runs of several classes and seeds, each
+    into its own folder: ``score_runs``."""
     if seeds is not None:
         if devices != 1:
             raise RunError("scoring several seeds runs on one device: leave --devices at 1")
@@ -330,47 +270,26 @@ def score_run(
         )
         saved = dataclasses.asdict(config)
         _check_saved(out, "score_config.json", saved, resume)
-        run_config, models, state = load_trained(run)
-        scored = _provenance(run, state)
+        loaded = load_trained(run)
+        scored = _provenance(run, loaded[2])
         _check_saved(out, "scored.json", scored, resume)
-        data = load_data(run_config, data_dir, run=run)
-        identity = check_run_data(
-            run, run_config.dataset, data, f"score of {run}", SCORE_HINT,
-            accept=("score", int(state.step)) if accept_new_data else None,
-        )  # fmt: skip
-        _check_scored_data(out, identity, resume)
-        images, indices, labels, classes, split = score_items(data, config)
-        check_images(images, "images to score", shape=run_config.image_shape)
-        _check_labels(labels, split)
-        method = method_for(run, config, run_config, models, state, data)
-        _start(out, saved, scored, overwrite, identity)
+        model = _prepare(run, config, loaded, data_dir, accept_new_data)
+        _check_scored_data(out, model.identity, resume)
+        _start(out, saved, scored, overwrite, model.identity)
         t0 = time.perf_counter()
         block = config.micro_batch if mesh is None else 1
         results = run_batches(
-            jit_method(method, mesh, block),
-            images,
-            indices,
+            jit_method(model.method, mesh, block),
+            model.items[0],
+            model.items[1],
             batch_size=config.batch_size,
             block=block,
             parts_dir=out / "parts",
             progress=progress,
             desc=config.method,
-            ids=start_ids(run_config.dataset, images, indices),
+            ids=model.ids,
         )
-        wall = time.perf_counter() - t0
-        return write_report(
-            out,
-            results,
-            images,
-            labels,
-            classes,
-            split,
-            models,
-            state,
-            wall_seconds=wall,
-            masks=test_masks(data, config),
-            names=item_names(data, config),
-        )
+        return _write(out, results, model, time.perf_counter() - t0)
 
 
 def _check_labels(labels: np.ndarray, split: np.ndarray) -> None:
@@ -396,13 +315,15 @@ def _score_seeds(
     progress=True,
     accept_new_data=False,
 ) -> list[dict]:
-    """Scores the runs of several seeds (``<root>/seed_<s>``, from ``train --seeds``) in one
-    vmapped program: every batch holds the same positions of each seed's scored items, and
-    the search (or encoder) runs over the stacked GANs at once.
+    """Scores the runs of several seeds (``<root>/seed_<s>``, from ``train --seeds``) as one
+    program: every batch holds the same positions of each seed's scored items, and the search
+    (or encoder) runs over the seeds' GANs at once (``methods.models_method``, vmapped or
+    looped as ``seeds.seed_mode`` says).
 
     Each seed's results go to ``<out>/seed_<s>/``, an ordinary score folder equal to
-    ``score_run(<root>/seed_<s>, ...)`` up to float rounding; the shared batch parts live in
-    ``<out>/parts``. Returns the per-seed metrics dicts.
+    ``score_run(<root>/seed_<s>, ...)`` (bit for bit where the seeds loop, up to float rounding
+    where they are vmapped); the shared batch parts live in ``<out>/parts``. Returns the
+    per-seed metrics dicts.
     """
     out, config = Path(out), config.validate()
     runs = [check_run_folder(seed_dir(root, s)) for s in seeds]  # before the lock creates out
@@ -422,79 +343,210 @@ def _score_seeds(
         loaded = [load_trained(r) for r in runs]
         scored = {"runs": [_provenance(r, st) for r, (_, _, st) in zip(runs, loaded, strict=True)]}
         _check_saved(out, "scored.json", scored, resume)
-        models = loaded[0][1]
         check_same_settings(
             [rc for rc, _, _ in loaded], runs, "score them one by one (without --seeds)"
         )
-        datas = [load_data(rc, data_dir, run=r) for r, (rc, _, _) in zip(runs, loaded, strict=True)]
-        identity = [
-            check_run_data(
-                r,
-                rc.dataset,
-                d,
-                f"score of {r}",
-                SCORE_HINT,
-                accept=("score", int(st.step)) if accept_new_data else None,
-            )
-            for r, (rc, _, st), d in zip(runs, loaded, datas, strict=True)
-        ][0]
-        _check_scored_data(out, identity, resume)
-        items = [score_items(d, config) for d in datas]
-        if len({len(it[0]) for it in items}) > 1:
-            raise RunError(
-                f"the seeds score different numbers of images {[len(it[0]) for it in items]}; "
-                "score them one by one (without --seeds)"
-            )
-        for it in items:
-            check_images(it[0], "images to score", shape=loaded[0][0].image_shape)
-            _check_labels(it[2], it[4])
-        methods = [
-            method_for(r, config, rc, m, st, d)
-            for r, (rc, m, st), d in zip(runs, loaded, datas, strict=True)
+        models = [
+            _prepare(r, config, ld, data_dir, accept_new_data)
+            for r, ld in zip(runs, loaded, strict=True)
         ]
-        _start(out, saved, scored, overwrite, identity)
+        _check_scored_data(out, models[0].identity, resume)
+        if len({len(m.items[0]) for m in models}) > 1:
+            raise RunError(
+                f"the seeds score different numbers of images "
+                f"{[len(m.items[0]) for m in models]}; score them one by one (without --seeds)"
+            )
+        _start(out, saved, scored, overwrite, models[0].identity)
         t0 = time.perf_counter()
         results = run_batches(
-            vmap_method(methods, config.micro_batch),
-            np.stack([it[0] for it in items], axis=1),
-            np.stack([it[1] for it in items], axis=1),
+            models_method([m.method for m in models], _mode(models), config.micro_batch),
+            np.stack([m.items[0] for m in models], axis=1),
+            np.stack([m.items[1] for m in models], axis=1),
             batch_size=config.batch_size,
             block=config.micro_batch,
             parts_dir=out / "parts",
             progress=progress,
             desc=f"{config.method} x {len(seeds)} seeds",
-            ids=np.stack(
-                [
-                    start_ids(rc.dataset, it[0], it[1])
-                    for (rc, _, _), it in zip(loaded, items, strict=True)
-                ],
-                axis=1,
-            ),
+            ids=np.stack([m.ids for m in models], axis=1),
         )
-        wall = time.perf_counter() - t0
+        wall = (time.perf_counter() - t0) / len(seeds)
         reports = []
-        shared = ("compute_seconds", "computed_images")
-        for i, (s, r) in enumerate(zip(seeds, runs, strict=True)):
+        for i, (s, m) in enumerate(zip(seeds, models, strict=True)):
             seed_out = seed_dir(out, s)
             seed_out.mkdir(parents=True, exist_ok=True)
             write_json(seed_out / "score_config.json", dataclasses.asdict(config))
-            write_json(seed_out / "scored.json", _provenance(r, loaded[i][2]))
-            mine = {k: v[:, i] for k, v in results.items() if k not in shared}
+            write_json(seed_out / "scored.json", _provenance(m.run, m.state))
+            mine = {k: v[:, i] for k, v in results.items() if k not in _SHARED}
             mine["compute_seconds"] = results["compute_seconds"] / len(seeds)
             mine["computed_images"] = results["computed_images"]
-            reports.append(
-                write_report(
-                    seed_out,
-                    mine,
-                    items[i][0],
-                    items[i][2],
-                    items[i][3],
-                    items[i][4],
-                    models,
-                    loaded[i][2],
-                    wall_seconds=wall / len(seeds),
-                    masks=test_masks(datas[i], config),
-                    names=item_names(datas[i], config),
-                )
-            )
+            reports.append(_write(seed_out, mine, m, wall))
         return reports
+
+
+# The totals of a batch run that its models share rather than hold one per model.
+_SHARED = ("compute_seconds", "computed_images")
+
+
+def score_runs(
+    runs,
+    outs,
+    config: ScoreConfig,
+    *,
+    resume=False,
+    overwrite=False,
+    data_dir=None,
+    progress=True,
+    accept_new_data=False,
+) -> list[dict]:
+    """Scores M trained runs that differ in class and seed only (the models axis, as
+    ``gan.train_gans`` trains them) in one pass over their items, each into its own ordinary
+    score folder.
+
+    Args:
+      runs: M run folders (same settings but ``cls`` and ``seed``, else RunError).
+      outs: M score folders, one per run; each is checked, resumed from its own saved batches
+        and written as ``score_run(runs[i], outs[i], ...)`` would (the same files), and equals
+        it bit for bit where the models loop, up to float rounding where they are vmapped
+        (``seeds.seed_mode``). Everything is checked before anything is written.
+      config: the one ScoreConfig of every model.
+      resume, overwrite, data_dir, progress, accept_new_data: as in ``score_run``, for every
+        folder.
+    Returns:
+      each model's metrics dict. Models with as many items to score run as one program whose
+      every batch holds the same positions of each model's own items (its class's labels and
+      validation images, its seed's test subsample: a one-class-normal study's test images
+      pass once for all its models); models with another count run as a program of their own.
+      Each model's timings are an equal share of its program's.
+    """
+    config, runs, outs = (
+        config.validate(),
+        [check_run_folder(r) for r in runs],
+        list(map(Path, outs)),
+    )
+    if not runs or len(runs) != len(outs):
+        raise RunError(f"give one score folder per run: {len(runs)} runs and {len(outs)} folders")
+    for r in runs:
+        check_method_inputs(r, config)
+    with folder_locks(outs):
+        saved = dataclasses.asdict(config)
+        for o in outs:
+            check_output(
+                o,
+                resume=resume,
+                overwrite=overwrite,
+                marker="score_config.json",
+                protect=runs,
+                owned=OWNED,
+            )
+            _check_saved(o, "score_config.json", saved, resume)
+        loaded = [load_trained(r) for r in runs]
+        check_same_settings(
+            [rc for rc, _, _ in loaded],
+            runs,
+            "score models of other settings in separate calls",
+            free=MODELS_AXIS,
+        )
+        scored = [_provenance(r, st) for r, (_, _, st) in zip(runs, loaded, strict=True)]
+        for o, sc in zip(outs, scored, strict=True):
+            _check_saved(o, "scored.json", sc, resume)
+        models = [
+            _prepare(r, config, ld, data_dir, accept_new_data)
+            for r, ld in zip(runs, loaded, strict=True)
+        ]
+        for o, m in zip(outs, models, strict=True):
+            _check_scored_data(o, m.identity, resume)
+        for o, sc, m in zip(outs, scored, models, strict=True):
+            _start(o, saved, sc, overwrite, m.identity)
+        reports = [{}] * len(runs)
+        for group in _by_length(models):
+            t0 = time.perf_counter()
+            results = run_batches_each(
+                models_method([models[i].method for i in group], _mode(models), config.micro_batch),
+                [models[i].items[0] for i in group],
+                [models[i].items[1] for i in group],
+                [models[i].ids for i in group],
+                batch_size=config.batch_size,
+                parts_dirs=[outs[i] / "parts" for i in group],
+                block=config.micro_batch,
+                progress=progress,
+                desc=f"{config.method} x {len(group)} models",
+            )
+            wall = (time.perf_counter() - t0) / len(group)
+            for i, mine in zip(group, results, strict=True):
+                reports[i] = _write(outs[i], mine, models[i], wall)
+        return reports
+
+
+class _Model(NamedTuple):
+    """One run to score, with what scoring it needs of its data (not the data itself: M
+    models would hold M datasets)."""
+
+    run: Path
+    run_config: RunConfig
+    models: Any
+    state: Any
+    identity: dict
+    items: tuple  # score_items
+    ids: np.ndarray  # methods.start_ids of the items
+    masks: np.ndarray | None
+    names: list[str] | None
+    method: MethodFn
+
+
+def _prepare(run: Path, config: ScoreConfig, loaded, data_dir, accept_new_data) -> _Model:
+    """Loads ``run``'s data, checks it against the run's (``check_run_data``; with
+    ``accept_new_data`` changed data is accepted and recorded) and takes its items to score
+    (checked: the images' shape, both labels present) and its method."""
+    run_config, models, state = loaded
+    data = load_data(run_config, data_dir, run=run)
+    identity = check_run_data(
+        run, run_config.dataset, data, f"score of {run}", SCORE_HINT,
+        accept=("score", int(state.step)) if accept_new_data else None,
+    )  # fmt: skip
+    items = score_items(data, config)
+    check_images(items[0], "images to score", shape=run_config.image_shape)
+    _check_labels(items[2], items[4])
+    return _Model(
+        run,
+        run_config,
+        models,
+        state,
+        identity,
+        items,
+        start_ids(run_config.dataset, items[0], items[1]),
+        test_masks(data, config),
+        item_names(data, config),
+        method_for(run, config, run_config, models, state, data),
+    )
+
+
+def _mode(models: list[_Model]) -> str:
+    """How the models' batches run (``seeds.seed_mode`` of their architecture)."""
+    return seed_mode(models[0].run_config.arch)
+
+
+def _by_length(models: list[_Model]) -> list[list[int]]:
+    """The indices of ``models`` grouped by how many items each scores, so that each group
+    runs as one program."""
+    groups: dict[int, list[int]] = {}
+    for i, m in enumerate(models):
+        groups.setdefault(len(m.items[0]), []).append(i)
+    return list(groups.values())
+
+
+def _write(out: Path, results: dict, model: _Model, wall: float) -> dict:
+    """``write_report`` of one model's results into its score folder ``out``."""
+    images, _, labels, classes, split = model.items
+    return write_report(
+        out,
+        results,
+        images,
+        labels,
+        classes,
+        split,
+        model.models,
+        model.state,
+        wall_seconds=wall,
+        masks=model.masks,
+        names=model.names,
+    )

@@ -4,7 +4,8 @@ A study trains the S seeds of each class together (``gan.train_gan`` given the s
 then their encoders when a method needs one (``encoder_run.train_encoder`` given them), or,
 with ``program="models"``, every (class, seed) at once (``gan.train_gans``, then
 ``encoder_run.train_encoders``); it scores each method over a class's S seeds at once
-(``scoring.score_run`` given the seeds), and writes each cell's result atomically to
+(``scoring.score_run`` given the seeds), or, with ``program="models"``, over every (class,
+seed) at once (``scoring.score_runs``), and writes each cell's result atomically to
 ``<results>/cells/c<class>_s<seed>_<method>.json``, its per-image scores beside it
 (``score_files``; where everything lives: ``layout``); finished cells are skipped on rerun.
 Model selection never looks at test labels: the last checkpoint is used.
@@ -26,7 +27,7 @@ from anogan_jax.runs.encoder_run import encoder_dir, train_encoder, train_encode
 from anogan_jax.runs.folders import seed_dir
 from anogan_jax.runs.gan import train_gan, train_gans
 from anogan_jax.runs.provenance import describe
-from anogan_jax.runs.scoring import score_run
+from anogan_jax.runs.scoring import score_run, score_runs
 from anogan_jax.studies import layout
 from anogan_jax.studies.complexity import complexity_cells
 from anogan_jax.studies.config import Study
@@ -77,9 +78,10 @@ def run_study(
     unfinished cells as one program (``gan.train_gans``), then all their encoders as one
     (``encoder_run.train_encoders``). Either way each model is its run trained alone (bit for
     bit where the models loop, up to float rounding where they are vmapped,
-    ``seeds.seed_mode``), and scoring stays per class (``scoring.score_run`` over that
-    class's seeds), so the cells' format is the same. A cell's timings give each model an
-    equal share of the program that trained it.
+    ``seeds.seed_mode``); then each method scores the models of every class with unfinished
+    cells of it as one program (``scoring.score_runs``), each model as it is scored alone,
+    so the cells' format is the same. A cell's timings give each model an equal share of the
+    programs that trained and scored it.
 
     ``devices``: with ``program="models"``, 1, a number of devices or "all" to shard the
     models' training over a ("models", "data") mesh (``devices.models_mesh``); the class
@@ -119,14 +121,10 @@ def run_study(
     if program == "models" and pending:
         bar.set_postfix_str(f"classes {pending}: GANs and encoders")
         shared = _train_models(study, runs, pending, data_dir, progress, devices)
-    for cls in pending:
-        if program == "models":
-            spent = dict(shared[cls])
-        else:
-            bar.set_postfix_str(f"class {cls}: GANs and encoders")
-            spent = _train_class(study, runs, cls, data_dir, progress)
-        methods = {m.name for c, _, m in todo if c == cls}
-        for method in [m for m in study.methods if m.name in methods]:
+    for cls in pending if program == "class" else ():
+        bar.set_postfix_str(f"class {cls}: GANs and encoders")
+        spent = _train_class(study, runs, cls, data_dir, progress)
+        for method in _methods(study, todo, [cls]):
             bar.set_postfix_str(f"class {cls}: {method.name}")
             t1 = time.perf_counter()
             reports = score_run(
@@ -143,9 +141,33 @@ def run_study(
             for seed, report in zip(seeds, reports, strict=True):
                 if _write_cell(study, results, runs, cls, seed, method, report, timing):
                     bar.update(1)
+    for method in _methods(study, todo, pending) if program == "models" else ():
+        classes = sorted({c for c, _, m in todo if m.name == method.name})
+        bar.set_postfix_str(f"classes {classes}: {method.name}")
+        pairs = [(c, s) for c in classes for s in seeds]
+        t1 = time.perf_counter()
+        reports = score_runs(
+            [layout.seed_run(runs, c, s) for c, s in pairs],
+            [layout.seed_scores_dir(runs, c, s, method.name) for c, s in pairs],
+            method.score,
+            resume=True,
+            data_dir=data_dir,
+            progress=progress,
+        )
+        score = (time.perf_counter() - t1) / len(pairs)
+        for (cls, seed), report in zip(pairs, reports, strict=True):
+            timing = {**shared[cls], "score": score, "computed_on": computed_on}
+            if _write_cell(study, results, runs, cls, seed, method, report, timing):
+                bar.update(1)
     bar.close()
     derive(study, results, runs, data_dir)
     return load_cells(results)
+
+
+def _methods(study: Study, todo, classes) -> list:
+    """The study's methods (in its order) with an unfinished cell of one of ``classes``."""
+    names = {m.name for c, _, m in todo if c in classes}
+    return [m for m in study.methods if m.name in names]
 
 
 def _write_cell(study, results, runs, cls, seed, method, report, timing) -> bool:
