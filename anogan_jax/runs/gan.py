@@ -52,6 +52,7 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
+from anogan_jax.runs.forms import choose_form, fit_mode, form_config
 from anogan_jax.runs.identity import IDENTITY, check_run_data, resolved_config
 from anogan_jax.runs.models import (
     build_models,
@@ -60,7 +61,7 @@ from anogan_jax.runs.models import (
     check_signature,
     run_keys,
 )
-from anogan_jax.runs.seeds import check_same_step, check_saved_steps, fit_seeds, seed_mode
+from anogan_jax.runs.seeds import check_same_step, check_saved_steps, fit_seeds
 from anogan_jax.state import g_variables, init_gan_state
 
 # What `train` writes into a run folder; --overwrite removes these and nothing else.
@@ -327,7 +328,8 @@ def train_gans(
             configs = [fit_batch_size(c, fewest, "training images") for c in configs]
         check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
         config = configs[0]
-        models = build_models(config)
+        form = choose_form(config.arch)  # a bad override is refused before anything is written
+        models = build_models(form_config(config, form.form))
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
         runs = [
             GanRun(c, o, models, optimizers, data=x, overwrite=overwrite)
@@ -343,7 +345,7 @@ def train_gans(
                 [r.state for r in runs],
                 [r.sampler for r in runs],
                 [r.train_key for r in runs],
-                mode=seed_mode(config.arch),
+                mode=fit_mode(form.form),
                 on_log_each=[r.log.on_log for r in runs],
                 on_sync_each=[r.log.on_sync for r in runs],
                 sync_at=runs[0].log.sync_at,
