@@ -205,7 +205,13 @@ def markdown(payload: dict) -> str:
         payload,
         "The machine is shared with other work: absolute rates vary with its load; the "
         "ratios, from interleaved samples, are what counts.",
-        f"Forms (``runs.forms.choose_form``): {sources}.",
+        f"Forms (``runs.forms.choose_form``): {sources}. resnet64 is not measured: it trains "
+        "on folder datasets only, which hold one class, so it has no (class, seed) axis to "
+        "set against the per-class path.",
+        "Columns: model-steps/s of whole train commands (data, compilation, checkpoints, "
+        "sample grids); `uncompiled_over_per_class` the ratio once the compile seconds are "
+        "taken out; `compiles_*` XLA compilations in the last sample; `bit_identical_models` "
+        "the models whose final states are equal bit for bit between the paths.",
         bc.markdown_table(rows, COLUMNS),
     )
 

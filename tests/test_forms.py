@@ -163,3 +163,22 @@ def test_the_models_axis_benchmark_smoke_run(tmp_path):
             assert row["bit_identical_models"] == 2 and row["max_abs_diff"] == 0
         assert row["max_abs_diff"] < 1e-3
     assert "| dcgan28_light | loop |" in stem.with_suffix(".md").read_text()
+
+
+def test_the_accelerator_check_names_the_fastest_form_at_the_most_models_in_table_terms():
+    from experiments import accelerator_check
+
+    chosen = [
+        {"arch": "dcgan28", "models": 30, "best_form": "grouped"},
+        {"arch": "dcgan28", "models": 1, "best_form": "loop"},
+        {"arch": "dcgan28_light", "models": 3, "best_form": "loop"},
+        {"arch": "dcgan28_light", "models": 30, "best_form": "batched_matmul"},
+        {"arch": "mlp", "models": 30, "best_form": "vmap"},
+    ]
+    table = accelerator_check.table_forms(chosen)
+    assert table == {
+        "dcgan28": {"form": "vmap", "models": 30},
+        "dcgan28_light": {"form": "batched_matmul", "models": 30},
+        "mlp": {"form": "vmap", "models": 30},
+    }
+    assert all(entry["form"] in FORMS for entry in table.values())
