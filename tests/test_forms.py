@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from anogan_jax.files import read_jsonl
 from anogan_jax.runs import provenance
 from anogan_jax.runs.config import RunConfig, RunError, ScoreConfig
 from anogan_jax.runs.forms import (
@@ -125,21 +126,28 @@ def test_a_study_cell_records_the_form_its_models_trained_in(tmp_path):
 
 @pytest.mark.slow
 def test_the_batched_matmul_form_trains_the_runs_of_the_loop(tmp_path, monkeypatch):
-    """Two conv models trained as batched matmuls (vmap over im2col) are the looped runs up
-    to float rounding; each folder's config keeps its own conv_impl."""
+    """Two conv models trained as batched matmuls (vmap over im2col convolutions) log the
+    looped runs' losses at the first step (the same initial parameters: the forms differ in
+    rounding only) and stay within two Adam steps of them (lr 2e-4 each: a near-zero gradient's
+    sign is rounding there); each folder's config keeps its own conv_impl."""
     pairs = [(0, 0), (1, 0)]
     configs = [dataclasses.replace(TINY_RUN, cls=c, seed=s) for c, s in pairs]
-    finals = {}
+    finals, first = {}, {}
     for form in ("loop", "batched_matmul"):
         monkeypatch.setenv(FORM_ENV, form)
         outs = [tmp_path / form / f"c{c}" for c, _ in pairs]
         train_gans(configs, outs, progress=False)
         finals[form] = [jax.tree.leaves(load_gan(o)[2]) for o in outs]
+        first[form] = [read_jsonl(o / "metrics.jsonl")[0] for o in outs]
         for o in outs:
             assert json.loads((o / "config.json").read_text())["conv_impl"] == "auto"
+    for a, b in zip(first["loop"], first["batched_matmul"], strict=True):
+        assert a["step"] == b["step"] == 1
+        for name in ("d_loss", "g_loss"):
+            assert b[name] == pytest.approx(a[name], rel=1e-4), name
     for a, b in zip(finals["loop"], finals["batched_matmul"], strict=True):
         for x, y in zip(a, b, strict=True):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-3, atol=8e-4)
 
 
 @pytest.mark.slow
