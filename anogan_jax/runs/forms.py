@@ -46,6 +46,9 @@ MEASURED = {
     # dcgan28_light's vmapped step (grouped convolutions) ran at 0.66-0.81x, the loop at
     # 0.95-1.03x over two runs (the second: bench_seeds_repeat.md).
     ("cpu", "dcgan28_light"): ("loop", "experiments/results/bench_seeds.md"),
+    # dcgan28's vmapped step ran at 0.51-0.54x the throughput of S = 2-4 separate runs, the
+    # loop at 0.98-1.0x.
+    ("cpu", "dcgan28"): ("loop", "experiments/results/bench_seeds_dcgan28.md"),
 }
 
 
@@ -59,7 +62,7 @@ class FormChoice(NamedTuple):
 
 def default_form(backend: str, arch: str) -> str:
     """The form of a (backend, arch) with no measurement: on the CPU the loop for conv models
-    (their grouped convolution measured slower there, ``MEASURED``'s dcgan28_light), "vmap"
+    (their grouped convolutions measured slower there, ``MEASURED``), "vmap"
     for the MLP and on every other backend."""
     return "loop" if backend == "cpu" and arch != "mlp" else "vmap"
 
