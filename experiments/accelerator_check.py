@@ -357,7 +357,19 @@ def summary(payload: dict) -> dict:
             "share_of_tf32_peak": row["tflops"] / peak if peak else None,
             "jax_over_torch": row["model_steps_per_s"] / t["model_steps_per_s"] if t else None,
         })  # fmt: skip
-    return {"chosen_forms": out}
+    return {"chosen_forms": out, "table_forms": table_forms(out)}
+
+
+def table_forms(chosen: list[dict]) -> dict:
+    """{arch: {"form", "models"}}: the fastest form of each architecture at the most models
+    measured (M = 30 in the full check), named as ``runs.forms.FORMS`` names it ("grouped" is
+    its "vmap"), for ``runs.forms.MEASURED`` (its docstring says how)."""
+    out = {}
+    for row in chosen:
+        if row["arch"] not in out or row["models"] > out[row["arch"]]["models"]:
+            form = "vmap" if row["best_form"] == "grouped" else row["best_form"]
+            out[row["arch"]] = {"form": form, "models": row["models"]}
+    return out
 
 
 def markdown(payload: dict) -> str:

@@ -36,14 +36,20 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
+from anogan_jax.runs.forms import choose_form, fit_mode, form_config
 from anogan_jax.runs.gan import MODELS_AXIS, load_data
 from anogan_jax.runs.identity import IDENTITY, check_run_data
-from anogan_jax.runs.models import check_run_folder, gan_identity, load_gan, same_gan
+from anogan_jax.runs.models import (
+    build_models,
+    check_run_folder,
+    gan_identity,
+    load_gan,
+    same_gan,
+)
 from anogan_jax.runs.seeds import (
     check_same_step,
     check_saved_steps,
     fit_seeds,
-    seed_mode,
 )
 from anogan_jax.state import d_variables, g_variables, init_encoder_state
 
@@ -115,6 +121,14 @@ class _EncoderRun:
             _check_same_gan(out, self.gan, "Start the encoder again with --overwrite")
         if not overwrite:
             check_steps(out / "checkpoints", config.steps, out)
+
+    def use_form(self, form: str) -> None:
+        """Builds the encoder and the frozen GAN's models as the models-axis ``form`` runs
+        them (``forms.form_config``): the same functions, the same parameters."""
+        built = form_config(self.run_config, form)
+        if built is not self.run_config:
+            self.encoder = _build(built, self.config)[0]
+            self.models = build_models(built)
 
     def use_batch(self, batch_size: int) -> None:
         """Trains with ``batch_size`` (models trained together share one)."""
@@ -293,6 +307,9 @@ def train_encoders(
             _share_batch(models, config)
         _check_same(models)
         mesh = models_mesh(len(models), devices, batch_size=models[0].config.batch_size)
+        form = choose_form(models[0].run_config.arch)  # refused before anything is written
+        for r in models:
+            r.use_form(form.form)
         hint = "`train-encoder --run <run> --resume` for each"
         ckpts = [encoder_dir(d, config.mode) / "checkpoints" for d in run_dirs]
         check_saved_steps(ckpts, overwrite=overwrite, resume_hint=hint)
@@ -306,7 +323,7 @@ def train_encoders(
                 [r.sampler for r in models],
                 [r.train_key for r in models],
                 frozen=[r.frozen for r in models],
-                mode=seed_mode(first.run_config.arch),
+                mode=fit_mode(form.form),
                 mesh=mesh,
                 on_log_each=[r.on_log for r in models],
                 on_sync_each=[r.on_sync for r in models],

@@ -58,6 +58,7 @@ from anogan_jax.runs.folders import (
     seed_dir,
     start_folder,
 )
+from anogan_jax.runs.forms import choose_form, fit_mode, form_config
 from anogan_jax.runs.identity import (
     ACCEPT_OPTION,
     IDENTITY,
@@ -72,7 +73,7 @@ from anogan_jax.runs.models import (
     check_signature,
     run_keys,
 )
-from anogan_jax.runs.seeds import check_same_step, check_saved_steps, fit_seeds, seed_mode
+from anogan_jax.runs.seeds import check_same_step, check_saved_steps, fit_seeds
 from anogan_jax.state import g_variables, init_gan_state
 
 # What `train` writes into a run folder; --overwrite removes these and nothing else.
@@ -404,7 +405,8 @@ def train_gans(
         check_same_settings(configs, outs, MODELS_HINT, free=MODELS_AXIS)
         config = configs[0]
         mesh = models_mesh(len(configs), devices, batch_size=config.batch_size)
-        models = build_models(config)
+        form = choose_form(config.arch)  # a bad override is refused before anything is written
+        models = build_models(form_config(config, form.form))
         g_tx, d_tx, n_critic = optimizers = build_optimizers(config)
         runs = [
             GanRun(
@@ -428,7 +430,7 @@ def train_gans(
                 [r.state for r in runs],
                 [r.sampler for r in runs],
                 [r.train_key for r in runs],
-                mode=seed_mode(config.arch),
+                mode=fit_mode(form.form),
                 mesh=mesh,
                 on_log_each=[r.log.on_log for r in runs],
                 on_sync_each=[r.log.on_sync for r in runs],

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import jax
 
+from anogan_jax.runs.forms import choose_form
+
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
 
@@ -132,9 +134,21 @@ def settings() -> str:
     return ", ".join(found)
 
 
-def describe(outputs: Sequence[str | Path] = ()) -> dict:
+def form_record(arch: str) -> dict:
+    """{"models_form", "models_form_source"}: the form in which models of ``arch`` trained
+    together (seeds, or the models axis over (class, seed)) run in this process, and where
+    that choice came from ("measured: <results file>", "default (unmeasured)" or
+    "override: ANOGAN_JAX_SEED_MODE"), ``forms.choose_form``. The forms may round
+    differently, so a result trained that way records it."""
+    choice = choose_form(arch)
+    return {"models_form": choice.form, "models_form_source": choice.source}
+
+
+def describe(outputs: Sequence[str | Path] = (), arch: str | None = None) -> dict:
     """{"hardware", "versions", "git_commit"} of this process (``outputs``: see `git_commit`),
-    and "settings" (`settings`) where any is set."""
+    "settings" (`settings`) where any is set, and with ``arch`` the form its models train in
+    when trained together (`form_record`)."""
     out = {"hardware": hardware(), "versions": versions(), "git_commit": git_commit(outputs)}
     found = settings()
-    return {**out, "settings": found} if found else out
+    out = {**out, "settings": found} if found else out
+    return {**out, **form_record(arch)} if arch is not None else out

@@ -10,7 +10,6 @@ axis (``gan.train_gans``, ``encoder_run.train_encoders``), on one device or shar
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from anogan_jax.loop import fit
 from anogan_jax.ops import xla_cpu
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import MAX_SEED, RunError
+from anogan_jax.runs.forms import FORM_ENV, choose_form, fit_mode
 
 
 def stack(trees):
@@ -82,33 +82,20 @@ def check_saved_steps(ckpt_dirs, *, overwrite: bool, resume_hint: str) -> None:
         check_same_step([latest_step(Path(d)) or 0 for d in ckpt_dirs], resume_hint)
 
 
-SEED_MODE_ENV = "ANOGAN_JAX_SEED_MODE"
+SEED_MODE_ENV = FORM_ENV
 SEED_MODES = ("vmap", "loop")
 
 
 def seed_mode(arch: str) -> str:
-    """How S seeds run: "vmap", one batched program over the stacked states, or "loop", the
-    single-seed program called for each seed in turn every step. On XLA:CPU a vmapped
-    convolution with per-seed kernels becomes a grouped convolution, which runs slower: at
-    S = 2-8 dcgan28_light's vmapped step ran at 0.66-0.81x the throughput of S separate runs,
-    the seeds in turn inside one program (``lax.map``) at 0.78-0.92x, and the loop, which runs
-    the very kernels of S separate runs, at 0.95-1.03x over two runs; the MLP's vmapped
-    program (batched matmuls) at 1.06-1.17x (experiments/results/bench_seeds*.md). So conv
-    models on CPU loop; the rest vmap. On a GPU the vmapped conv step is a grouped
-    convolution too (whose backward pass on CUDA is reported to run about as slow as the
-    ungrouped convolution of all the channels, jax-ml/jax#13800), and unmeasured against the
-    loop there: ``ANOGAN_JAX_SEED_MODE=loop`` (or
-    ``vmap``) overrides the choice, for any backend (``provenance.settings`` records it: the
-    two forms may round differently)."""
-    chosen = os.environ.get(SEED_MODE_ENV)
-    if chosen:
-        if chosen not in SEED_MODES:
-            raise RunError(
-                f"{SEED_MODE_ENV}={chosen!r} is not one of {SEED_MODES}; unset it for the "
-                "default (the loop for conv models on CPU, else vmap)"
-            )
-        return chosen
-    return "vmap" if arch == "mlp" or jax.default_backend() != "cpu" else "loop"
+    """How S seeds (or M models) of ``arch`` run, as ``fit_seeds`` takes it: "vmap", one
+    batched program over the stacked states, or "loop", the single-seed program called for
+    each seed in turn every step. The form is chosen per (backend, arch) from measurement in
+    ``forms.choose_form`` (the loop for conv models on CPU, whose grouped convolutions ran
+    slower there; vmap for the MLP and elsewhere); its "batched_matmul" form is "vmap" here,
+    with the models built by ``forms.form_config``.
+    ``ANOGAN_JAX_SEED_MODE`` overrides the choice (``forms.FORMS``; RunError for another
+    value)."""
+    return fit_mode(choose_form(arch).form)
 
 
 def seeds_step(raw_step: Callable, mode: str, n: int, frozen: list | None, mesh=None) -> Callable:

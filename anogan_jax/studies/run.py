@@ -106,7 +106,7 @@ def run_study(
     mine = check_classes(study, classes)
     record_settings(study, results)  # cells made with other settings are refused, not mixed
     # Taken at the start: the cores usable now are those XLA:CPU splits its work over.
-    computed_on = describe(outputs=[results])
+    computed_on = describe(outputs=[results], arch=study.run.arch)
     planned = [(c, s, m) for c, s, m in cells(study) if c in mine]
     todo = [(c, s, m) for c, s, m in planned if not cell_path(results, c, s, m.name).exists()]
     bar = tqdm(
