@@ -9,6 +9,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from anogan_jax import hosts
 from anogan_jax.errors import UserError
 
 AXIS = "data"
@@ -19,15 +20,10 @@ class DeviceError(UserError, ValueError):
 
 
 def initialize_distributed(coordinator: str, num_processes: int, process_id: int) -> None:
-    """Joins a multi-host run (call before anything else touches jax devices)."""
+    """Joins a multi-host run (``hosts.join``; call before anything else touches jax devices)."""
     if not 0 <= process_id < num_processes:
         raise DeviceError(f"--process-id {process_id} must be in [0, {num_processes})")
-    # CPU-only hosts need a collectives library for cross-process reductions; accelerators
-    # ignore this setting.
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(
-        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
-    )
+    hosts.join(coordinator, num_processes, process_id)
 
 
 def make_mesh(devices: int | str = 1) -> Mesh:

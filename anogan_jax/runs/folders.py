@@ -15,6 +15,7 @@ import fnmatch
 import shutil
 from pathlib import Path
 
+from anogan_jax import hosts
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs.checkpoint import latest_step
 from anogan_jax.runs.config import RunError, load_config, resumed_config
@@ -165,7 +166,7 @@ def clear_owned(out: Path, owned: tuple[str, ...]) -> None:
     match one of ``owned`` (glob patterns), and in its sub-folders of those names only what the
     tool writes there (``OWNED_CONTENTS``). Anything else is left alone."""
     out = Path(out)
-    if not out.is_dir():
+    if not out.is_dir() or not hosts.is_writer():
         return
     for child in sorted(out.iterdir()):
         if not _is_owned(child.name, owned):
@@ -195,7 +196,9 @@ def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records:
     """The first writes of a command into its folder, once every check has passed: with
     ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``), else
     check the step logs a resume continues (``STEP_LOGS``: read before anything changes);
-    then write ``records`` (relative path -> JSON object)."""
+    then write ``records`` (relative path -> JSON object). In a multi-host run every process
+    has passed its checks before process 0 writes, and has its writes before going on."""
+    hosts.sync("checked")
     if overwrite:
         clear_owned(out, owned)
     else:
@@ -203,6 +206,7 @@ def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records:
             read_jsonl(Path(out) / name, steps=True)
     for name, obj in records.items():
         write_json(Path(out) / name, obj)
+    hosts.sync("started")
 
 
 def check_steps(ckpt_dir: Path, steps: int, out: Path) -> None:
