@@ -37,6 +37,11 @@ def _devices(args):
     if args.devices != "all" and (not args.devices.isdigit() or int(args.devices) < 1):
         raise DeviceError(f"--devices {args.devices!r}: give a positive number or 'all'")
     if args.coordinator:
+        if getattr(args, "fid_every", 0):
+            raise DeviceError(
+                "--fid-every is not supported in a multi-host run (--coordinator): train "
+                "without it, then run `anogan-jax evaluate` on the run folder"
+            )
         initialize_distributed(args.coordinator, args.num_processes, args.process_id)
         if args.devices != "all" and int(args.devices) != jax.device_count():
             # A mesh of the first N devices leaves some processes without a device of it.

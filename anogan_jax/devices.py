@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -71,6 +72,14 @@ def put_batch(x, mesh: Mesh, batch_axis: int = 0) -> jax.Array:
         x, np.arange(per * jax.process_index(), per * (jax.process_index() + 1)), axis=batch_axis
     )
     return jax.make_array_from_process_local_data(sharding, local, x.shape)
+
+
+def gather_batch(tree):
+    """The inverse of ``put_batch`` for outputs: every array of ``tree`` whole, as numpy, in
+    every process (on several hosts each holds only its rows until they are gathered)."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def put_replicated(tree, mesh: Mesh):
