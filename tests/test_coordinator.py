@@ -3,6 +3,7 @@ each with 2 simulated CPU devices (4 in all), against one process with 4 devices
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -194,3 +195,28 @@ def test_devices_must_span_every_process(tmp_path):
         line = _error_line(err)
         assert line.startswith("error: --devices 2 with --coordinator") and "--devices all" in line
     assert not out.exists()
+
+
+def test_sigterm_stops_the_processes_of_a_run(tmp_path):
+    """SIGTERM (a user's kill, a scheduler's stop) ends each process at once; the runtime's
+    preemption notifier, which would catch it and keep the process running, is off."""
+    out = tmp_path / "run"
+    joined = ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2"]
+    argv = ["train", *TINY[:-1], "100000", "--devices", "all", "--out", str(out), *joined]
+    procs = [_cli([*argv, "--process-id", str(i)], 2) for i in range(2)]
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (out / "config.json").exists() and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.2)
+        time.sleep(2)  # training
+        assert all(p.poll() is None for p in procs)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            assert p.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
