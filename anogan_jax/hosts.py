@@ -6,7 +6,7 @@ each checkpoint from every process into one folder). Process 0 writes everything
 metrics, samples, events, scores); the others read what it wrote once ``sync`` says it is
 there. A process that fails publishes its error (``fail``); the others raise it at their next
 ``sync`` instead of waiting for a process that has left. Without ``jax.distributed`` every
-function here is a no-op (``is_writer`` is True).
+function but ``join`` is a no-op (``is_writer`` is True).
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def is_writer() -> bool:
 
 
 def _client():
-    return jax._src.distributed.global_state.client  # noqa: SLF001 (its key-value store)
+    # The coordination service's key-value store has no public accessor in jax; orbax's
+    # multihost utilities read the same object.
+    return jax._src.distributed.global_state.client
 
 
 def fail(message: str) -> None:
