@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import pytest
 
+from anogan_jax import hosts
 from anogan_jax.runs.locks import folder_lock
 from anogan_jax.runs.models import load_gan
 
@@ -197,24 +198,45 @@ def test_devices_must_span_every_process(tmp_path):
     assert not out.exists()
 
 
-def test_sigterm_stops_the_processes_of_a_run(tmp_path):
-    """SIGTERM (a user's kill, a scheduler's stop) ends each process at once; the runtime's
-    preemption notifier, which would catch it and keep the process running, is off."""
-    out = tmp_path / "run"
+def _training(out):
+    """The two processes of a long run, once both are training into ``out``."""
     joined = ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2"]
     argv = ["train", *TINY[:-1], "100000", "--devices", "all", "--out", str(out), *joined]
     procs = [_cli([*argv, "--process-id", str(i)], 2) for i in range(2)]
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (out / "config.json").exists() and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.2)
+    time.sleep(2)
+    assert all(p.poll() is None for p in procs)
+    return procs
+
+
+def test_sigterm_stops_the_processes_of_a_run(tmp_path):
+    """SIGTERM (a user's kill, a scheduler's stop) ends each process at once; the runtime's
+    preemption notifier, which would catch it and keep the process running, is off."""
+    procs = _training(tmp_path / "run")
     try:
-        deadline = time.monotonic() + TIMEOUT_S
-        while not (out / "config.json").exists() and time.monotonic() < deadline:
-            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
-            time.sleep(0.2)
-        time.sleep(2)  # training
-        assert all(p.poll() is None for p in procs)
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
             assert p.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_a_killed_process_stops_the_other(tmp_path):
+    """Process 1 killed mid-run: process 0 (which hosts the coordination service) stops with a
+    nonzero status within the heartbeat timeout instead of waiting for it."""
+    procs = _training(tmp_path / "run")
+    try:
+        procs[1].kill()
+        t0 = time.monotonic()
+        assert procs[0].wait(timeout=hosts.HEARTBEAT_TIMEOUT_S + 30) != 0
+        assert time.monotonic() - t0 < hosts.HEARTBEAT_TIMEOUT_S + 30
     finally:
         for p in procs:
             if p.poll() is None:
