@@ -11,6 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+import jax
+
+from anogan_jax import hosts
 from anogan_jax.cli_parser import build_parser, given_fields
 from anogan_jax.devices import DeviceError, initialize_distributed
 from anogan_jax.errors import UserError
@@ -31,13 +34,28 @@ from anogan_jax.runs.textures import make_texture_folder
 
 
 def _devices(args):
-    if args.coordinator:
-        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
-    if args.devices == "all":
-        return "all"
-    if not args.devices.isdigit() or int(args.devices) < 1:
+    if args.devices != "all" and (not args.devices.isdigit() or int(args.devices) < 1):
         raise DeviceError(f"--devices {args.devices!r}: give a positive number or 'all'")
-    return int(args.devices)
+    if args.coordinator:
+        if getattr(args, "fid_every", 0):
+            raise DeviceError(
+                "--fid-every is not supported in a multi-host run (--coordinator): train "
+                "without it, then run `anogan-jax evaluate` on the run folder"
+            )
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+        if args.devices != "all" and int(args.devices) != jax.device_count():
+            # A mesh of the first N devices leaves some processes without a device of it.
+            raise DeviceError(
+                f"--devices {args.devices} with --coordinator: a multi-host run uses the "
+                f"devices of all {args.num_processes} processes ({jax.device_count()} in all); "
+                "give --devices all"
+            )
+    elif args.num_processes != 1 or args.process_id != 0:
+        raise DeviceError(
+            "--num-processes and --process-id belong to a multi-host run: give --coordinator "
+            "host:port of process 0 as well, or drop them"
+        )
+    return "all" if args.devices == "all" else int(args.devices)
 
 
 def _io(args) -> dict:
@@ -270,24 +288,44 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return _run(args)
+    finally:
+        hosts.leave()  # a multi-host run's processes leave together, or after its timeout
+
+
+def _run(args) -> int:
+    """Runs the command; a user error is one ``error:`` line (status 2), published to the
+    other processes of a multi-host run (``hosts.fail``) so that they stop too."""
+    try:
         xla_cpu.conv_engine()  # a mistyped setting is named before anything runs
         return COMMANDS[args.command](args)
-    except WriteError as err:
-        print(f"error: {err}; {_after_write_error(args)}", file=sys.stderr)
-        return 2
-    except UserError as err:
+    except hosts.HostError as err:  # another process failed and published its error
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except WriteError as err:
+        return _error(f"{err}; {_after_write_error(args)}")
+    except UserError as err:
+        return _error(str(err))
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            hosts.fail(f"{type(err).__name__}: {err}")
             raise
         where = f" {err.filename}" if err.filename else ""
         message = f"could not write{where}: {err.strerror}; {_after_write_error(args)}"
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return _error(message)
     except KeyboardInterrupt:
+        hosts.fail("interrupted")
         print(f"interrupted; {_after_interrupt(args)}", file=sys.stderr)
         return 130
+    except BaseException as err:
+        hosts.fail(f"{type(err).__name__}: {str(err)[:300]}")
+        raise
+
+
+def _error(message: str) -> int:
+    hosts.fail(message)
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def _after_write_error(args) -> str:

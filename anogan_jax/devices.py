@@ -13,6 +13,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from anogan_jax import hosts
 from anogan_jax.errors import UserError
 
 AXIS = "data"
@@ -24,15 +25,10 @@ class DeviceError(UserError, ValueError):
 
 
 def initialize_distributed(coordinator: str, num_processes: int, process_id: int) -> None:
-    """Joins a multi-host run (call before anything else touches jax devices)."""
+    """Joins a multi-host run (``hosts.join``; call before anything else touches jax devices)."""
     if not 0 <= process_id < num_processes:
         raise DeviceError(f"--process-id {process_id} must be in [0, {num_processes})")
-    # CPU-only hosts need a collectives library for cross-process reductions; accelerators
-    # ignore this setting.
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(
-        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
-    )
+    hosts.join(coordinator, num_processes, process_id)
 
 
 def take_devices(devices: int | str) -> list:
@@ -163,6 +159,14 @@ def put_batch(x, mesh: Mesh, batch_axis: int = 0) -> jax.Array:
         x, np.arange(per * jax.process_index(), per * (jax.process_index() + 1)), axis=batch_axis
     )
     return jax.make_array_from_process_local_data(sharding, local, x.shape)
+
+
+def gather_batch(tree):
+    """The inverse of ``put_batch`` for outputs: every array of ``tree`` whole, as numpy, in
+    every process (on several hosts each holds only its rows until they are gathered)."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def put_replicated(tree, mesh: Mesh):

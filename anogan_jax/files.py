@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anogan_jax import hosts
 from anogan_jax.errors import UserError
 
 
@@ -57,7 +58,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``
     (and tells the watchers: ``written``). The file gets the permissions a plain
     ``open(path, "w")`` would (0666 less the umask). Raises WriteError naming ``path`` when
-    the system refuses (ENOSPC, EACCES, ...)."""
+    the system refuses (ENOSPC, EACCES, ...). In a multi-host run only process 0 writes
+    (``hosts.is_writer``); the others share its folders."""
     try:
         _atomic_write(Path(path), data)
     except WriteError:
@@ -68,6 +70,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    if not hosts.is_writer():
+        return  # process 0 of a multi-host run writes the files of the folders they share
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

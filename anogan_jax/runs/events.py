@@ -28,6 +28,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from anogan_jax import hosts
 from anogan_jax.files import atomic_write_bytes, written
 from anogan_jax.runs import plotting
 
@@ -60,11 +61,12 @@ def load_tensorboardx():
 class EventLog:
     """The event writer of one opening of ``<folder>/events/``, continuing from step ``start``
     (events after it in earlier files are dropped first). Writes nothing when tensorboardX is
-    missing. Each write is flushed, so a killed run keeps what it logged."""
+    missing, or in a process of a multi-host run other than the one that writes
+    (``hosts.is_writer``). Each write is flushed, so a killed run keeps what it logged."""
 
     def __init__(self, folder, start: int):
         self.dir = Path(folder) / EVENTS
-        self.lib = load_tensorboardx()
+        self.lib = load_tensorboardx() if hosts.is_writer() else None
         self.writer = None
         if self.lib is not None:
             keep_until(self.dir, start, self.lib)

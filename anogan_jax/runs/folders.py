@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
+from anogan_jax import hosts
 from anogan_jax.files import read_jsonl, write_json, write_jsonl
 from anogan_jax.runs import locks, manifest
 from anogan_jax.runs import owned as owned_files
@@ -181,6 +182,8 @@ def clear_owned(out: Path, owned: tuple[str, ...]) -> list[str]:
     """Removes what this kind of folder's command wrote into ``out`` and nothing else
     (``owned.clear``: the files its manifest lists, unchanged); refuses, changing nothing,
     when a file it would keep sits where the command writes. Returns the kept paths."""
+    if not hosts.is_writer():
+        return []  # process 0 of a multi-host run clears for all
     return owned_files.clear(Path(out), owned)
 
 
@@ -189,16 +192,21 @@ def start_folder(out: Path, owned: tuple[str, ...], *, overwrite: bool, records:
     ``overwrite``, remove what an earlier run of the command wrote (``clear_owned``), else
     check the step logs a resume continues (``STEP_LOGS``: read before anything changes) and
     give a folder written before manifests one (``owned.adopt_legacy``) or compact its own
-    (``manifest.compact``); then write ``records`` (relative path -> JSON object)."""
+    (``manifest.compact``); then write ``records`` (relative path -> JSON object).
+    In a multi-host run every process has passed its checks before process 0 writes, and has
+    its writes before going on."""
+    hosts.sync("checked")
     if overwrite:
         clear_owned(out, owned)
     else:
         for name in STEP_LOGS:
             read_jsonl(Path(out) / name, steps=True)
-        owned_files.adopt_legacy(Path(out), owned)
-        manifest.compact(out)
+        if hosts.is_writer():  # the manifest is process 0's, as every file of the folder
+            owned_files.adopt_legacy(Path(out), owned)
+            manifest.compact(out)
     for name, obj in records.items():
         write_json(Path(out) / name, obj)
+    hosts.sync("started")
 
 
 def check_steps(ckpt_dir: Path, steps: int, out: Path) -> None:

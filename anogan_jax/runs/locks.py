@@ -11,6 +11,7 @@ import os
 import socket
 from pathlib import Path
 
+from anogan_jax import hosts
 from anogan_jax.runs.config import RunError
 
 
@@ -18,7 +19,12 @@ from anogan_jax.runs.config import RunError
 def folder_lock(folder):
     """Holds ``folder`` for this process (see the module docstring); RunError when another
     process holds it. The folder is created if need be, and removed again, with the parents
-    made for it, when the command fails while it is still empty."""
+    made for it, when the command fails while it is still empty. In a multi-host run process
+    0 holds it for all (``hosts``): the others wait until it has."""
+    if not hosts.is_writer():
+        hosts.sync("lock")
+        yield
+        return
     folder = Path(folder)
     _check_creatable(folder)
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
@@ -26,6 +32,7 @@ def folder_lock(folder):
     lock = folder / ".lock"
     fd = _take_lock(folder, lock)
     try:
+        hosts.sync("lock")
         yield
     except BaseException:
         # A refused or failed command leaves no trace: the folders this lock created are

@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from anogan_jax import files
+from anogan_jax import files, hosts
 
 MANIFEST = ".written.jsonl"
 
@@ -60,6 +60,8 @@ def _holder(path: Path) -> Path | None:
 
 
 def _record(folder: Path, path: Path, data: bytes | None) -> None:
+    if not hosts.is_writer():
+        return  # process 0 of a multi-host run writes the files, and their manifest
     if data is None and not path.exists():
         return  # written on another host's disk (a process of a multi-host run)
     if data is not None:

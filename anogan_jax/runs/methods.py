@@ -19,7 +19,7 @@ import numpy as np
 from jax import lax
 
 from anogan_jax import datasets
-from anogan_jax.devices import put_batch, put_replicated
+from anogan_jax.devices import gather_batch, put_batch, put_replicated
 from anogan_jax.encoder import make_fanogan_scorer
 from anogan_jax.images import content_ids
 from anogan_jax.keys import stream_key
@@ -176,7 +176,7 @@ def jit_method(method: MethodFn, mesh=None, block: int | None = None):
     def put(x):
         return put_batch(np.asarray(x), mesh)
 
-    return lambda images, indices: fn(params, put(images), put(indices))
+    return lambda images, indices: gather_batch(fn(params, put(images), put(indices)))
 
 
 def vmap_method(methods: list[MethodFn], block: int | None = None):
