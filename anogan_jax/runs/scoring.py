@@ -409,8 +409,11 @@ def score_runs(
         it bit for bit where the models loop, up to float rounding where they are vmapped
         (``seeds.seed_mode``). Everything is checked before anything is written.
       config: the one ScoreConfig of every model.
-      resume, overwrite, data_dir, progress, accept_new_data: as in ``score_run``, for every
-        folder.
+      resume: as in ``score_run``, for every folder.
+      overwrite: as in ``score_run``, for every folder.
+      data_dir: the tfds data folder (else $TFDS_DATA_DIR).
+      progress: show a progress bar.
+      accept_new_data: as in ``score_run``, for every folder.
     Returns:
       each model's metrics dict. Models with as many items to score run as one program whose
       every batch holds the same positions of each model's own items (its class's labels and
