@@ -28,6 +28,7 @@ def seeds_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_multi_seed_resume_restores_the_saved_settings(seeds_run, tmp_path):
     import shutil
 
@@ -173,6 +174,7 @@ def test_single_resume_keeps_saved_settings_and_refuses_changes(tmp_path, capsys
     assert _snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_score_and_encoder_seeds_go_with_multi_seed_runs(seeds_run, tmp_path, refused):
     """score's --seed (the search's draws) and train-encoder's --seed (the encoder's) are the
     same for every GAN seed, so they go with --seeds; only train's --seed is refused."""

@@ -35,10 +35,11 @@ def test_dcgan28_parameter_counts_match_the_seed_pytorch_model():
     assert models.count_params(d_vars["params"]) == d == 27_761
 
 
-# The 64 x 64 archs compile for half a minute each; their forward passes are checked by default
-# in test_models_shapes.py::test_tiny_versions_run, here with -m slow.
+# The 64 x 64 archs compile for half a minute each (their forward passes are checked by default
+# in test_models_shapes.py::test_tiny_versions_run), and dcgan28 for 10-15 s (dcgan28_light, its
+# narrower twin, runs by default): these run with -m slow.
 ARCH_PARAMS = [
-    pytest.param(a, marks=pytest.mark.slow) if a in ("dcgan", "resnet64") else a
+    pytest.param(a, marks=pytest.mark.slow) if a in ("dcgan", "resnet64", "dcgan28") else a
     for a in models.ARCHS
 ]
 

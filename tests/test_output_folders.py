@@ -46,7 +46,7 @@ def _hold(folder: str, start, results) -> None:
 
 # The racers run only ``folder_lock`` (no jax), so JAX's threads cannot deadlock them.
 @pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
-@pytest.mark.parametrize("stale", [False, True])
+@pytest.mark.parametrize("stale", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_two_processes_never_hold_one_folder(tmp_path, stale):
     """Two processes race for one folder (with a stale lock of a dead process there, or none)
     many times: each time at most one holds it, and no lock is left behind."""

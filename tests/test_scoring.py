@@ -117,7 +117,8 @@ def _score_columns(path):
     return {c: [r[i] for r in rows] for i, c in enumerate(header)}
 
 
-@pytest.mark.parametrize("arch", ["dcgan28_light", pytest.param("mlp", marks=pytest.mark.slow)])
+# The conv model (about 30 s) runs with the slow suite; the MLP by default.
+@pytest.mark.parametrize("arch", ["mlp", pytest.param("dcgan28_light", marks=pytest.mark.slow)])
 def test_scores_are_bit_identical_for_any_batch_size(tmp_path, arch):
     """Every image's scores (written with 9 significant digits, and compared as arrays in
     metrics) are the same whatever --batch-size: batches run in blocks of --micro-batch."""

@@ -219,10 +219,8 @@ REUSE_CASES = [
 @pytest.mark.parametrize(
     "objective, arch",
     [
-        # The conv model's other objectives (12-30 s each) run with the slow suite.
-        pytest.param(o, a, marks=pytest.mark.slow)
-        if a == "dcgan28_light" and o != "non_saturating"
-        else (o, a)
+        # The conv model's objectives (12-30 s each) run with the slow suite.
+        pytest.param(o, a, marks=pytest.mark.slow) if a == "dcgan28_light" else (o, a)
         for o, a in REUSE_CASES
     ],
 )
