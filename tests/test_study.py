@@ -9,6 +9,7 @@ import pytest
 
 from anogan_jax import metrics
 from anogan_jax.runs.config import EncoderConfig, RunConfig, ScoreConfig
+from anogan_jax.runs.forms import choose_form
 from anogan_jax.runs.provenance import settings
 from anogan_jax.studies.config import Method, Study
 from anogan_jax.studies.derived import ensemble_cells
@@ -97,8 +98,10 @@ def test_tiny_study_is_byte_identical_and_resumable(tmp_path):
     assert "| method | mean AUROC | paper |" in text
     # Each cell's timings say where it was computed; the report counts them.
     where = json.loads((tmp_path / "r1" / "timings" / "c0_s0_anogan.json").read_text())
-    keys = {"hardware", "versions", "git_commit"} | ({"settings"} if settings() else set())
+    keys = {"hardware", "versions", "git_commit", "models_form", "models_form_source"}
+    keys |= {"settings"} if settings() else set()
     assert set(where["computed_on"]) == keys
+    assert where["computed_on"]["models_form"] == choose_form(TINY.run.arch).form
     assert f"- 4 cells computed on {where['computed_on']['hardware']};" in text
     # anogan scores a subsample of 40 test images: its mean carries that sampling error.
     sub = json.loads((tmp_path / "r1" / "subsample_se.json").read_text())
