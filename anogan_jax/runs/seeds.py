@@ -83,7 +83,6 @@ def check_saved_steps(ckpt_dirs, *, overwrite: bool, resume_hint: str) -> None:
 
 
 SEED_MODE_ENV = FORM_ENV
-SEED_MODES = ("vmap", "loop")
 
 
 def seed_mode(arch: str) -> str:
